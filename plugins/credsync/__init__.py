@@ -1,0 +1,1 @@
+"""credsync: keeps an HRIS, an LMS and a national credential registry in agreement."""

@@ -1,0 +1,76 @@
+"""Tenant configuration from include/tenants.yaml, validated at load."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from credsync.paths import INCLUDE_DIR
+
+TENANTS_FILE = INCLUDE_DIR / "tenants.yaml"
+CONNECTION_ROLES = ("hris", "scim", "lrs", "lms", "registry")
+_TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+
+
+class TenantConfigError(ValueError):
+    """The tenants file is invalid; the message names the file, tenant and field."""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    display_name: str
+    region: str
+    enabled: bool
+    connections: dict[str, str]
+
+    def conn_id(self, role: str) -> str:
+        return self.connections[role]
+
+
+def load_tenants(path: Path = TENANTS_FILE, *, enabled_only: bool = True) -> list[Tenant]:
+    """All tenants declared in ``path`` (only the enabled ones by default)."""
+    import yaml
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = raw.get("tenants")
+    if not isinstance(entries, list) or not entries:
+        raise TenantConfigError(f"{path}: expected a non-empty list under 'tenants'")
+    tenants: list[Tenant] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        tenant = _parse(path, index, entry)
+        if tenant.tenant_id in seen:
+            raise TenantConfigError(f"{path}: tenant #{index}: duplicate tenant_id {tenant.tenant_id!r}")
+        seen.add(tenant.tenant_id)
+        tenants.append(tenant)
+    return [t for t in tenants if t.enabled or not enabled_only]
+
+
+def _parse(path: Path, index: int, entry: object) -> Tenant:
+    where = f"{path}: tenant #{index}"
+    if not isinstance(entry, dict):
+        raise TenantConfigError(f"{where}: expected a mapping")
+    for field in ("tenant_id", "display_name", "region", "connections"):
+        if not entry.get(field):
+            raise TenantConfigError(f"{where}: field {field!r} is required")
+    tenant_id = str(entry["tenant_id"])
+    if not _TENANT_ID.match(tenant_id):
+        raise TenantConfigError(
+            f"{where}: field 'tenant_id' {tenant_id!r} must match {_TENANT_ID.pattern}"
+        )
+    connections = entry["connections"]
+    missing = [role for role in CONNECTION_ROLES if not (connections or {}).get(role)]
+    if missing:
+        raise TenantConfigError(f"{where} ({tenant_id}): connections missing {', '.join(missing)}")
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise TenantConfigError(f"{where} ({tenant_id}): field 'enabled' must be true or false")
+    return Tenant(
+        tenant_id=tenant_id,
+        display_name=str(entry["display_name"]),
+        region=str(entry["region"]),
+        enabled=enabled,
+        connections={role: str(connections[role]) for role in CONNECTION_ROLES},
+    )

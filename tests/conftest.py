@@ -1,0 +1,74 @@
+"""Shared fixtures: a real Postgres database per test session, and the sandboxes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The configured Postgres if reachable, else the project's embedded one."""
+    from credsync.localenv.postgres import ensure_server
+
+    server = ensure_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(postgres_server) -> Iterator[str]:
+    """A fresh, migrated database for this test session; dropped afterwards."""
+    from credsync.warehouse import migrate
+
+    name = postgres_server.temporary_database_name("credsync_test")
+    url = postgres_server.create_database(name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def fresh_warehouse_url(postgres_server) -> Iterator[str]:
+    """A fresh, migrated database for one test, for tests that must start empty."""
+    from credsync.warehouse import migrate
+
+    name = postgres_server.temporary_database_name("credsync_test")
+    url = postgres_server.create_database(name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    """A psycopg connection to the session database (rolled back at the end)."""
+    from credsync.warehouse import connect
+
+    with connect(warehouse_url) as conn:
+        yield conn
+        conn.rollback()
+
+
+@pytest.fixture(scope="session")
+def sandboxes(tmp_path_factory) -> Iterator[object]:
+    """All sandboxes on free loopback ports with fresh state, seeded small."""
+    from sandbox.launcher import generate_secrets, start_all
+
+    from credsync.tenants import load_tenants
+
+    tenants = [t.tenant_id for t in load_tenants()]
+    data_dir: Path = tmp_path_factory.mktemp("sandboxes")
+    env = generate_secrets(tenants)
+    with start_all(data_dir, env=env) as running:
+        yield running
