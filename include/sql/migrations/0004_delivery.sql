@@ -60,3 +60,57 @@ CREATE TABLE core.expiry_reminders (
     recorded_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (credential_id, days_before)
 );
+
+-- Which operation an attempt belonged to, so issue and revoke latencies can be told apart.
+ALTER TABLE core.registry_attempts ADD COLUMN IF NOT EXISTS operation text;
+CREATE INDEX IF NOT EXISTS registry_attempts_key ON core.registry_attempts (tenant_id, idempotency_key);
+
+-- The state machine only moves forward: pending(0) -> sent(1) -> dead(2) -> acknowledged(3).
+-- sent -> sent is a re-send under the same idempotency key; dead -> acknowledged is a
+-- successful dead-letter replay. Anything backwards is a bug and is refused here, in SQL,
+-- so no code path (or hand-run UPDATE) can undo an acknowledgement.
+CREATE OR REPLACE FUNCTION core.registry_submission_rank(state text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE state WHEN 'pending' THEN 0 WHEN 'sent' THEN 1 WHEN 'dead' THEN 2
+                      WHEN 'acknowledged' THEN 3 END
+$$;
+
+CREATE OR REPLACE FUNCTION core.registry_submissions_forward_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF core.registry_submission_rank(NEW.state) < core.registry_submission_rank(OLD.state) THEN
+        RAISE EXCEPTION 'registry submission % (%): state may not move from % to %',
+            OLD.idempotency_key, OLD.operation, OLD.state, NEW.state
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF OLD.state = 'acknowledged' AND NEW.registry_id IS DISTINCT FROM OLD.registry_id THEN
+        RAISE EXCEPTION 'registry submission %: registry_id of an acknowledged submission is final',
+            OLD.idempotency_key USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS registry_submissions_forward_only ON core.registry_submissions;
+CREATE TRIGGER registry_submissions_forward_only
+    BEFORE UPDATE ON core.registry_submissions
+    FOR EACH ROW EXECUTE FUNCTION core.registry_submissions_forward_only();
+
+-- The audit log is append-only: editing or deleting needs a superuser bypassing triggers,
+-- and even then `python -m credsync.audit verify` finds the broken row.
+CREATE OR REPLACE FUNCTION audit.events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit.events is append-only (% of event %)', TG_OP, OLD.event_id
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+DROP TRIGGER IF EXISTS events_append_only ON audit.events;
+CREATE TRIGGER events_append_only
+    BEFORE UPDATE OR DELETE ON audit.events
+    FOR EACH ROW EXECUTE FUNCTION audit.events_append_only();
+
+-- The chain head of a tenant is read on every append.
+CREATE INDEX IF NOT EXISTS events_tenant_chain ON audit.events (tenant_id, event_id);
+CREATE INDEX IF NOT EXISTS dead_letters_open ON audit.dead_letters (tenant_id, source, status);

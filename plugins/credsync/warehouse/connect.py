@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     import psycopg
@@ -18,10 +19,31 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
 
 
 def url_from_connection(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The libpq URL of an Airflow connection (reads host, port, schema, login, password, extra)."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    """The libpq URL of an Airflow Postgres connection.
 
-    return PostgresHook(postgres_conn_id=conn_id).get_uri()
+    Reads host (a hostname, or a Unix socket directory starting with ``/``), port,
+    schema (the database), login and password.
+    """
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    return libpq_url(
+        host=conn.host or "",
+        port=conn.port,
+        database=conn.schema or "postgres",
+        user=conn.login or "",
+        password=conn.password or "",
+    )
+
+
+def libpq_url(*, host: str, port: int | None, database: str, user: str, password: str = "") -> str:
+    """Build a libpq URL; socket directories go in the query string, as libpq expects."""
+    auth = quote(user, safe="") + (":" + quote(password, safe="") if password else "")
+    if host.startswith("/"):
+        query = {"host": host, **({"port": str(port)} if port else {})}
+        return f"postgresql://{auth}@/{quote(database)}?{urlencode(query)}"
+    netloc = host + (f":{port}" if port else "")
+    return f"postgresql://{auth}@{netloc}/{quote(database)}"
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -1,0 +1,34 @@
+"""Local-only secrets for the demo: sandbox credentials and the signing key.
+
+Generated once, kept in ``build/demo/secrets.env`` (mode 0600, git-ignored) so
+reruns sign with the same issuer key. Never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
+    if path.exists():
+        secrets = json.loads(path.read_text())
+        if set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) == set(tenant_ids):
+            return secrets
+    from sandbox.launcher import generate_secrets
+
+    secrets = dict(generate_secrets(tenant_ids))
+    secrets["CREDSYNC_SIGNING_CONN"] = json.dumps({"conn_type": "generic", "password": new_signing_jwk()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(secrets, handle)
+    return secrets
+
+
+def new_signing_jwk() -> str:
+    """A fresh Ed25519 private key as a JWK (JSON text)."""
+    from joserfc.jwk import OKPKey
+
+    return json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=True))
