@@ -1,0 +1,37 @@
+"""``make bench``: run every benchmark with its default size, one after another.
+
+Each benchmark is also runnable alone (``python -m <module> --help``); the
+figures and the commands that produced them are recorded in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+BENCHMARKS = (
+    "sandbox.synth.bench",
+    "credsync.bench.hris_bench",
+    "credsync.bench.lrs_bench",
+    "credsync.bench.registry_bench",
+    "credsync.bench.recon_bench",
+)
+
+
+def main() -> int:
+    failed = []
+    for module in BENCHMARKS:
+        if importlib.util.find_spec(module) is None:
+            print(f"== {module}: not present, skipped", flush=True)
+            continue
+        print(f"== {module}", flush=True)
+        if subprocess.run([sys.executable, "-m", module], check=False).returncode != 0:
+            failed.append(module)
+    if failed:
+        print("failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
