@@ -3,6 +3,8 @@
 Wraps any ASGI app. Switches come from env ``SANDBOX_FAULTS_<NAME>`` (JSON) at
 start and from ``PUT /admin/faults`` / ``DELETE /admin/faults`` at run time.
 Admin and health paths are never faulted, so tests can always switch faults off.
+Injected failures answer RFC 9457 ``application/problem+json`` that also carries
+``"error"`` (a short code) and ``"fault": true`` so tests can tell them from real ones.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import random
 from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 EXEMPT_PREFIXES = ("/admin", "/health")
@@ -42,7 +45,10 @@ class FaultSettings:
         if unknown:
             raise ValueError(f"unknown fault switches: {sorted(unknown)}")
         burst = data.get("burst_429") or {}
-        return cls(**{**data, "burst_429": Burst429(**burst)})
+        settings = cls(**{**data, "burst_429": Burst429(**burst)})
+        if not 400 <= settings.error_status <= 599:
+            raise ValueError(f"error_status {settings.error_status} is not a 4xx/5xx status")
+        return settings
 
 
 class FaultInjector:
@@ -79,17 +85,22 @@ class FaultInjector:
             await asyncio.sleep(s.latency_ms / 1000)
         burst = s.burst_429
         if burst.every and (self._count % burst.every) < burst.length:
-            await _json(send, 429, {"error": "rate_limited", "fault": True},
-                        [(b"retry-after", str(burst.retry_after).encode())])
+            await _problem(
+                send,
+                429,
+                "rate_limited",
+                f"injected 429 burst; retry after {burst.retry_after}s",
+                [(b"retry-after", str(burst.retry_after).encode())],
+            )
             return
         roll = self._random.random()
         if roll < s.hang_rate:
             await asyncio.sleep(s.hang_seconds)
-            await _json(send, 504, {"error": "gateway_timeout", "fault": True})
+            await _problem(send, 504, "gateway_timeout", f"injected hang of {s.hang_seconds}s")
             return
         roll -= s.hang_rate
         if roll < s.error_rate:
-            await _json(send, s.error_status, {"error": "injected_fault", "fault": True})
+            await _problem(send, s.error_status, "injected_fault", "injected server error")
             return
         roll -= s.error_rate
         if roll < s.reset_rate:
@@ -142,8 +153,31 @@ class FaultInjector:
             await _json(send, 405, {"error": "method not allowed"})
 
 
-async def _json(send: Any, status: int, body: dict, extra_headers: list | None = None) -> None:
+async def _problem(send: Any, status: int, error: str, detail: str, extra_headers: list | None = None) -> None:
+    """An injected failure as RFC 9457 problem+json; ``error`` and ``fault`` stay for simple clients."""
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Injected fault"
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "error": error,
+        "fault": True,
+    }
+    await _json(send, status, body, extra_headers, b"application/problem+json")
+
+
+async def _json(
+    send: Any,
+    status: int,
+    body: dict,
+    extra_headers: list | None = None,
+    content_type: bytes = b"application/json",
+) -> None:
     payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + (extra_headers or [])})
     await send({"type": "http.response.body", "body": payload})

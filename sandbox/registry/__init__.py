@@ -1,0 +1,1 @@
+"""Stand-in for the national training registry (contract: ``openapi.yaml``)."""

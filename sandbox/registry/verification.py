@@ -1,0 +1,155 @@
+"""Verification of VC-JWT credentials issued by a ``did:key`` (``POST /v1/verify``).
+
+Pure functions: the registry's revocation look-up is passed in, so this module
+needs neither the web app nor the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, OKPKey
+
+from sandbox.registry.didkey import DidKeyError, did_key_to_jwk
+
+# JOSE algorithm -> (JWK kty, crv) the did:key must resolve to. "Ed25519" is the
+# fully-specified name from RFC 9864; "EdDSA" is what most VC tooling still emits.
+ALGORITHM_KEYS: dict[str, tuple[str, str]] = {
+    "EdDSA": ("OKP", "Ed25519"),
+    "Ed25519": ("OKP", "Ed25519"),
+    "ES256": ("EC", "P-256"),
+}
+# Allowance for clock differences between issuer and registry.
+CLOCK_SKEW_SECONDS = 60
+
+# joserfc flags EdDSA as deprecated by RFC 9864; the contract accepts it on purpose.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
+
+
+@dataclass
+class VerificationResult:
+    """Answer of ``POST /v1/verify``: valid only when ``reasons`` is empty."""
+
+    issuer: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.reasons
+
+    def as_json(self) -> dict[str, Any]:
+        return {"valid": self.valid, "issuer": self.issuer, "reasons": self.reasons}
+
+
+def _b64url_json(segment: str, what: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"JWS {what} is not base64url-encoded JSON ({exc})") from None
+    if not isinstance(decoded, dict):
+        raise ValueError(f"JWS {what} is not a JSON object")
+    return decoded
+
+
+def _issuer_of(claims: dict[str, Any]) -> str | None:
+    """Issuer per VC-JWT (``iss``), VCDM 2.0 (``issuer``) or VCDM 1.1 (``vc.issuer``)."""
+    vc = claims.get("vc") if isinstance(claims.get("vc"), dict) else {}
+    for candidate in (claims.get("iss"), claims.get("issuer"), vc.get("issuer")):
+        if isinstance(candidate, dict):
+            candidate = candidate.get("id")
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
+
+
+def _timestamp(value: Any) -> float | None:
+    """Seconds since the epoch from a NumericDate or an RFC 3339 string; None if absent/unreadable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _validity_reasons(claims: dict[str, Any], now: float) -> list[str]:
+    vc = claims.get("vc") if isinstance(claims.get("vc"), dict) else {}
+    reasons = []
+    not_after = (
+        _timestamp(claims.get("exp")) or _timestamp(claims.get("validUntil")) or _timestamp(vc.get("expirationDate"))
+    )
+    if not_after is not None and now > not_after + CLOCK_SKEW_SECONDS:
+        reasons.append("credential has expired")
+    not_before = (
+        _timestamp(claims.get("nbf")) or _timestamp(claims.get("validFrom")) or _timestamp(vc.get("issuanceDate"))
+    )
+    if not_before is not None and now + CLOCK_SKEW_SECONDS < not_before:
+        reasons.append("credential is not valid yet")
+    return reasons
+
+
+def verify_credential(
+    credential: str,
+    is_revoked: Callable[[str], bool] = lambda _credential: False,
+    now: float | None = None,
+) -> VerificationResult:
+    """Check a compact JWS credential signed by a did:key issuer.
+
+    ``is_revoked(credential)`` reports whether the registry revoked a certificate
+    carrying exactly this credential.
+    """
+    result = VerificationResult()
+    parts = credential.strip().split(".")
+    if len(parts) != 3:
+        result.reasons.append("credential is not a compact JWS (expected three dot-separated parts)")
+        return result
+    try:
+        header = _b64url_json(parts[0], "header")
+        claims = _b64url_json(parts[1], "payload")
+    except ValueError as exc:
+        result.reasons.append(str(exc))
+        return result
+
+    result.issuer = _issuer_of(claims)
+    if result.issuer is None:
+        result.reasons.append("credential names no issuer (iss, issuer or vc.issuer)")
+        return result
+    alg = header.get("alg")
+    if alg not in ALGORITHM_KEYS:
+        result.reasons.append(f"algorithm {alg!r} is not accepted (use one of {sorted(ALGORITHM_KEYS)})")
+        return result
+    kid = header.get("kid")
+    if isinstance(kid, str) and kid.startswith("did:") and kid.split("#", 1)[0] != result.issuer:
+        result.reasons.append(f"kid {kid!r} does not belong to issuer {result.issuer!r}")
+        return result
+    try:
+        jwk = did_key_to_jwk(result.issuer)
+    except DidKeyError as exc:
+        result.reasons.append(f"issuer cannot be resolved: {exc}")
+        return result
+    if (jwk["kty"], jwk["crv"]) != ALGORITHM_KEYS[alg]:
+        result.reasons.append(f"algorithm {alg} does not match the issuer's {jwk['crv']} key")
+        return result
+
+    key = OKPKey.import_key(jwk) if jwk["kty"] == "OKP" else ECKey.import_key(jwk)
+    try:
+        jws.deserialize_compact(credential.strip(), key, algorithms=[alg])
+    except JoseError as exc:
+        result.reasons.append(f"signature does not verify with the issuer's key ({exc.error})")
+        return result
+
+    result.reasons.extend(_validity_reasons(claims, time.time() if now is None else now))
+    if is_revoked(credential.strip()):
+        result.reasons.append("the registry holds this credential as revoked")
+    return result
