@@ -63,9 +63,8 @@ def warehouse(warehouse_url):
 @pytest.fixture(scope="session")
 def sandboxes(tmp_path_factory) -> Iterator[object]:
     """All sandboxes on free loopback ports with fresh state, seeded small."""
-    from sandbox.launcher import generate_secrets, start_all
-
     from credsync.tenants import load_tenants
+    from sandbox.launcher import generate_secrets, start_all
 
     tenants = [t.tenant_id for t in load_tenants()]
     data_dir: Path = tmp_path_factory.mktemp("sandboxes")
