@@ -1,0 +1,81 @@
+"""LRS sandbox configuration, read once from the environment at start."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    workers: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class LrsSettings:
+    """Environment:
+
+    - ``SANDBOX_LRS_CREDENTIALS`` (required): ``{"acme": ["key", "secret"]}``, HTTP Basic per tenant.
+    - ``SANDBOX_LMS_TOKENS`` (required): ``{"acme": "token"}``, Bearer for the LMS REST export.
+    - ``SANDBOX_DATA_DIR``: state directory (default ``build/sandbox``); data in ``<dir>/lrs/lrs.sqlite``.
+    - ``SANDBOX_LRS_CONSISTENCY_LAG_S``: seconds ``X-Experience-API-Consistent-Through`` trails now (0).
+    - ``SANDBOX_LRS_MAX_LIMIT``: page size for ``limit=0`` and the cap on larger limits (500).
+    - ``SANDBOX_SEED``: ``{"tenants": {"acme": {"workers": 1000, "seed": 7}}}`` seeds empty tenants at start.
+    """
+
+    credentials: dict[str, tuple[str, str]]
+    lms_tokens: dict[str, str]
+    data_dir: Path
+    consistency_lag_s: float = 0.0
+    max_limit: int = 500
+    seed_plans: dict[str, SeedPlan] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "lrs" / "lrs.sqlite"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> LrsSettings:
+        env = os.environ if environ is None else environ
+        credentials = _json_env(env, "SANDBOX_LRS_CREDENTIALS", required=True)
+        if not isinstance(credentials, dict) or not all(
+            isinstance(v, list | tuple) and len(v) == 2 and all(isinstance(p, str) and p for p in v)
+            for v in credentials.values()
+        ):
+            raise RuntimeError('SANDBOX_LRS_CREDENTIALS must look like {"acme": ["key", "secret"]}')
+        tokens = _json_env(env, "SANDBOX_LMS_TOKENS", required=True)
+        if not isinstance(tokens, dict) or not all(isinstance(v, str) and v for v in tokens.values()):
+            raise RuntimeError('SANDBOX_LMS_TOKENS must look like {"acme": "token"}')
+        seed = _json_env(env, "SANDBOX_SEED", required=False) or {}
+        plans = {
+            tenant: SeedPlan(workers=int(spec["workers"]), seed=int(spec.get("seed", 1)))
+            for tenant, spec in (seed.get("tenants") or {}).items()
+        }
+        max_limit = int(env.get("SANDBOX_LRS_MAX_LIMIT") or 500)
+        if max_limit < 1:
+            raise RuntimeError("SANDBOX_LRS_MAX_LIMIT must be at least 1")
+        return cls(
+            credentials={tenant: (pair[0], pair[1]) for tenant, pair in credentials.items()},
+            lms_tokens=dict(tokens),
+            data_dir=Path(env.get("SANDBOX_DATA_DIR") or "build/sandbox"),
+            consistency_lag_s=float(env.get("SANDBOX_LRS_CONSISTENCY_LAG_S") or 0),
+            max_limit=max_limit,
+            seed_plans=plans,
+        )
+
+
+def _json_env(env: Any, name: str, *, required: bool) -> Any:
+    raw = env.get(name, "")
+    if not raw:
+        if required:
+            # An LRS without auth would let a pipeline that forgot credentials "pass".
+            raise RuntimeError(f"{name} is not set: the LRS sandbox refuses to serve without it")
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RuntimeError(f"{name} is not valid JSON: {exc}") from exc
