@@ -1,0 +1,118 @@
+"""HRIS delta export → staging → Great Expectations gate → core.workers (per tenant)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Param, dag, task
+
+from credsync.dagkit import (
+    DEFAULT_ARGS,
+    TENANT_MAP_INDEX,
+    WAREHOUSE_CONN_ID,
+    WORKERS,
+    enabled_tenants,
+    label_tenant,
+    migrate_warehouse,
+)
+
+DOC_MD = """
+### HRIS delta export (`hris_delta_export`)
+
+**What**: for every enabled tenant (include/tenants.yaml), pull the workers changed since the
+tenant's watermark (`audit.sync_state`, source `hris`, stream `workers`) from the HRIS REST export
+(cursor-paged, `updated_since`) or the newest CSV file drop, map them with
+`include/mappings/hris_worker_v1.csv`, COPY them into `staging.hris_workers` under a new batch id,
+validate the batch in Postgres with the Great Expectations suite `hris_workers` (unique employee_id,
+required fields, email format, allowed status/type, sane dates, mass-termination share; thresholds
+in `include/quality/hris_workers.yaml`), then merge into `core.workers`, recording every changed
+field in `core.worker_changes`. The watermark advances in the merge transaction. Emits the
+`core.workers` asset, which triggers `scim_provisioning`.
+
+**Inputs**: connections `hris_<tenant>` (http; password = Bearer token) and `credsync_warehouse`.
+**Outputs**: `audit.batches` (one row per batch, counts reconcile in = loaded + quarantined),
+`audit.quarantine` (rows the mapping rejected, with the file/row/field reason), `core.workers`,
+`core.worker_changes`. Returns per tenant: records_in, loaded, quarantined, inserted, updated.
+
+**Blocked batch**: the `gate` task fails without retry; the batch is `rejected` in `audit.batches`
+with the validation JSON and the Data Docs link (also in the task log); `core` is untouched and the
+watermark does not move, so the next run retries the same window once the HRIS is fixed.
+
+**Rerun safely**: clear any task or the whole run. A cleared extract stages a new batch of the same
+window; merging it changes nothing already merged (no new rows, no change history). Params:
+`full_export` ignores the watermark (a full reconciliation load); `source=filedrop` reads the newest
+`workers_*.csv` under `drop_dir/<tenant>/` instead of the API.
+"""
+
+
+@task(map_index_template=TENANT_MAP_INDEX)
+def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | None = None) -> dict:
+    """Pull the tenant's delta and stage it as one batch (rows the mapping rejects are quarantined)."""
+    from pathlib import Path
+
+    from credsync.hooks.hris import HrisHook, latest_drop_file
+    from credsync.people import flow
+    from credsync.tenants import load_tenants
+    from credsync.warehouse import url_from_connection
+
+    label_tenant(tenant_id)
+    params = params or {}
+    tenant = next(t for t in load_tenants() if t.tenant_id == tenant_id)
+    if params.get("source") == "filedrop":
+        open_export = flow.csv_export(latest_drop_file(Path(params["drop_dir"]), tenant_id))
+    else:
+        open_export = HrisHook(tenant.conn_id("hris"), tenant_id).export
+    return flow.extract_and_stage(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=tenant_id,
+                                  open_export=open_export, full=bool(params.get("full_export")),
+                                  dag_run_id=run_id)
+
+
+@task(map_index_template=TENANT_MAP_INDEX, retries=0)
+def gate(staged: dict) -> dict:
+    """Great Expectations gate on the staged batch; a blocked batch fails here, core untouched."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from credsync.people import flow
+    from credsync.people.merge import BatchRejected
+    from credsync.warehouse import url_from_connection
+
+    label_tenant(staged["tenant_id"])
+    try:
+        return flow.gate(url_from_connection(WAREHOUSE_CONN_ID), staged)
+    except BatchRejected as exc:
+        raise AirflowFailException(str(exc)) from None
+
+
+@task(map_index_template=TENANT_MAP_INDEX, outlets=[WORKERS])
+def merge(gated: dict) -> dict:
+    """Merge into core.workers with change history; the watermark moves in the same transaction."""
+    from credsync.people import flow
+    from credsync.warehouse import url_from_connection
+
+    label_tenant(gated["tenant_id"])
+    return flow.merge(url_from_connection(WAREHOUSE_CONN_ID), gated)
+
+
+@dag(
+    dag_id="hris_delta_export",
+    schedule="15 * * * *",
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=DOC_MD,
+    tags=["credsync", "hris", "people"],
+    params={
+        "full_export": Param(False, type="boolean", description="Ignore the watermark and export every worker."),
+        "source": Param("api", enum=["api", "filedrop"], description="HRIS REST export or the newest CSV drop."),
+        "drop_dir": Param("build/sandbox/hris_drop", type="string",
+                          description="File-drop root (contains <tenant>/workers_*.csv); source=filedrop only."),
+    },
+)
+def hris_delta_export() -> None:
+    staged = extract_and_stage.expand(tenant_id=enabled_tenants())
+    migrate_warehouse() >> staged
+    merge.expand(gated=gate.expand(staged=staged))
+
+
+hris_delta_export()

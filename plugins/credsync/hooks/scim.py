@@ -1,0 +1,123 @@
+"""SCIM 2.0 hook (RFC 7643/7644) for one tenant's LMS user provisioning.
+
+Connection (conn_type ``http``): ``host``, ``port``, ``schema`` (``http`` or
+``https``) make the base URL; ``password`` is the Bearer token (``login``
+unused); optional extra ``{"base_path": "/{tenant}/v2"}`` overrides the
+default tenant path ``/{tenant}/v2``.
+
+:class:`ScimClient` is the plain part (tests build it from a sandbox URL);
+:class:`ScimHook` only turns the Airflow Connection into one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.http.hooks.http import HttpHook
+
+from credsync.people.http import ApiClient, ApiError, HttpTarget
+
+SCIM_JSON = "application/scim+json"
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+BULK_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class ScimCapabilities:
+    """What the server's ServiceProviderConfig announces."""
+
+    etag: bool
+    bulk: bool
+    bulk_max_operations: int
+    patch: bool
+    filter: bool
+
+
+class ScimClient:
+    """Users endpoint operations with retries; every write returns the server's resource."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.api = client
+        self._capabilities: ScimCapabilities | None = None
+
+    def capabilities(self) -> ScimCapabilities:
+        if self._capabilities is None:
+            body = self.api.request("GET", "ServiceProviderConfig").json()
+            bulk = body.get("bulk") or {}
+            self._capabilities = ScimCapabilities(
+                etag=bool((body.get("etag") or {}).get("supported")),
+                bulk=bool(bulk.get("supported")),
+                bulk_max_operations=int(bulk.get("maxOperations") or 0),
+                patch=bool((body.get("patch") or {}).get("supported")),
+                filter=bool((body.get("filter") or {}).get("supported")),
+            )
+        return self._capabilities
+
+    def iter_users(self) -> Iterator[dict[str, Any]]:
+        """Every user, paged with startIndex/count (RFC 7644 §3.4.2.4)."""
+        start = 1
+        while True:
+            body = self.api.request("GET", "Users", params={"startIndex": start, "count": PAGE_SIZE}).json()
+            resources = body.get("Resources") or []
+            yield from resources
+            start += len(resources)
+            if not resources or start > int(body.get("totalResults", 0)):
+                return
+
+    def find_user(self, attribute: str, value: str) -> dict[str, Any] | None:
+        """The user whose ``attribute`` equals ``value`` (a read: never creates)."""
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        body = self.api.request("GET", "Users", params={"filter": f'{attribute} eq "{quoted}"'}).json()
+        resources = body.get("Resources") or []
+        return resources[0] if resources else None
+
+    def create_user(self, resource: dict[str, Any]) -> dict[str, Any]:
+        # Not retried blindly: a lost 201 would turn into a 409; the caller looks up by externalId.
+        return self.api.request(
+            "POST", "Users", json=resource, headers={"Content-Type": SCIM_JSON}, expect=(201,), retry=False
+        ).json()
+
+    def replace_user(self, scim_id: str, resource: dict[str, Any], *, version: str | None) -> dict[str, Any]:
+        """PUT the full resource; with ``version`` as If-Match when the server supports ETags."""
+        headers = {"Content-Type": SCIM_JSON}
+        if version and self.capabilities().etag:
+            headers["If-Match"] = version
+        return self.api.request("PUT", f"Users/{scim_id}", json=resource, headers=headers).json()
+
+    def bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /Bulk; returns the per-operation results in order."""
+        body = {"schemas": [BULK_REQUEST_SCHEMA], "failOnErrors": 0, "Operations": operations}
+        response = self.api.request("POST", "Bulk", json=body, headers={"Content-Type": SCIM_JSON})
+        return list(response.json().get("Operations") or [])
+
+
+class ScimHook(HttpHook):
+    """Builds a :class:`ScimClient` for one tenant from an Airflow Connection (fields: module docstring)."""
+
+    conn_name_attr = "http_conn_id"
+    hook_name = "credsync SCIM"
+
+    def __init__(self, http_conn_id: str, tenant_id: str, **kwargs: Any) -> None:
+        super().__init__(method="GET", http_conn_id=http_conn_id, **kwargs)
+        self.tenant_id = tenant_id
+
+    def client(self) -> ScimClient:
+        conn = self.get_connection(self.http_conn_id)
+        if not conn.password:
+            raise ValueError(f"connection {self.http_conn_id!r}: password (the SCIM Bearer token) is empty")
+        scheme = conn.schema or "http"
+        port = f":{conn.port}" if conn.port else ""
+        base_path = (conn.extra_dejson or {}).get("base_path") or f"/{self.tenant_id}/v2"
+        target = HttpTarget(
+            f"{scheme}://{conn.host}{port}{base_path.format(tenant=self.tenant_id)}",
+            {"Authorization": f"Bearer {conn.password}", "Accept": f"{SCIM_JSON}, application/json"},
+        )
+        return ScimClient(ApiClient(target))
+
+
+__all__ = ["ApiError", "ScimCapabilities", "ScimClient", "ScimHook"]

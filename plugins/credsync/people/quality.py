@@ -1,0 +1,125 @@
+"""The GX suite for staged HRIS worker batches, built from include/quality/hris_workers.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from credsync.paths import INCLUDE_DIR, sql_text
+
+THRESHOLDS_FILE = INCLUDE_DIR / "quality" / "hris_workers.yaml"
+STAGING_TABLE = "staging.hris_workers"
+EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+REQUIRED_COLUMNS = (
+    "employee_id", "source_system", "given_name", "family_name",
+    "employment_status", "employment_type", "source_updated_at", "mapping_version",
+)  # fmt: skip
+
+
+class ThresholdsError(ValueError):
+    """The thresholds file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class WorkerGateThresholds:
+    suite_name: str
+    max_termination_share: float
+    volume_check_min_workforce: int
+    email_format_mostly: float
+    allowed_statuses: tuple[str, ...]
+    allowed_employment_types: tuple[str, ...]
+    earliest_hire_date: str
+    max_hire_days_ahead: int
+
+
+def load_thresholds(path: Path = THRESHOLDS_FILE) -> WorkerGateThresholds:
+    """Read and validate the gate thresholds."""
+    from datetime import date
+
+    import yaml
+
+    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+    def get(key: str, kind: type, default: Any = None) -> Any:
+        value = raw.get(key, default)
+        if value is None:
+            raise ThresholdsError(f"{path}: key {key!r} is required")
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            raise ThresholdsError(f"{path}: key {key!r} must be {kind.__name__}, got {value!r}") from None
+
+    share = get("max_termination_share", float, 0.2)
+    if not 0 < share <= 1:
+        raise ThresholdsError(f"{path}: key 'max_termination_share' must be in (0, 1], got {share}")
+    mostly = get("email_format_mostly", float, 1.0)
+    if not 0 < mostly <= 1:
+        raise ThresholdsError(f"{path}: key 'email_format_mostly' must be in (0, 1], got {mostly}")
+    earliest = str(get("earliest_hire_date", str, "1900-01-01"))
+    try:
+        date.fromisoformat(earliest)
+    except ValueError:
+        raise ThresholdsError(f"{path}: key 'earliest_hire_date' must be YYYY-MM-DD, got {earliest!r}") from None
+    return WorkerGateThresholds(
+        suite_name=get("suite_name", str, "hris_workers"),
+        max_termination_share=share,
+        volume_check_min_workforce=get("volume_check_min_workforce", int, 10),
+        email_format_mostly=mostly,
+        allowed_statuses=tuple(get("allowed_statuses", list, ["active", "leave", "terminated"])),
+        allowed_employment_types=tuple(get("allowed_employment_types", list, ["employee", "contractor"])),
+        earliest_hire_date=earliest,
+        max_hire_days_ahead=get("max_hire_days_ahead", int, 366),
+    )
+
+
+def worker_expectations(thresholds: WorkerGateThresholds) -> list[Any]:
+    """The GX expectations a staged worker batch must meet; each carries ``meta.rule`` for the log."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    items: list[Any] = [
+        ex.ExpectColumnValuesToBeUnique(column="employee_id", meta={"rule": "unique_employee_id"}),
+        *[
+            ex.ExpectColumnValuesToNotBeNull(column=column, meta={"rule": f"required_{column}"})
+            for column in REQUIRED_COLUMNS
+        ],
+        ex.ExpectColumnValuesToMatchRegex(
+            column="work_email", regex=EMAIL_REGEX, mostly=thresholds.email_format_mostly,
+            meta={"rule": "email_format"},
+        ),
+        ex.ExpectColumnValuesToBeInSet(
+            column="employment_status", value_set=list(thresholds.allowed_statuses),
+            meta={"rule": "status_allowed"},
+        ),
+        ex.ExpectColumnValuesToBeInSet(
+            column="employment_type", value_set=list(thresholds.allowed_employment_types),
+            meta={"rule": "employment_type_allowed"},
+        ),
+        ex.UnexpectedRowsExpectation(
+            unexpected_rows_query=_query("people/gx_dates_sane.sql").substitute(
+                earliest_hire_date=thresholds.earliest_hire_date,
+                max_hire_days_ahead=int(thresholds.max_hire_days_ahead),
+            ),
+            description="employment dates are plausible and consistent",
+            meta={"rule": "dates_sane"},
+        ),
+        ex.UnexpectedRowsExpectation(
+            unexpected_rows_query=_query("people/gx_termination_share.sql").substitute(
+                max_share=float(thresholds.max_termination_share),
+                min_workforce=int(thresholds.volume_check_min_workforce),
+            ),
+            description=(
+                f"delta terminates at most {thresholds.max_termination_share:.0%} of the current workforce"
+            ),
+            meta={"rule": "mass_termination"},
+        ),
+    ]
+    return items
+
+
+def _query(name: str) -> Template:
+    """A GX row query from include/sql; comment lines dropped because GX embeds it in a subquery."""
+    lines = [line for line in sql_text(name).splitlines() if not line.lstrip().startswith("--")]
+    return Template("\n".join(lines))
