@@ -1,0 +1,114 @@
+"""reconciliation: daily drift check of HRIS, LMS, credentials, registry and write-backs."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from credsync.dagkit import DEFAULT_ARGS, FINDINGS, TENANT_MAP_INDEX, WAREHOUSE_CONN_ID, label_tenant
+
+DOC = """
+### reconciliation
+
+Daily per tenant (mapped over enabled tenants in `include/tenants.yaml`), and on
+demand from the trigger form.
+
+1. **snapshot** — lists the LMS (SCIM Users), the registry (`GET /v1/certificates`)
+   and the HRIS write-backs (certifications, payroll flags) and COPYs them into
+   `staging.*_snapshot`.
+2. **compare** — set-based SQL (`include/sql/recon/`) over `core` and the snapshots:
+   HRIS↔LMS, completions↔credentials, credentials↔registry, credentials↔HRIS/payroll.
+   Opens/updates/closes `recon.findings`, re-queues the safe fixes
+   (`include/recon.yaml`), records `recon.runs` metrics. Emits `recon.findings`.
+3. **gate** — Great Expectations check of the run: drift ≤ 1 % per comparison,
+   delivery success ≥ 99 %. A breach fails the task (no retry) and the
+   `on_failure_callback` logs it and writes `recon.alerts`.
+4. **report** — HTML + PNG charts to `build/reports/<tenant>/` (runs even when
+   the gate failed).
+
+**Rerun safely:** clearing a task or the run is idempotent — the run id is derived
+from (tenant, DAG run id), an open finding keeps one row, and a fix is applied only
+the first time a finding is seen. To rerun one tenant, clear its mapped task
+(the grid shows the tenant name). See `docs/runbook.md`.
+
+**Params:** `tenant_id` (limit a manual run to one tenant), `report_dir`.
+"""
+
+
+@dag(
+    dag_id="reconciliation",
+    schedule="0 5 * * *",
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    doc_md=DOC,
+    tags=["credsync", "reconciliation"],
+    params={
+        "tenant_id": Param(None, type=["null", "string"], pattern="^[a-z][a-z0-9_]{1,30}$",
+                           description="Only this tenant (empty: every enabled tenant)."),
+        "report_dir": Param(None, type=["null", "string"],
+                            description="Where reports go (empty: report_dir of include/recon.yaml)."),
+    },
+)
+def reconciliation() -> None:
+    @task
+    def tenants(params: dict | None = None) -> list[str]:
+        """Enabled tenants, or just the one asked for in the trigger form."""
+        from credsync.tenants import load_tenants
+
+        enabled = [t.tenant_id for t in load_tenants()]
+        wanted = (params or {}).get("tenant_id")
+        if wanted and wanted not in enabled:
+            raise ValueError(f"tenant_id {wanted!r} is not an enabled tenant ({', '.join(enabled)})")
+        return [wanted] if wanted else enabled
+
+    @task(map_index_template=TENANT_MAP_INDEX)
+    def snapshot(tenant_id: str) -> dict[str, str]:
+        from credsync.recon.tasks import snapshot_outside_systems
+        from credsync.warehouse import url_from_connection
+
+        label_tenant(tenant_id)
+        return {"tenant_id": tenant_id,
+                **snapshot_outside_systems(url_from_connection(WAREHOUSE_CONN_ID), tenant_id)}
+
+    @task(map_index_template=TENANT_MAP_INDEX, outlets=[FINDINGS])
+    def compare(snapshots: dict[str, str], dag_run=None) -> dict:
+        from credsync.recon.tasks import compare as run_compare
+        from credsync.warehouse import url_from_connection
+
+        ids = dict(snapshots)
+        tenant_id = ids.pop("tenant_id")
+        label_tenant(tenant_id)
+        return run_compare(url_from_connection(WAREHOUSE_CONN_ID), tenant_id, ids,
+                           dag_run_id=getattr(dag_run, "run_id", None))
+
+    def _alert(context: dict) -> None:
+        from credsync.recon.alerts import on_reconciliation_failure
+
+        on_reconciliation_failure(context)
+
+    @task(map_index_template=TENANT_MAP_INDEX, retries=0, on_failure_callback=_alert)
+    def gate(outcome: dict) -> dict:
+        from credsync.recon.tasks import gate as run_gate
+        from credsync.warehouse import url_from_connection
+
+        label_tenant(outcome["tenant_id"])
+        return run_gate(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"], outcome["run_id"])
+
+    @task(map_index_template=TENANT_MAP_INDEX, trigger_rule="all_done")
+    def report(outcome: dict, params: dict | None = None) -> dict:
+        from credsync.recon.tasks import report as write_report
+        from credsync.warehouse import url_from_connection
+
+        label_tenant(outcome["tenant_id"])
+        return write_report(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"],
+                            (params or {}).get("report_dir"))
+
+    outcomes = compare.expand(snapshots=snapshot.expand(tenant_id=tenants()))
+    checked = gate.expand(outcome=outcomes)
+    reports = report.expand(outcome=outcomes)
+    checked >> reports
+
+
+reconciliation()

@@ -1,0 +1,10 @@
+INSERT INTO recon_lms_users
+SELECT s.scim_id,
+       coalesce(nullif(s.external_id, ''), l.employee_id),
+       s.active,
+       s.email_normalized,
+       s.department,
+       s.manager_value
+FROM staging.lms_learners_snapshot s
+LEFT JOIN core.learners l ON l.tenant_id = s.tenant_id AND l.scim_id = s.scim_id
+WHERE s.snapshot_id = %(lms_snapshot)s;

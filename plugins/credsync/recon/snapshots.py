@@ -1,0 +1,149 @@
+"""Outside systems' listings, copied into staging snapshot tables (COPY).
+
+Each load registers a snapshot id in ``staging.recon_snapshots``; older
+snapshots of the same tenant and source are deleted in the same transaction, so
+staging holds one snapshot per tenant and source and a failed load leaves the
+previous one intact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from operator import attrgetter
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+@dataclass(frozen=True)
+class LmsUser:
+    """One SCIM User as the LMS lists it."""
+
+    scim_id: str
+    external_id: str | None
+    user_name: str | None
+    active: bool
+    email: str | None
+    department: str | None
+    manager_value: str | None
+
+
+@dataclass(frozen=True)
+class RegistryCertificate:
+    """One certificate as the registry lists it."""
+
+    registry_id: str
+    learner_id: str
+    credential_type: str
+    credential_version: str
+    status: str
+    issued_on: date | None
+    expires_on: date | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HrisWriteback:
+    """One HRIS profile certification or payroll flag (credential_type = flag name)."""
+
+    target: str  # hris_profile | payroll_flag
+    employee_id: str
+    credential_type: str
+    status: str | None
+    active: bool | None
+    valid_from: date | None
+    valid_until: date | None
+    credential_id: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CourseRule:
+    """A course whose successful completion earns a credential type."""
+
+    course_code: str
+    credential_type: str
+    min_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotIds:
+    """The snapshots one reconciliation run compares against."""
+
+    lms: uuid.UUID
+    registry: uuid.UUID
+    hris: uuid.UUID
+    rules: uuid.UUID
+
+
+_TABLES = {
+    "lms_learners": "staging.lms_learners_snapshot",
+    "registry": "staging.registry_snapshot",
+    "hris_writeback": "staging.hris_writeback_snapshot",
+    "credential_rules": "staging.credential_rules_snapshot",
+}
+
+
+def load_lms_users(conn: psycopg.Connection, tenant_id: str, users: Iterable[LmsUser]) -> uuid.UUID:
+    """COPY ``users`` into ``staging.lms_learners_snapshot``; returns the snapshot id."""
+    columns = _names(LmsUser)
+    row = attrgetter(*columns)
+    rows = ((*row(u), (u.email or "").strip().lower() or None) for u in users)
+    return _load(conn, tenant_id, "lms_learners", [*columns, "email_normalized"], rows)
+
+
+def load_registry_certificates(
+    conn: psycopg.Connection, tenant_id: str, certificates: Iterable[RegistryCertificate]
+) -> uuid.UUID:
+    """COPY ``certificates`` into ``staging.registry_snapshot``; returns the snapshot id."""
+    columns = _names(RegistryCertificate)
+    return _load(conn, tenant_id, "registry", columns, map(attrgetter(*columns), certificates))
+
+
+def load_hris_writebacks(
+    conn: psycopg.Connection, tenant_id: str, writebacks: Iterable[HrisWriteback]
+) -> uuid.UUID:
+    """COPY ``writebacks`` into ``staging.hris_writeback_snapshot``; returns the snapshot id."""
+    columns = _names(HrisWriteback)
+    return _load(conn, tenant_id, "hris_writeback", columns, map(attrgetter(*columns), writebacks))
+
+
+def load_course_rules(conn: psycopg.Connection, tenant_id: str, rules: Iterable[CourseRule]) -> uuid.UUID:
+    """COPY the course -> credential rules into ``staging.credential_rules_snapshot``."""
+    unique = {(r.course_code, r.credential_type): r for r in rules}
+    columns = _names(CourseRule)
+    return _load(conn, tenant_id, "credential_rules", columns, map(attrgetter(*columns), unique.values()))
+
+
+def _names(record: type) -> list[str]:
+    return [f.name for f in fields(record)]
+
+
+def _load(
+    conn: psycopg.Connection, tenant_id: str, source: str, columns: list[str], rows: Iterable[tuple]
+) -> uuid.UUID:
+    table = _TABLES[source]
+    snapshot_id = uuid.uuid4()
+    column_list = ", ".join(["snapshot_id", "tenant_id", *columns])
+    count = 0
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((snapshot_id, tenant_id, *row))
+                count += 1
+        old = [r[0] for r in cur.execute(
+            "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s",
+            (tenant_id, source),
+        )]
+        if old:
+            cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ANY(%s)", (old,))
+            cur.execute("DELETE FROM staging.recon_snapshots WHERE snapshot_id = ANY(%s)", (old,))
+        cur.execute(
+            "INSERT INTO staging.recon_snapshots (snapshot_id, tenant_id, source, row_count) VALUES (%s, %s, %s, %s)",
+            (snapshot_id, tenant_id, source, count),
+        )
+    return snapshot_id

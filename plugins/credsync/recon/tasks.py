@@ -1,0 +1,100 @@
+"""What the reconciliation DAG's tasks do, as plain functions over a warehouse URL.
+
+Each returns a small dict for XCom (ids and counts, never data or secrets).
+Reading Airflow connections happens here, lazily, so the rest of the package
+imports without Airflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from credsync.recon.listings import HttpTarget
+from credsync.recon.snapshots import CourseRule, SnapshotIds
+
+
+def bearer_target(conn_id: str) -> HttpTarget:
+    """Base URL and Bearer token from an Airflow HTTP connection.
+
+    Reads host (hostname or full URL), port, schema (http/https) and password (the token).
+    """
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if not conn.host or not conn.password:
+        raise ValueError(f"connection {conn_id!r}: host and password (bearer token) are required")
+    base = conn.host if "://" in conn.host else f"{conn.schema or 'http'}://{conn.host}"
+    if conn.port:
+        base = f"{base.rstrip('/')}:{conn.port}"
+    return HttpTarget(base_url=base.rstrip("/"), token=conn.password)
+
+
+def course_rules() -> list[CourseRule]:
+    """Course -> credential type from include/mappings/credential_rules.csv (the issuing rules)."""
+    from credsync.credentials.rules import load_rules
+
+    return [CourseRule(course, rule.credential_type, rule.min_score)
+            for rule in load_rules() for course in rule.course_codes]
+
+
+def snapshot_outside_systems(warehouse_url: str, tenant_id: str) -> dict[str, str]:
+    """COPY the LMS, registry and HRIS listings of ``tenant_id`` into staging; returns snapshot ids."""
+    from credsync.hooks.registry import RegistryHook
+    from credsync.recon import listings, snapshots
+    from credsync.tenants import load_tenants
+    from credsync.warehouse import connect
+
+    tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
+    if tenant is None:
+        raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
+    registry = RegistryHook(tenant.conn_id("registry")).get_client()
+    with connect(warehouse_url, autocommit=True) as conn:
+        ids = SnapshotIds(
+            lms=snapshots.load_lms_users(conn, tenant_id, listings.scim_users(
+                bearer_target(tenant.conn_id("scim")), tenant_id)),
+            registry=snapshots.load_registry_certificates(
+                conn, tenant_id, listings.registry_certificates(registry, tenant_id)),
+            hris=snapshots.load_hris_writebacks(conn, tenant_id, listings.hris_writebacks(
+                bearer_target(tenant.conn_id("hris")), tenant_id)),
+            rules=snapshots.load_course_rules(conn, tenant_id, course_rules()),
+        )
+    return {k: str(v) for k, v in ids.__dict__.items()}
+
+
+def compare(warehouse_url: str, tenant_id: str, snapshot_ids: dict[str, str], *,
+            dag_run_id: str | None, as_of: datetime | None = None) -> dict[str, Any]:
+    """Run the comparisons, findings lifecycle and safe fixes; returns the run's counts."""
+    import uuid
+
+    from credsync.recon.compare import reconcile
+    from credsync.recon.config import load_recon_config
+    from credsync.warehouse import connect
+
+    ids = SnapshotIds(**{k: uuid.UUID(v) for k, v in snapshot_ids.items()})
+    with connect(warehouse_url, autocommit=True) as conn:
+        outcome = reconcile(conn, tenant_id=tenant_id, snapshots=ids, config=load_recon_config(),
+                            as_of=as_of, dag_run_id=dag_run_id)
+    return outcome.as_dict()
+
+
+def gate(warehouse_url: str, tenant_id: str, run_id: str) -> dict[str, Any]:
+    """Check the run against the thresholds; raises ReconGateFailed (with every breach) when it fails."""
+    from credsync.recon.config import load_recon_config
+    from credsync.recon.gate import ReconGateFailed, check_run
+
+    outcome = check_run(warehouse_url, tenant_id=tenant_id, run_id=run_id, config=load_recon_config())
+    if not outcome.success:
+        raise ReconGateFailed(outcome.summary + (f" (Data Docs: {outcome.data_docs_url})"
+                                                 if outcome.data_docs_url else ""))
+    return {"run_id": run_id, "gate": "passed"}
+
+
+def report(warehouse_url: str, tenant_id: str, report_dir: str | None = None) -> dict[str, str]:
+    """Write the tenant's HTML + PNG report; returns its path."""
+    from credsync.recon.config import load_recon_config
+    from credsync.recon.report import build_report
+
+    out = Path(report_dir) if report_dir else load_recon_config().report_dir
+    return {"report": str(build_report(warehouse_url, tenant_id, out))}

@@ -1,0 +1,46 @@
+"""The Great Expectations gate on a reconciliation run."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from credsync.recon import synthetic
+from credsync.recon.config import load_recon_config
+from credsync.recon.gate import check_run
+from credsync.warehouse import connect
+
+from .support import TYPES, employee, load_snapshots, new_tenant_id, run
+
+AS_OF = datetime(2025, 6, 4, 6, 0, tzinfo=UTC)
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def conn(warehouse_url):
+    with connect(warehouse_url, autocommit=True) as c:
+        yield c
+
+
+def test_gate_passes_a_clean_run_and_fails_a_drifting_one_naming_the_comparison(conn, warehouse_url):
+    config = load_recon_config()
+    clean, drifting = new_tenant_id(), new_tenant_id()
+    for tenant in (clean, drifting):
+        synthetic.create_tenant(conn, tenant, workers=20, types=TYPES, as_of=AS_OF)
+    clean_run = run(conn, clean, load_snapshots(conn, clean), AS_OF)
+    # 1 of 20 workers (5 %) drifts: above the 1 % threshold.
+    drifting_run = run(conn, drifting, load_snapshots(conn, drifting, lms=lambda users: [
+        dataclasses.replace(u, active=False) if u.external_id == employee(1) else u for u in users]), AS_OF)
+
+    passed = check_run(warehouse_url, tenant_id=clean, run_id=clean_run.run_id, config=config)
+    failed = check_run(warehouse_url, tenant_id=drifting, run_id=drifting_run.run_id, config=config)
+
+    assert passed.success, passed.summary
+    assert not failed.success
+    assert failed.failed == ["hris_lms drift 5.00% > 1.00%"]
+    statuses = dict(conn.execute(
+        "SELECT tenant_id, status FROM recon.runs WHERE run_id IN (%s, %s)",
+        (clean_run.run_id, drifting_run.run_id)).fetchall())
+    assert statuses == {clean: "passed", drifting: "failed"}
