@@ -67,9 +67,9 @@ def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | 
                                   dag_run_id=run_id)
 
 
-@task(map_index_template=TENANT_MAP_INDEX, retries=0)
+@task(map_index_template=TENANT_MAP_INDEX)
 def gate(staged: dict) -> dict:
-    """Great Expectations gate on the staged batch; a blocked batch fails here, core untouched."""
+    """Great Expectations gate on the staged batch; a blocked batch fails here (no retry), core untouched."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from credsync.people import flow

@@ -88,13 +88,20 @@ def reconciliation() -> None:
 
         on_reconciliation_failure(context)
 
-    @task(map_index_template=TENANT_MAP_INDEX, retries=0, on_failure_callback=_alert)
+    @task(map_index_template=TENANT_MAP_INDEX, on_failure_callback=_alert)
     def gate(outcome: dict) -> dict:
+        """Drift and delivery thresholds; a breach fails at once (a retry would see the same run)."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from credsync.recon.gate import ReconGateFailed
         from credsync.recon.tasks import gate as run_gate
         from credsync.warehouse import url_from_connection
 
         label_tenant(outcome["tenant_id"])
-        return run_gate(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"], outcome["run_id"])
+        try:
+            return run_gate(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"], outcome["run_id"])
+        except ReconGateFailed as exc:
+            raise AirflowFailException(str(exc)) from None
 
     @task(map_index_template=TENANT_MAP_INDEX, trigger_rule="all_done")
     def report(outcome: dict, params: dict | None = None) -> dict:

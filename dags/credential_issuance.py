@@ -1,0 +1,90 @@
+"""DAG credential_issuance: core.completions + credential rules → signed credentials (per tenant)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+
+from credsync.dagkit import (
+    COMPLETIONS,
+    CREDENTIALS,
+    DEFAULT_ARGS,
+    TENANT_MAP_INDEX,
+    WAREHOUSE_CONN_ID,
+    enabled_tenants,
+    label_tenant,
+    migrate_warehouse,
+)
+
+DOC = """
+### Credential issuance
+
+**What**: per tenant, evaluates `include/mappings/credential_rules.csv` against `core.completions` in SQL
+(set-based), then: revokes active credentials whose evidence was voided (`evidence_voided`), issues new
+ones, renews within the rule's window (the old one becomes `revoked`/`superseded`, the new one links to it
+via `previous_credential_id`), and signs each as an Open Badges 3.0 VC-JWT (see `docs/credentials.md`).
+Terminated workers get nothing; a completion whose credential would already be expired is recorded as
+`skipped_expired`, never issued active. Every decision lands in `core.credential_decisions` with the rule
+version and evidence; every issuance/revocation appends an `audit.events` entry.
+
+**Inputs**: `core.completions`, `core.workers`, the rules CSV (validated at load: errors name file, row,
+field), connection `credsync_signing_key` (password = private Ed25519 JWK).
+
+**Outputs**: `core.credentials`, `core.credential_decisions`, `audit.events`; emits `core.credentials`.
+
+**Rerun safely**: a credential is issued once per evidence set, so rerunning (or clearing) changes nothing
+unless completions changed. `as_of` (YYYY-MM-DD) replays a decision date for investigations.
+"""
+
+
+@task
+def validate_rules() -> int:
+    """Load and validate the rules once per run, so a bad CSV fails fast with file/row/field."""
+    from credsync.credentials.rules import load_rules
+
+    return len(load_rules())
+
+
+@task(map_index_template=TENANT_MAP_INDEX, outlets=[CREDENTIALS])
+def issue(tenant_id: str, params: dict | None = None, run_id: str | None = None) -> dict:
+    """Evaluate the rules for one tenant and sign what is issued; returns counts."""
+    label_tenant(tenant_id)
+    from datetime import date
+
+    from credsync.credentials.issuance import issue_credentials
+    from credsync.credentials.keys import signing_key_from_connection
+    from credsync.credentials.rules import load_rules
+    from credsync.warehouse import connect, url_from_connection
+
+    as_of = (params or {}).get("as_of") or None
+    with connect(url_from_connection(WAREHOUSE_CONN_ID), autocommit=True) as conn:
+        result = issue_credentials(
+            conn, tenant_id=tenant_id, rules=load_rules(), signing_key=signing_key_from_connection(),
+            as_of=date.fromisoformat(as_of) if as_of else None, run_id=run_id,
+        )
+    return result.as_counts()
+
+
+@dag(
+    dag_id="credential_issuance",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("30 2 * * *", timezone="UTC"), assets=COMPLETIONS),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    dagrun_timeout=timedelta(hours=2),
+    doc_md=DOC,
+    tags=["credsync", "credentials"],
+    params={
+        "as_of": Param(None, type=["null", "string"], format="date",
+                       description="Evaluate as of this UTC date (default: today)"),
+    },
+)
+def credential_issuance() -> None:
+    ready = migrate_warehouse() >> validate_rules()
+    tenants = enabled_tenants()
+    ready >> tenants
+    issue.expand(tenant_id=tenants)
+
+
+credential_issuance()

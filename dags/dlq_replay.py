@@ -1,0 +1,61 @@
+"""dlq_replay: replay dead letters through the same idempotent paths (manual, validated params)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag
+
+from credsync.dagkit import DEFAULT_ARGS, TENANT_MAP_INDEX
+from credsync.delivery.tasks import replay_dead_letters, replay_tenants
+from credsync.tenants import load_tenants
+
+DOC = """
+### dlq_replay
+
+Manual. Sends open `audit.dead_letters` again through the path that parked
+them, after someone fixed the cause (a worker name, a date, a worker missing
+in the HRIS):
+
+- source `registry`: the certificate is rebuilt from today's warehouse data
+  and sent under the submission's own idempotency key; the submission moves
+  `dead → acknowledged`. The registry answers a repeat with its stored reply
+  or 409 + the existing id, so a replay never duplicates.
+- source `hris_writeback`: the write-back of exactly those keys runs again.
+
+Every outcome is recorded on the letter (`status`, `replay_outcome`,
+`attempts`) and chained into `audit.events`. Letters still failing stay open.
+
+**Params**: `tenant` (one tenant or `all`), `source`, `reason` (SQL LIKE
+pattern, e.g. `registry_rejected_%`; empty = any), `max_records` per tenant,
+`dry_run` (default true: list what would be replayed, change nothing).
+Returns per tenant `{selected, replayed, still_failing, would_replay}`.
+"""
+
+TENANT_CHOICES = ["all", *[t.tenant_id for t in load_tenants()]]
+
+
+@dag(
+    dag_id="dlq_replay",
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    # Replays go through the idempotent paths, so a retry after a lost worker is harmless.
+    default_args={**DEFAULT_ARGS, "retries": 1},
+    doc_md=DOC,
+    tags=["credsync", "operations", "delivery"],
+    params={
+        "tenant": Param("all", type="string", enum=TENANT_CHOICES, description="Tenant to replay, or all."),
+        "source": Param("all", type="string", enum=["all", "registry", "hris_writeback"],
+                        description="Which dead letters: registry pushes, HRIS write-backs, or both."),
+        "reason": Param("", type="string", maxLength=200,
+                        description="SQL LIKE filter on the reason, e.g. registry_rejected_%. Empty = any."),
+        "max_records": Param(100, type="integer", minimum=1, maximum=10000,
+                             description="At most this many letters per tenant."),
+        "dry_run": Param(True, type="boolean", description="List what would be replayed; change nothing."),
+    },
+)
+def dlq_replay() -> None:
+    tenants = replay_tenants(tenant="{{ params.tenant }}")
+    replay_dead_letters.override(map_index_template=TENANT_MAP_INDEX).expand(tenant_id=tenants)
+
+
+dlq_replay()

@@ -1,0 +1,8 @@
+-- The credentials this run created, with what their VC states.
+SELECT c.credential_id, c.employee_id, c.credential_type, p.achievement_name, c.issuer, c.rule_id,
+       c.rule_version, c.issue_date, c.expiry_date, c.previous_credential_id, c.version,
+       p.decision, p.met_at, p.items
+FROM core.credentials AS c
+JOIN credential_plan AS p ON p.new_credential_id = c.credential_id
+WHERE c.vc_jwt IS NULL
+ORDER BY c.employee_id, c.credential_type

@@ -1,0 +1,1 @@
+UPDATE audit.batches SET status = 'merged', finished_at = now() WHERE batch_id = %(batch_id)s

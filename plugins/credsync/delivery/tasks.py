@@ -1,0 +1,113 @@
+"""The Airflow tasks of the delivery DAGs (registry_push, recertification, hris_writeback, dlq_replay).
+
+DAG files import these to wire them; each task maps over one tenant, returns
+a small counts dict to XCom and imports its heavy modules inside the body.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import get_current_context, task
+
+from credsync.dagkit import WAREHOUSE_CONN_ID, label_tenant
+from credsync.delivery.config import REGISTRY_POOL
+
+
+def _as_of() -> date:
+    """The day a run stands for: its logical date (trigger time), else today, in UTC."""
+    context = get_current_context()
+    moment = context.get("logical_date") or context["dag_run"].run_after or datetime.now(UTC)
+    return moment.astimezone(UTC).date()
+
+
+def _tenant_conn(tenant_id: str, role: str) -> str:
+    from credsync.tenants import load_tenants
+
+    tenants = {t.tenant_id: t for t in load_tenants()}
+    if tenant_id not in tenants:
+        raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
+    return tenants[tenant_id].conn_id(role)
+
+
+def _hris_client(tenant_id: str) -> Any:
+    from credsync.hooks.hris_writeback import HrisWritebackHook
+
+    return HrisWritebackHook(_tenant_conn(tenant_id, "hris"), tenant_id).get_client()
+
+
+def _registry_client(tenant_id: str) -> Any:
+    from credsync.hooks.registry import RegistryHook
+
+    return RegistryHook(_tenant_conn(tenant_id, "registry")).get_client()
+
+
+def _warehouse_url() -> str:
+    from credsync.warehouse import url_from_connection
+
+    return url_from_connection(WAREHOUSE_CONN_ID)
+
+
+@task
+def expire_and_remind(tenant_id: str) -> dict[str, Any]:
+    """Expire credentials past their expiry date and record due reminders (warehouse only)."""
+    from credsync.delivery import recertification
+    from credsync.delivery.config import load_delivery_settings
+
+    label_tenant(tenant_id)
+    return recertification.expire_and_remind(_warehouse_url(), tenant_id, _as_of(),
+                                             load_delivery_settings()).as_counts()
+
+
+@task(pool=REGISTRY_POOL)
+def revoke_in_registry(tenant_id: str) -> dict[str, Any]:
+    """Enqueue and send revocations (and any unfinished issues) for one tenant."""
+    from credsync.delivery.push import push_submissions
+
+    label_tenant(tenant_id)
+    return push_submissions(_warehouse_url(), tenant_id, _registry_client(tenant_id)).as_counts()
+
+
+@task
+def write_back(tenant_id: str) -> dict[str, Any]:
+    """HRIS profile lines and payroll flags that changed, plus today's payroll CSV."""
+    from credsync.delivery.config import load_delivery_settings
+    from credsync.delivery.writeback import sync_writebacks
+
+    label_tenant(tenant_id)
+    settings = load_delivery_settings()
+    return sync_writebacks(_warehouse_url(), tenant_id, _hris_client(tenant_id), as_of=_as_of(),
+                           payroll_dir=settings.writeback.payroll_csv_dir).as_counts()
+
+
+@task
+def replay_tenants(tenant: str) -> list[str]:
+    """The tenants a dlq_replay run covers: one, or every enabled tenant for ``all``."""
+    from credsync.tenants import load_tenants
+
+    enabled = [t.tenant_id for t in load_tenants()]
+    if tenant == "all":
+        return enabled
+    if tenant not in enabled:
+        raise ValueError(f"tenant {tenant!r} is not an enabled tenant (enabled: {', '.join(enabled)})")
+    return [tenant]
+
+
+@task(pool=REGISTRY_POOL)
+def replay_dead_letters(tenant_id: str) -> dict[str, Any]:
+    """Replay one tenant's open dead letters as the run's params say (dry_run lists only)."""
+    from credsync.delivery.config import load_delivery_settings
+    from credsync.delivery.replay import replay_dead_letters as replay
+
+    label_tenant(tenant_id)
+    params = get_current_context()["params"]
+    source = params["source"]
+    dry_run = bool(params["dry_run"])
+    return replay(
+        _warehouse_url(), tenant_id, source=source, reason=params.get("reason") or None,
+        max_records=int(params["max_records"]), dry_run=dry_run,
+        registry_client=None if dry_run or source == "hris_writeback" else _registry_client(tenant_id),
+        hris_client=None if dry_run or source == "registry" else _hris_client(tenant_id),
+        payroll_dir=load_delivery_settings().writeback.payroll_csv_dir, as_of=_as_of(),
+    ).as_counts()

@@ -1,0 +1,1 @@
+"""Learning records: xAPI statements and LMS REST completions → core.completions."""

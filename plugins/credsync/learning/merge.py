@@ -1,0 +1,94 @@
+"""Merging a validated batch into core.completions: resolve actors, hold the unknown, apply voids."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from credsync.paths import sql_text
+
+if TYPE_CHECKING:
+    import psycopg
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What one merge changed in core (all zero when rerun on the same batch)."""
+
+    inserted: int
+    held: int
+    released: int
+    voided: int
+
+    def as_counts(self) -> dict[str, int]:
+        return {"inserted": self.inserted, "held": self.held, "released": self.released, "voided": self.voided}
+
+
+class BatchNotValidated(RuntimeError):
+    """The batch has not passed the gate (or does not exist): merging it is refused."""
+
+
+def merge_completions(
+    conn: psycopg.Connection,
+    *,
+    tenant_id: str,
+    batch_id: str,
+    watermarks: dict[tuple[str, str], str] | None = None,
+) -> MergeResult:
+    """Merge batch ``batch_id`` (and retry held completions) in one transaction; idempotent.
+
+    ``watermarks`` ({(source, stream): watermark}) advance in the same transaction,
+    so they never move past data that did not commit. A merged batch merges again
+    as a no-op (held completions are still retried).
+    """
+    from credsync.learning.staging import require_idle
+
+    require_idle(conn, "merge_completions")
+    params = {"tenant_id": tenant_id, "batch_id": batch_id}
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('credsync.completions:' || %s))", (tenant_id,))
+        cur.execute("SELECT status FROM audit.batches WHERE batch_id = %s AND tenant_id = %s FOR UPDATE",
+                    (batch_id, tenant_id))
+        row = cur.fetchone()
+        if row is None or row[0] not in ("validated", "merged"):
+            raise BatchNotValidated(
+                f"batch {batch_id} of tenant {tenant_id} is {row[0] if row else 'missing'!r}, not validated"
+            )
+        _load_actor_hashes(cur, tenant_id)
+        cur.execute(sql_text("learning/record_voids.sql"), params)
+        cur.execute(sql_text("learning/candidates.sql"), params)
+        cur.execute(sql_text("learning/resolve_actors.sql"), params)
+        cur.execute(sql_text("learning/merge_completions.sql"), params)
+        inserted = cur.rowcount
+        cur.execute(sql_text("learning/release_held.sql"), params)
+        released = cur.rowcount
+        cur.execute(sql_text("learning/hold_unresolved.sql"), params)
+        held = sum(1 for (is_new,) in cur.fetchall() if is_new)
+        cur.execute(sql_text("learning/apply_voids.sql"), params)
+        voided = cur.rowcount
+        cur.execute(sql_text("learning/mark_merged.sql"), params)
+        for (source, stream), watermark in (watermarks or {}).items():
+            cur.execute(sql_text("learning/advance_watermark.sql"), {
+                **params, "source": source, "stream": stream, "watermark": watermark,
+            })
+    return MergeResult(inserted=inserted, held=held, released=released, voided=voided)
+
+
+def _load_actor_hashes(cur: psycopg.Cursor, tenant_id: str) -> None:
+    """mbox_sha1sum of every worker's work email (as given and lowercased), for set-based matching."""
+    cur.execute(sql_text("learning/actor_hashes_temp.sql"))
+    cur.execute(
+        "SELECT employee_id, work_email FROM core.workers WHERE tenant_id = %s AND work_email IS NOT NULL",
+        (tenant_id,),
+    )
+    hashes: dict[str, str | None] = {}
+    for employee_id, email in cur.fetchall():
+        for variant in {email.strip(), email.strip().lower()}:
+            digest = hashlib.sha1(f"mailto:{variant}".encode()).hexdigest()  # noqa: S324 - xAPI defines mbox_sha1sum
+            # Two workers with one email hash cannot be told apart: leave it unresolved (held).
+            hashes[digest] = employee_id if hashes.get(digest, employee_id) == employee_id else None
+    with cur.copy("COPY actor_hashes (sha1, employee_id) FROM STDIN") as copy:
+        for digest, employee_id in hashes.items():
+            if employee_id is not None:
+                copy.write_row((digest, employee_id))
