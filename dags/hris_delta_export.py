@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, task, task_group
 
 from credsync.dagkit import (
     DEFAULT_ARGS,
@@ -93,6 +93,12 @@ def merge(gated: dict) -> dict:
     return flow.merge(url_from_connection(WAREHOUSE_CONN_ID), gated)
 
 
+@task_group
+def export_tenant(tenant_id: str) -> None:
+    """One tenant's chain; a mapped group, so a blocked batch stops only its own tenant."""
+    merge(gate(extract_and_stage(tenant_id)))
+
+
 @dag(
     dag_id="hris_delta_export",
     schedule="15 * * * *",
@@ -110,9 +116,9 @@ def merge(gated: dict) -> dict:
     },
 )
 def hris_delta_export() -> None:
-    staged = extract_and_stage.expand(tenant_id=enabled_tenants())
-    migrate_warehouse() >> staged
-    merge.expand(gated=gate.expand(staged=staged))
+    tenants = enabled_tenants()
+    migrate_warehouse() >> tenants
+    export_tenant.expand(tenant_id=tenants)
 
 
 hris_delta_export()

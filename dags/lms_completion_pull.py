@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task, task_group
 
 from credsync.dagkit import (
     COMPLETIONS,
@@ -98,6 +98,12 @@ def merge(validated: dict) -> dict:
     return {k: v for k, v in validated.items() if k not in ("gate", "watermarks")} | result.as_counts()
 
 
+@task_group
+def pull_tenant(tenant_id: str) -> None:
+    """One tenant's chain; a mapped group, so a blocked batch stops only its own tenant."""
+    merge(gate(extract_and_stage(tenant_id)))
+
+
 @dag(
     dag_id="lms_completion_pull",
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("15 * * * *", timezone="UTC"), assets=WORKERS),
@@ -117,8 +123,7 @@ def lms_completion_pull() -> None:
     migrated = migrate_warehouse()
     tenants = enabled_tenants()
     migrated >> tenants
-    staged = extract_and_stage.expand(tenant_id=tenants)
-    merge.expand(validated=gate.expand(staged=staged))
+    pull_tenant.expand(tenant_id=tenants)
 
 
 lms_completion_pull()

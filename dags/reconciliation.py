@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, dag, task, task_group
 
 from credsync.dagkit import DEFAULT_ARGS, FINDINGS, TENANT_MAP_INDEX, WAREHOUSE_CONN_ID, label_tenant
 
@@ -112,10 +112,13 @@ def reconciliation() -> None:
         return write_report(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"],
                             (params or {}).get("report_dir"))
 
-    outcomes = compare.expand(snapshots=snapshot.expand(tenant_id=tenants()))
-    checked = gate.expand(outcome=outcomes)
-    reports = report.expand(outcome=outcomes)
-    checked >> reports
+    @task_group
+    def reconcile_tenant(tenant_id: str) -> None:
+        """One tenant's chain; a mapped group, so one tenant's failure leaves the others running."""
+        outcome = compare(snapshot(tenant_id))
+        gate(outcome) >> report(outcome)
+
+    reconcile_tenant.expand(tenant_id=tenants())
 
 
 reconciliation()

@@ -8,7 +8,8 @@ PROJECT_ROOT = Path(os.environ.get("CREDSYNC_PROJECT_ROOT", Path(__file__).resol
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 MAPPINGS_DIR = INCLUDE_DIR / "mappings"
-GX_DIR = PROJECT_ROOT / "great_expectations"
+# Overridable so test runs validate against a copy and never rewrite the committed suites.
+GX_DIR = Path(os.environ.get("CREDSYNC_GX_DIR", PROJECT_ROOT / "great_expectations"))
 BUILD_DIR = Path(os.environ.get("CREDSYNC_BUILD_DIR", PROJECT_ROOT / "build"))
 
 

@@ -87,3 +87,24 @@ def test_dag_file_parses_without_heavy_imports(dag_file):
     result = json.loads(out)
     assert result["heavy"] == [], f"{dag_file} imports {result['heavy']} at parse time"
     assert result["seconds"] < 2.0, f"{dag_file} took {result['seconds']:.2f}s to parse"
+
+
+def test_per_tenant_chains_are_mapped_task_groups(dagbag):
+    """A mapped task fed by another mapped task waits for every tenant; inside one mapped
+    task group it waits only for its own tenant, so one tenant's failure blocks no other."""
+    problems = []
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            group = task.get_closest_mapped_task_group()
+            for upstream in task.upstream_list:
+                upstream_group = upstream.get_closest_mapped_task_group()
+                if upstream_group is not None and upstream_group is not group:
+                    problems.append(f"{dag_id}.{task.task_id} waits for all of {upstream.task_id}")
+                if upstream_group is None and _is_mapped(upstream) and _is_mapped(task):
+                    problems.append(f"{dag_id}.{task.task_id} is chained to mapped {upstream.task_id}")
+    assert problems == []
+    assert dagbag.dags["hris_delta_export"].get_task("export_tenant.merge").get_closest_mapped_task_group()
+
+
+def _is_mapped(task) -> bool:
+    return type(task).__name__ == "MappedOperator"

@@ -1,6 +1,7 @@
 -- What each (worker, credential type) should get under the current rules, set-based.
 -- For each rule and worker: the latest qualifying completion per required course
--- (not voided, successful, score >= min_score, completed by the evaluation date);
+-- (not voided, successful, score >= min_score, completed before completed_before:
+-- the end of the evaluation date for issuance, the grace cut-off for reconciliation);
 -- a rule is met when every course of its set is covered. Per credential type the
 -- most recently met rule wins. The decision column then says what to do.
 CREATE TEMP TABLE credential_plan ON COMMIT DROP AS
@@ -17,7 +18,7 @@ WITH qualifying AS (
     WHERE NOT k.voided
       AND k.success
       AND (r.min_score IS NULL OR k.score >= r.min_score)
-      AND k.completed_at < (%(as_of)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+      AND k.completed_at < %(completed_before)s
 ),
 met AS (
     SELECT q.rule_id, q.employee_id,

@@ -63,15 +63,23 @@ CREATE TABLE staging.hris_writeback_snapshot (
     PRIMARY KEY (snapshot_id, target, employee_id, credential_type)
 );
 
--- Which course completions make a person eligible for which credential, as
--- read from the credential rules at run time (so SQL can join on it).
+-- The credential rules a run compared against, one row per (rule, course), as
+-- read from include/mappings/credential_rules.csv at run time. Reconciliation
+-- evaluates them with the issuance plan (include/sql/credentials/plan.sql), so
+-- "eligible" means exactly what issuance means by it.
 CREATE TABLE staging.credential_rules_snapshot (
-    snapshot_id     uuid NOT NULL,
-    tenant_id       text NOT NULL,
-    course_code     text NOT NULL,
-    credential_type text NOT NULL,
-    min_score       numeric,
-    PRIMARY KEY (snapshot_id, course_code, credential_type)
+    snapshot_id         uuid NOT NULL,
+    tenant_id           text NOT NULL,
+    course_code         text NOT NULL,
+    credential_type     text NOT NULL,
+    min_score           numeric,
+    rule_id             text NOT NULL,
+    course_codes        text NOT NULL,   -- the rule's whole course set, '+'-joined
+    validity_days       integer NOT NULL,
+    renewal_window_days integer NOT NULL,
+    requires_credential text,
+    rule_version        text NOT NULL,
+    PRIMARY KEY (snapshot_id, rule_id, course_code)
 );
 
 -- ---------------------------------------------------------------------------

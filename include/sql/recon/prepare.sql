@@ -2,7 +2,7 @@
 -- and the joins several comparisons share. No parameters, so one execute.
 -- Dropped first in case the caller runs two reconciliations in one outer transaction.
 DROP TABLE IF EXISTS pg_temp.recon_observed, pg_temp.recon_lms_users,
-    pg_temp.recon_registry_match, pg_temp.recon_policy;
+    pg_temp.recon_registry_match, pg_temp.recon_policy, pg_temp.credential_rules_eval, pg_temp.credential_plan;
 
 CREATE TEMP TABLE recon_observed (
     comparison    text NOT NULL,

@@ -13,7 +13,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from credsync.credentials.keys import SigningKey
@@ -64,7 +64,9 @@ def issue_credentials(
 
     require_idle(conn, "issue_credentials")
     as_of = as_of or datetime.now(UTC).date()
-    params = {"tenant_id": tenant_id, "as_of": as_of, "run_id": run_id}
+    # Completions up to the end of the evaluation day count.
+    completed_before = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+    params = {"tenant_id": tenant_id, "as_of": as_of, "completed_before": completed_before, "run_id": run_id}
     result = IssuanceResult(tenant_id=tenant_id)
     with conn.transaction(), conn.cursor() as cur:
         # Serialise issuance per tenant: two overlapping runs could both plan the same issue.

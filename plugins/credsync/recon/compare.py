@@ -150,6 +150,11 @@ def reconcile(
         cur.execute(sql_text("recon/prepare_registry_match.sql"), params)
         cur.execute("CREATE INDEX ON recon_registry_match (registry_id)")
         cur.execute("ANALYZE recon_lms_users; ANALYZE recon_registry_match")
+        # "Eligible" is whatever issuance would do now: run its plan over the snapshot's rules.
+        cur.execute(sql_text("credentials/rules_temp_table.sql"))
+        cur.execute(sql_text("recon/prepare_rules.sql"), params)
+        cur.execute(sql_text("credentials/plan.sql"), {
+            "tenant_id": tenant_id, "as_of": as_of.date(), "completed_before": params["grace_cutoff"]})
         for path in sorted(COMPARE_DIR.glob("*.sql")):
             cur.execute(path.read_text(encoding="utf-8"), params)
         cur.execute("ANALYZE recon_observed")

@@ -63,11 +63,26 @@ class HrisWriteback:
 
 @dataclass(frozen=True)
 class CourseRule:
-    """A course whose successful completion earns a credential type."""
+    """One course of a credential rule: completing it (with the rule's other courses) earns the type.
+
+    The defaults describe a single-course rule named after its credential type.
+    """
 
     course_code: str
     credential_type: str
     min_score: float | None = None
+    rule_id: str = ""
+    course_codes: str = ""  # the rule's whole course set, '+'-joined
+    validity_days: int = 365
+    renewal_window_days: int = 30
+    requires_credential: str | None = None
+    rule_version: str = "1"
+
+    def __post_init__(self) -> None:
+        if not self.rule_id:
+            object.__setattr__(self, "rule_id", self.credential_type)
+        if not self.course_codes:
+            object.__setattr__(self, "course_codes", self.course_code)
 
 
 @dataclass(frozen=True)
@@ -114,7 +129,7 @@ def load_hris_writebacks(
 
 def load_course_rules(conn: psycopg.Connection, tenant_id: str, rules: Iterable[CourseRule]) -> uuid.UUID:
     """COPY the course -> credential rules into ``staging.credential_rules_snapshot``."""
-    unique = {(r.course_code, r.credential_type): r for r in rules}
+    unique = {(r.rule_id, r.course_code): r for r in rules}
     columns = _names(CourseRule)
     return _load(conn, tenant_id, "credential_rules", columns, map(attrgetter(*columns), unique.values()))
 

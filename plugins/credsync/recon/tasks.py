@@ -35,7 +35,10 @@ def course_rules() -> list[CourseRule]:
     """Course -> credential type from include/mappings/credential_rules.csv (the issuing rules)."""
     from credsync.credentials.rules import load_rules
 
-    return [CourseRule(course, rule.credential_type, rule.min_score)
+    return [CourseRule(course, rule.credential_type, rule.min_score, rule_id=rule.rule_id,
+                       course_codes="+".join(rule.course_codes), validity_days=rule.validity_days,
+                       renewal_window_days=rule.renewal_window_days,
+                       requires_credential=rule.requires_credential, rule_version=rule.rule_version)
             for rule in load_rules() for course in rule.course_codes]
 
 

@@ -25,13 +25,15 @@ FROM core.workers w CROSS JOIN generate_series(1, %(types)s) AS j
 WHERE w.tenant_id = %(tenant_id)s AND w.mapping_version = 'synthetic';
 
 INSERT INTO core.credentials (credential_id, tenant_id, employee_id, credential_type, issuer, rule_version,
-    issue_date, expiry_date, status, evidence_url, evidence, renewal_rule, pay_impact, version, created_at)
+    issue_date, expiry_date, status, evidence_url, evidence, renewal_rule, pay_impact, version, created_at,
+    evidence_key)
 SELECT md5(c.tenant_id || c.source_id)::uuid, c.tenant_id, c.employee_id,
        'CERT-' || split_part(c.source_id, ':', 2), 'did:key:synthetic', 'v1',
        (c.completed_at AT TIME ZONE 'UTC')::date, ((c.completed_at AT TIME ZONE 'UTC') + interval '365 days')::date,
        'active', 'https://lms.example/evidence/' || c.source_id,
        jsonb_build_object('completed_at', c.completed_at, 'source_ids', jsonb_build_array(c.source_id)),
-       'annual', split_part(c.source_id, ':', 2) = '1', 1, c.completed_at + interval '5 minutes'
+       'annual', split_part(c.source_id, ':', 2) = '1', 1, c.completed_at + interval '5 minutes',
+       c.source || ':' || c.source_id
 FROM core.completions c
 WHERE c.tenant_id = %(tenant_id)s AND c.mapping_version = 'synthetic';
 
