@@ -88,23 +88,36 @@ def test_identity_edge_cases_end_in_the_right_lms_state(people_env) -> None:
     assert Counter(u["userName"] for u in users).most_common(1)[0][1] == 1
     with connect(env.warehouse_url) as conn:
         workers = conn.execute(
-            "SELECT employee_id, employment_status, work_email, family_name, email_normalized FROM core.workers"
+            "SELECT employee_id, employment_status, work_email, family_name, email_normalized, department,"
+            " manager_id, employment_type, source_system FROM core.workers"
         ).fetchall()
-    for employee_id, status, email, family, _ in workers:
+    scim_id_of = {u["externalId"]: u["id"] for u in users}
+    enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    for employee_id, status, email, family, _, department, manager_id, employment_type, _ in workers:
         user = by_external.get(employee_id)
         if status == "active":
             assert user is not None and user["active"] is True, employee_id
             assert [e["value"] for e in user.get("emails", [])] == ([email] if email else []), employee_id
             assert user["name"]["familyName"] == family
+            assert user[enterprise].get("department") == department, employee_id
+            assert user["userType"] == employment_type, employee_id
+            if manager_id in scim_id_of:
+                assert user[enterprise]["manager"]["value"] == scim_id_of[manager_id], employee_id
         elif user is not None:
             assert user["active"] is False, f"{employee_id} is {status} but its LMS account is active"
-    for employee_id in kinds.get("email_change", []) + kinds.get("rehire", []) + kinds.get("terminate", []):
+    # Every identity edge case of the synthetic workforce occurred in this run.
+    assert {"hire", "rehire", "return", "terminate", "email_change", "name_change", "transfer",
+            "manager_change", "leave"} <= set(kinds), sorted(kinds)
+    assert {w[7] for w in workers} >= {"employee", "contractor"}
+    assert len({w[8] for w in workers}) >= 2, "workers from two identity sources (acquisition)"
+    for employee_id in (kinds["email_change"] + kinds["rehire"] + kinds["terminate"] + kinds["transfer"]
+                        + kinds["leave"] + kinds["return"]):
         if employee_id in before:
             assert by_external[employee_id]["id"] == before[employee_id]["id"], f"{employee_id} got a new account"
-    assert kinds.get("email_change") or kinds.get("terminate"), "the synthetic days should carry changes"
     # Two people sharing an email stay two accounts.
     emails = Counter(w[4] for w in workers if w[4] and w[0] in by_external)
     shared = [e for e, n in emails.items() if n > 1]
+    assert shared, "the synthetic workforce carries duplicate emails across people"
     for email in shared:
         ids = {by_external[w[0]]["id"] for w in workers if w[4] == email and w[0] in by_external}
         assert len(ids) > 1
