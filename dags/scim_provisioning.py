@@ -23,7 +23,9 @@ never makes a second account. `userName` is the employee_id, never the email. Us
 server's ETags when ServiceProviderConfig announces them; honours 429 Retry-After.
 
 **When**: on every update of the `core.workers` asset (from `hris_delta_export`) and hourly as a
-safety net. The webhook receiver runs the same function for one worker within seconds.
+safety net. An HRIS `worker.hired` / `worker.terminated` webhook (receiver:
+`/credsync/hris/<tenant>/webhooks` on the api-server) triggers a `hris_delta_export` run, whose
+update of `core.workers` triggers this DAG, so a termination reaches the LMS within minutes.
 
 **Pool**: tasks run in the Airflow pool `{SCIM_POOL}` (create it: `airflow pools set {SCIM_POOL} 2
 "SCIM API concurrency"`), which caps concurrent SCIM clients across DAGs and tenants.

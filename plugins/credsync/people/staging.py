@@ -83,6 +83,9 @@ def stage_workers(
                 "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
                 rejects,
             )
+    # Autovacuum has not seen the batch yet: without fresh stats the planner puts it at ~1 row
+    # and nested-loops the merge's CTEs, which is quadratic (a 100,000-row batch takes >20 min).
+    conn.execute("ANALYZE staging.hris_workers")
     conn.execute(
         sql_text("people/finish_staging.sql"),
         {"batch_id": batch_id, "records_in": records_in, "records_loaded": staged,

@@ -1,0 +1,193 @@
+"""The HRIS webhook receiver over HTTP (FastAPI), and how Airflow serves it.
+
+``POST /hris/{tenant_id}/webhooks`` with the raw signed body and the
+``X-HRIS-Signature`` header (rules in :mod:`credsync.people.webhooks`) answers:
+
+- 202 ``accepted``: a new event, recorded, and a run triggered to pick it up;
+- 200 ``already_processed``: the same event delivered again; nothing triggered;
+- 400 ``malformed`` / ``stale_timestamp``; 401 ``bad_signature``;
+  404 ``unknown_tenant``; 409 ``replayed_with_different_body``;
+- 503 ``trigger_failed``: recorded, but no run could be triggered; delivering
+  the event again retries (the hourly schedule is the safety net).
+
+In Airflow the api-server serves it under ``/credsync`` (see
+``plugins/credsync_webhooks_plugin.py``), so the URL to register in the HRIS is
+``<api-server>/credsync/hris/<tenant>/webhooks``. There the receiver reads the
+Connections ``credsync_warehouse`` and, per tenant of include/tenants.yaml,
+``hris_<tenant>`` extra ``webhook_secret`` (a tenant without one is answered
+404); env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` overrides the 300 s window. An
+accepted event triggers a ``hris_delta_export`` run; its merge updates the
+``core.workers`` asset, on which ``scim_provisioning`` is scheduled, so a
+terminated worker's LMS account is deactivated within minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from credsync.people.webhooks import (
+    DEFAULT_TOLERANCE_SECONDS,
+    SIGNATURE_HEADER,
+    Outcome,
+    Rejection,
+    WebhookEvent,
+    WebhookReceiver,
+    WebhookRejected,
+)
+
+log = logging.getLogger(__name__)
+
+HRIS_EXPORT_DAG_ID = "hris_delta_export"
+TOLERANCE_ENV = "CREDSYNC_WEBHOOK_TOLERANCE_SECONDS"
+SECRET_EXTRA = "webhook_secret"  # noqa: S105 - the name of the extra field, not a secret
+
+REJECTION_STATUS = {
+    Rejection.MALFORMED: 400,
+    Rejection.STALE_TIMESTAMP: 400,
+    Rejection.BAD_SIGNATURE: 401,
+    Rejection.UNKNOWN_TENANT: 404,
+    Rejection.REPLAYED_WITH_DIFFERENT_BODY: 409,
+}
+OUTCOME_STATUS = {Outcome.ACCEPTED: 202, Outcome.ALREADY_PROCESSED: 200, Outcome.TRIGGER_FAILED: 503}
+_RUN_ID_SAFE = re.compile(r"^[A-Za-z0-9_.~:+-]+$")  # Airflow's default allowed_run_id_pattern
+
+ReceiverSource = WebhookReceiver | Callable[[], WebhookReceiver]
+
+
+def create_app(receiver: ReceiverSource | None = None) -> FastAPI:
+    """The receiver app; ``receiver`` (or a factory called on first use) defaults to :func:`airflow_receiver`."""
+    get_receiver = _once(receiver if receiver is not None else airflow_receiver)
+    app = FastAPI(title="credsync HRIS webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.post("/hris/{tenant_id}/webhooks")
+    async def hris_webhook(tenant_id: str, request: Request) -> JSONResponse:
+        # The signature covers the raw bytes, so read them before anything parses the body.
+        body = await request.body()
+        signature = request.headers.get(SIGNATURE_HEADER)
+        try:
+            found = await run_in_threadpool(get_receiver)
+            receipt = await run_in_threadpool(found.receive, tenant_id, body, signature)
+        except WebhookRejected as exc:
+            return JSONResponse({"status": "rejected", "reason": exc.reason.value, "detail": exc.detail},
+                                status_code=REJECTION_STATUS[exc.reason])
+        answer = {"status": receipt.outcome.value, "event_id": receipt.event_id,
+                  "triggered_run": receipt.triggered_run}
+        headers = {"Retry-After": "60"} if receipt.outcome is Outcome.TRIGGER_FAILED else None
+        return JSONResponse(answer, status_code=OUTCOME_STATUS[receipt.outcome], headers=headers)
+
+    return app
+
+
+def airflow_receiver() -> WebhookReceiver:
+    """The receiver as the Airflow api-server runs it: Connections for secrets, DAG runs as the trigger.
+
+    Reads Connection ``credsync_warehouse`` (and migrates the warehouse once, a
+    no-op when current, so ``audit.hris_webhook_events`` exists before the first
+    DAG ran) and env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS``.
+    """
+    from credsync.warehouse import migrate, url_from_connection
+
+    url = url_from_connection()
+    migrate(url)
+    raw = os.environ.get(TOLERANCE_ENV, "").strip()
+    try:
+        tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
+    except ValueError:
+        raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
+    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_hris_delta_export,
+                           tolerance_seconds=tolerance)
+
+
+def connection_secret(tenant_id: str) -> str | None:
+    """The tenant's webhook secret: extra ``webhook_secret`` of its HRIS Connection (``hris_<tenant>``).
+
+    None when the tenant is not an enabled tenant of include/tenants.yaml, or
+    its Connection is missing or has no secret (the receiver answers 404).
+    """
+    from airflow.sdk import BaseHook
+
+    from credsync.tenants import load_tenants
+
+    tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
+    if tenant is None:
+        return None
+    conn_id = tenant.conn_id("hris")
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # AirflowNotFoundException, or a secrets backend failing
+        log.error("tenant %s: cannot read connection %s for the webhook secret: %s", tenant_id, conn_id,
+                  type(exc).__name__)
+        return None
+    secret = (conn.extra_dejson or {}).get(SECRET_EXTRA)
+    if not isinstance(secret, str) or not secret:
+        log.warning("tenant %s: connection %s has no extra %r; HRIS webhooks are refused", tenant_id, conn_id,
+                    SECRET_EXTRA)
+        return None
+    return secret
+
+
+def trigger_hris_delta_export(event: WebhookEvent) -> str:
+    """Queue a ``hris_delta_export`` run that picks ``event`` up; returns the run id.
+
+    A run that is still queued has not read the HRIS yet, so it already covers
+    this event: join it instead of queueing another (a burst of terminations
+    makes one run, not hundreds). Otherwise the run id is derived from the
+    event, so even a repeated trigger of the same event cannot make two runs.
+    """
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagRunAlreadyExists
+    from airflow.models import DagRun
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType
+
+    queued = DagRun.find(dag_id=HRIS_EXPORT_DAG_ID, state=DagRunState.QUEUED)
+    if queued:
+        return queued[0].run_id
+    run_id = webhook_run_id(event)
+    try:
+        run = trigger_dag(
+            HRIS_EXPORT_DAG_ID,
+            run_id=run_id,
+            conf={"hris_webhook": {"tenant_id": event.tenant_id, "event_id": event.event_id, "type": event.type}},
+            triggered_by=DagRunTriggeredByType.REST_API,
+            triggering_user_name="hris-webhook",
+            note=f"HRIS {event.type} for tenant {event.tenant_id} (event {event.event_id})",
+        )
+    except DagRunAlreadyExists:
+        return run_id
+    if run is None:
+        raise RuntimeError(f"{HRIS_EXPORT_DAG_ID}: no run was created")
+    return run.run_id
+
+
+def webhook_run_id(event: WebhookEvent) -> str:
+    """``hris_webhook__<tenant>__<event_id>`` (the event id hashed when Airflow would not accept it)."""
+    run_id = f"hris_webhook__{event.tenant_id}__{event.event_id}"
+    if _RUN_ID_SAFE.match(run_id) and len(run_id) <= 250:
+        return run_id
+    return f"hris_webhook__{event.tenant_id}__{hashlib.sha256(event.event_id.encode()).hexdigest()[:32]}"
+
+
+def _once(source: ReceiverSource) -> Callable[[], WebhookReceiver]:
+    """The receiver, built on first use (not at import: the plugin loads in every Airflow component)."""
+    if isinstance(source, WebhookReceiver):
+        return lambda: source
+    lock = threading.Lock()
+    built: list[WebhookReceiver] = []
+
+    def get() -> WebhookReceiver:
+        with lock:
+            if not built:
+                built.append(source())
+            return built[0]
+
+    return get
