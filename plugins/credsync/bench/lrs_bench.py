@@ -1,0 +1,433 @@
+"""LRS completion pull and credential issuance benchmark: rows/s per stage, against the LRS's raw read speed.
+
+Seeds ``--statements`` synthetic xAPI statements (``sandbox.synth.learning``)
+straight into a fresh LRS sandbox's store, seeds the workers they name into a
+throwaway warehouse database, starts the LRS (a real HTTP server) and measures,
+in one run:
+
+- raw: the LRS's own read speed, paging the statements with plain ``requests``
+  GETs that follow ``more`` and only decode JSON (the baseline);
+- client: the pipeline's client (``LrsHook.pull_statements``) alone, as a share of raw;
+- stage / gate / merge: the functions ``dags/lms_completion_pull.py`` calls
+  (``stage_pull`` with the client, ``gate_batch``, ``merge_completions``), with
+  the stage split into time waiting for the client, normalising and COPY;
+- issue: ``issue_credentials`` for ``--eligible`` completions that each earn
+  one credential (another tenant of the same database), with signing and the
+  audit-chain appends reported separately.
+
+The warehouse database is created on the server ``ensure_server()`` gives
+(``CREDSYNC_DATABASE_URL`` or the embedded one) and dropped at the end.
+
+    python -m credsync.bench.lrs_bench                                   # 1,000,000 statements, 100,000 eligible
+    python -m credsync.bench.lrs_bench --statements 20000 --eligible 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+PULL_TENANT = "acme"
+ISSUE_TENANT = "bench_issue"
+LRS_CONN_ID = "credsync_bench_lrs"
+SEED = 7
+# The synthetic history averages about 1.75 statements per worker; generating for a few more
+# workers than that guarantees --statements of them even at tiny sizes (the surplus is cut off).
+STATEMENTS_PER_WORKER_FLOOR = 1.5
+
+# Workers of the synthetic workforce, copied as the HRIS contract gives them, then merged set-based.
+# email_normalized is computed here the way the HRIS mapping does (lowercase, +alias dropped),
+# because mbox actors resolve on it.
+WORKFORCE_TEMP_SQL = (
+    "CREATE TEMP TABLE bench_workforce (employee_id text, source_system text, given_name text,"
+    " family_name text, preferred_name text, work_email text, employment_status text, employment_type text,"
+    " hire_date date, termination_date date, rehire_date date, department text, job_title text) ON COMMIT DROP"
+)
+WORKFORCE_COPY_SQL = (
+    "COPY bench_workforce (employee_id, source_system, given_name, family_name, preferred_name, work_email,"
+    " employment_status, employment_type, hire_date, termination_date, rehire_date, department, job_title)"
+    " FROM STDIN"
+)
+WORKFORCE_MERGE_SQL = (
+    "INSERT INTO core.workers (tenant_id, employee_id, source_system, given_name, family_name, preferred_name,"
+    " work_email, email_normalized, employment_status, employment_type, hire_date, termination_date,"
+    " rehire_date, department, job_title, source_updated_at, mapping_version, last_batch_id)"
+    " SELECT %(tenant)s, employee_id, source_system, given_name, family_name, preferred_name, work_email,"
+    " regexp_replace(lower(trim(work_email)), '\\+[^@]*@', '@'), employment_status, employment_type, hire_date,"
+    " termination_date, rehire_date, department, job_title, now(), 'bench', gen_random_uuid()"
+    " FROM bench_workforce"
+)
+# One active worker per eligible completion, one passing completion each, spread over the five
+# rules that need no other credential, completed 1-180 days ago: every one earns exactly one
+# credential (no rule has a validity under 365 days).
+ISSUE_SEED_SQL = (
+    "INSERT INTO core.workers (tenant_id, employee_id, source_system, given_name, family_name, work_email,"
+    " email_normalized, employment_status, employment_type, source_updated_at, mapping_version, last_batch_id)"
+    " SELECT %(tenant)s, 'E' || lpad(n::text, 7, '0'), 'hris_main', 'Given' || n, 'Family' || n,"
+    " 'w' || n || '@bench.example', 'w' || n || '@bench.example', 'active', 'employee', now(), 'bench',"
+    " gen_random_uuid() FROM generate_series(1, %(count)s::int) AS n",
+    "INSERT INTO core.completions (tenant_id, source, source_id, employee_id, course_code, verb, success, score,"
+    " completed_at, stored_at, registration, batch_id, mapping_version)"
+    " SELECT %(tenant)s, 'xapi', gen_random_uuid()::text, 'E' || lpad(n::text, 7, '0'), c.course_code,"
+    " c.verb, true, c.score, now() - (1 + n %% 180) * interval '1 day', now() - (1 + n %% 180) * interval '1 day',"
+    " gen_random_uuid()::text, gen_random_uuid(), 'bench'"
+    " FROM generate_series(1, %(count)s::int) AS n"
+    " JOIN (VALUES (0, 'CPR-101', 'passed', 90), (1, 'FIRSTAID-110', 'passed', 90),"
+    "             (2, 'FORKLIFT-200', 'passed', 90), (3, 'HAZMAT-300', 'passed', 90),"
+    "             (4, 'SAFETY-100', 'completed', NULL)) AS c (slot, course_code, verb, score)"
+    "   ON c.slot = n %% 5",
+)
+PULL_COUNTS_SQL = (
+    "SELECT (SELECT count(*) FROM core.completions WHERE tenant_id = %(tenant)s),"
+    " (SELECT count(*) FROM core.held_completions WHERE tenant_id = %(tenant)s AND released_at IS NULL),"
+    " (SELECT count(*) FROM core.voided_statements WHERE tenant_id = %(tenant)s),"
+    " (SELECT count(*) FROM audit.quarantine WHERE tenant_id = %(tenant)s)"
+)
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _process_peak_rss_mib(pid: int) -> float | None:
+    """VmHWM of another process (the LRS sandbox), while it is still running."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _rate(rows: int, seconds: float) -> int:
+    return round(rows / seconds) if seconds > 0 else 0
+
+
+class TimedIterable:
+    """Counts items and sums the time spent waiting for the next one (here: for the LRS client)."""
+
+    def __init__(self, inner: Iterable[Any]) -> None:
+        self.inner, self.seconds, self.count = inner, 0.0, 0
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = iter(self.inner)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                self.seconds += time.perf_counter() - started
+                return
+            self.seconds += time.perf_counter() - started
+            self.count += 1
+            yield item
+
+
+@contextmanager
+def timed_calls(module: Any, name: str) -> Iterator[dict[str, float]]:
+    """Sum the wall time of every call to ``module.name`` while the block runs.
+
+    The pipeline calls these through module globals, so wrapping the global is enough to split a
+    stage's time without changing the pipeline code.
+    """
+    original: Callable[..., Any] = getattr(module, name)
+    spent = {"seconds": 0.0, "calls": 0}
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent["seconds"] += time.perf_counter() - started
+            spent["calls"] += 1
+
+    setattr(module, name, timed)
+    try:
+        yield spent
+    finally:
+        setattr(module, name, original)
+
+
+def seed_lrs(data_dir: Path, statements: int, authority: dict[str, Any]) -> tuple[int, int]:
+    """Bulk-load ``statements`` synthetic statements into the LRS store; returns (stored, workers generated)."""
+    from sandbox.lrs.settings import LrsSettings
+    from sandbox.lrs.store import LrsStore
+    from sandbox.synth.learning import iter_statements
+
+    workers = int(statements / STATEMENTS_PER_WORKER_FLOOR) + 20
+    path = LrsSettings(credentials={}, lms_tokens={}, data_dir=data_dir).database_path
+    store = LrsStore(path)
+    stream = itertools.islice(iter_statements(PULL_TENANT, workers, SEED), statements)
+    return store.store_raw(PULL_TENANT, stream, authority=authority), workers
+
+
+def seed_workforce(url: str, workers: int) -> int:
+    """The first ``workers`` synthetic workers into core.workers: COPY, then one set-based INSERT."""
+    from credsync.warehouse import connect
+    from sandbox.synth.workforce import iter_workers
+
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute(WORKFORCE_TEMP_SQL)
+        with cur.copy(WORKFORCE_COPY_SQL) as copy:
+            for worker in iter_workers(PULL_TENANT, workers, SEED):
+                employment = worker["employment"]
+                copy.write_row((
+                    worker["employee_id"], worker["source_system"], worker["name"]["given"],
+                    worker["name"]["family"], worker["name"]["preferred"], worker["emails"]["work"],
+                    employment["status"], employment["type"], employment["hire_date"],
+                    employment["termination_date"], employment["rehire_date"], employment["department"],
+                    employment["job_title"],
+                ))
+        cur.execute(WORKFORCE_MERGE_SQL, {"tenant": PULL_TENANT})
+        inserted = cur.rowcount
+        conn.commit()
+    return inserted
+
+
+def _lrs_stats(lrs_url: str) -> dict[str, int]:
+    import requests
+
+    response = requests.get(f"{lrs_url}/admin/{PULL_TENANT}/stats", timeout=30)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def raw_read(base_url: str, auth: tuple[str, str], page_size: int) -> tuple[int, int]:
+    """The baseline: page through every statement with plain GETs; JSON decoding is all the work done."""
+    import requests
+
+    from credsync.hooks.lrs import DEFAULT_VERSION, VERSION_HEADER
+
+    session = requests.Session()
+    url: str | None = urljoin(base_url, "statements")
+    params: dict[str, Any] | None = {"limit": page_size, "ascending": "true", "format": "exact"}
+    statements = pages = 0
+    while url:
+        response = session.get(url, params=params, auth=auth, headers={VERSION_HEADER: DEFAULT_VERSION}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        statements += len(body["statements"])
+        pages += 1
+        more = body.get("more") or ""
+        url, params = (urljoin(base_url, more), None) if more else (None, None)
+    return statements, pages
+
+
+@contextmanager
+def lrs_connection(base_url: str, auth: tuple[str, str], page_size: int) -> Iterator[str]:
+    """An Airflow connection (from the environment, as a deployment's secrets backend would give it)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    variable = f"AIRFLOW_CONN_{LRS_CONN_ID.upper()}"
+    os.environ[variable] = json.dumps({
+        "conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme,
+        "login": auth[0], "password": auth[1], "extra": {"page_size": page_size},
+    })
+    try:
+        yield LRS_CONN_ID
+    finally:
+        os.environ.pop(variable, None)
+
+
+def pull_and_load(url: str, conn_id: str) -> dict[str, Any]:
+    """Stage → gate → merge, as the DAG's three tasks call them, timed per stage."""
+    import credsync.learning.pull as pull_module
+    from credsync.hooks.lrs import LrsHook
+    from credsync.learning.merge import merge_completions
+    from credsync.learning.pull import LRS_STREAM, current_watermark, stage_pull
+    from credsync.learning.quality import CompletionGateThresholds, gate_batch
+    from credsync.warehouse import connect
+
+    figures: dict[str, Any] = {}
+    with connect(url, autocommit=True) as conn:
+        since = current_watermark(conn, PULL_TENANT, LRS_STREAM)
+        pull = LrsHook(conn_id, PULL_TENANT).pull_statements(since)
+        statements = TimedIterable(pull)
+        started = time.perf_counter()
+        with timed_calls(pull_module, "normalise_statement") as normalising:
+            batch, _ = stage_pull(conn, tenant_id=PULL_TENANT, statements=statements, dag_run_id="lrs_bench")
+        stage_s = time.perf_counter() - started
+        figures.update({
+            "stage_rows": batch.records_in, "stage_s": round(stage_s, 1),
+            "stage_rows_per_s": _rate(batch.records_in, stage_s),
+            "stage_pull_s": round(statements.seconds, 1),
+            "stage_normalise_s": round(normalising["seconds"], 1),
+            "stage_copy_and_sql_s": round(stage_s - statements.seconds - normalising["seconds"], 1),
+            "stage_pull_rows_per_s": _rate(statements.count, statements.seconds),
+            "pages": pull.pages, "duplicates_dropped": pull.duplicates,
+        })
+
+        started = time.perf_counter()
+        gate_batch(url, tenant_id=PULL_TENANT, batch_id=batch.batch_id, thresholds=CompletionGateThresholds())
+        gate_s = time.perf_counter() - started
+        figures.update({"gate_s": round(gate_s, 1), "gate_rows_per_s": _rate(batch.records_in, gate_s)})
+
+        started = time.perf_counter()
+        merged = merge_completions(conn, tenant_id=PULL_TENANT, batch_id=batch.batch_id,
+                                   watermarks={LRS_STREAM: pull.watermark} if pull.watermark else None)
+        merge_s = time.perf_counter() - started
+        figures.update({"merge_s": round(merge_s, 1), "merge_rows_per_s": _rate(batch.records_in, merge_s)})
+
+        completions, held, voiding, quarantined = conn.execute(PULL_COUNTS_SQL, {"tenant": PULL_TENANT}).fetchone()
+        total_s = stage_s + gate_s + merge_s
+        figures.update({
+            "pipeline_s": round(total_s, 1), "pipeline_rows_per_s": _rate(batch.records_in, total_s),
+            "records_in": batch.records_in, "loaded": batch.records_loaded,
+            "quarantined": batch.records_quarantined, "dead": batch.records_dead,
+            "completions_merged": merged.inserted, "held": merged.held, "voiding_statements": voiding,
+            "completions_voided": merged.voided, "core_completions": completions, "core_held": held,
+            "audit_quarantine": quarantined,
+        })
+    return figures
+
+
+def issue(url: str, eligible: int) -> dict[str, Any]:
+    """Seed ``eligible`` credential-earning completions and time issue_credentials over them."""
+    import credsync.audit as audit_module
+    import credsync.credentials.issuance as issuance_module
+    from credsync.credentials.issuance import issue_credentials
+    from credsync.credentials.keys import generate_signing_key, parse_signing_key
+    from credsync.credentials.rules import load_rules
+    from credsync.warehouse import connect
+
+    with connect(url) as conn:
+        for statement in ISSUE_SEED_SQL:
+            conn.execute(statement, {"tenant": ISSUE_TENANT, "count": eligible})
+        conn.commit()
+    rules = load_rules()
+    key = parse_signing_key(generate_signing_key())
+    with connect(url, autocommit=True) as conn:
+        started = time.perf_counter()
+        with timed_calls(issuance_module, "sign_credential") as signing, \
+                timed_calls(audit_module, "append_events") as auditing:
+            result = issue_credentials(conn, tenant_id=ISSUE_TENANT, rules=rules, signing_key=key,
+                                       as_of=datetime.now(UTC).date(), run_id="lrs_bench")
+        issue_s = time.perf_counter() - started
+        signed = conn.execute("SELECT count(*) FROM core.credentials WHERE tenant_id = %s AND vc_jwt IS NOT NULL",
+                              (ISSUE_TENANT,)).fetchone()[0]
+    issued = result.issued + result.renewed
+    rest_s = issue_s - signing["seconds"] - auditing["seconds"]
+    return {
+        "eligible": eligible, "credentials_issued": result.issued, "credentials_signed": signed,
+        "skipped": result.skipped, "issue_s": round(issue_s, 1), "issue_rows_per_s": _rate(issued, issue_s),
+        "issue_signing_s": round(signing["seconds"], 1),
+        "issue_signing_share": round(signing["seconds"] / issue_s, 3) if issue_s else 0,
+        "signatures_per_s": _rate(int(signing["calls"]), signing["seconds"]),
+        "issue_audit_append_s": round(auditing["seconds"], 1),
+        "issue_sql_and_other_s": round(rest_s, 1),
+    }
+
+
+def run(statements: int, eligible: int, page_size: int = 500) -> dict[str, Any]:
+    """The whole benchmark; returns the figures (``database`` names the dropped throwaway database)."""
+    # Imported before any clock starts: the hook module pulls in Airflow (~2 s).
+    from credsync.hooks.lrs import LrsHook
+    from credsync.localenv.postgres import ensure_server
+    from credsync.warehouse import connect, migrate
+    from sandbox.launcher import generate_secrets, start_all
+    from sandbox.lrs.seeding import authority_for
+
+    figures: dict[str, Any] = {"statements_requested": statements, "load_average_start": os.getloadavg()}
+    env = generate_secrets([PULL_TENANT])
+    auth_pair = json.loads(env["SANDBOX_LRS_CREDENTIALS"])[PULL_TENANT]
+    auth = (auth_pair[0], auth_pair[1])
+    server = ensure_server()
+    db = server.temporary_database_name("credsync_bench")
+    url = server.create_database(db)
+    figures["database"] = db
+    try:
+        migrate(url)
+        with tempfile.TemporaryDirectory(prefix="lrs_bench_") as tmp:
+            data_dir = Path(tmp).resolve()
+            started = time.perf_counter()
+            stored, workers = seed_lrs(data_dir, statements, authority_for(PULL_TENANT, auth[0]))
+            seed_s = time.perf_counter() - started
+            started = time.perf_counter()
+            seeded_workers = seed_workforce(url, workers)
+            workers_s = time.perf_counter() - started
+            figures.update({
+                "statements_seeded": stored, "seed_lrs_s": round(seed_s, 1),
+                "workers_seeded": seeded_workers, "seed_workers_s": round(workers_s, 1),
+            })
+            with start_all(data_dir, env=env, names=["lrs"]) as sandboxes:
+                base_url = f"{sandboxes.url('lrs')}/{PULL_TENANT}/xAPI/"
+                # Statements a seeded voiding statement retracts are never served (xAPI), so fewer come back.
+                figures["lrs_voided_hidden"] = _lrs_stats(sandboxes.url("lrs"))["voided"]
+                started = time.perf_counter()
+                raw_statements, raw_pages = raw_read(base_url, auth, page_size)
+                raw_s = time.perf_counter() - started
+                with lrs_connection(sandboxes.url("lrs"), auth, page_size) as conn_id:
+                    started = time.perf_counter()
+                    client = LrsHook(conn_id, PULL_TENANT).pull_statements(None)
+                    client_statements = sum(1 for _ in client)
+                    client_s = time.perf_counter() - started
+                    figures.update({
+                        "raw_statements": raw_statements, "raw_pages": raw_pages, "raw_s": round(raw_s, 1),
+                        "raw_rows_per_s": _rate(raw_statements, raw_s),
+                        "client_statements": client_statements, "client_s": round(client_s, 1),
+                        "client_rows_per_s": _rate(client_statements, client_s),
+                        "client_share_of_raw": round(raw_s / client_s, 3) if client_s else 0,
+                    })
+                    figures.update(pull_and_load(url, conn_id))
+                figures["stage_pull_share_of_raw"] = (
+                    round(figures["stage_pull_rows_per_s"] / figures["raw_rows_per_s"], 3)
+                    if figures["raw_rows_per_s"] else 0
+                )
+                figures["lrs_peak_rss_mib"] = _process_peak_rss_mib(sandboxes.pids["lrs"])
+        figures.update(issue(url, eligible))
+    finally:
+        server.drop_database(db)
+    with connect(server.url, autocommit=True) as conn:
+        figures["database_dropped"] = conn.execute(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)", (db,)).fetchone()[0]
+    figures["peak_rss_mib"] = round(_peak_rss_mib(), 1)
+    figures["load_average_end"] = os.getloadavg()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    # GX logs every registration and substitution at INFO: hundreds of lines that would bury the figures.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m credsync.bench.lrs_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--statements", type=int, default=1_000_000, help="xAPI statements seeded and pulled")
+    parser.add_argument("--eligible", type=int, default=100_000, help="completions that each earn a credential")
+    parser.add_argument("--page-size", type=int, default=500, help="statements per LRS page (the LRS caps it at 500)")
+    args = parser.parse_args(argv)
+    if args.statements < 1 or args.eligible < 1:
+        parser.error("--statements and --eligible must be at least 1")
+    figures = run(args.statements, args.eligible, args.page_size)
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value}")
+    accounted = (figures["completions_merged"] + figures["held"] + figures["quarantined"]
+                 + figures["voiding_statements"])
+    served = figures["statements_seeded"] - figures["lrs_voided_hidden"]
+    ok = (figures["records_in"] == figures["raw_statements"] == served == accounted
+          and figures["credentials_issued"] == figures["eligible"] == figures["credentials_signed"]
+          and figures["database_dropped"])
+    print("check: records_in = raw_statements = statements_seeded - lrs_voided_hidden"
+          " = completions_merged + held + quarantined + voiding_statements;"
+          f" credentials_issued = eligible = credentials_signed; database dropped: {'ok' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync.bench.lrs_bench":
+    sys.exit(main())
