@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 TENANT = "acme"
 SEED = 7
@@ -121,20 +122,8 @@ class TimedExport:
             yield record
 
 
-def peak_rss_mib() -> float:
-    # ru_maxrss is KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def process_peak_rss_mib(pid: int) -> float | None:
-    """VmHWM of another (still running) process, e.g. the sandbox; None without procfs."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def delta_workers(tenant_id: str, workers: int, seed: int, size: int) -> tuple[list[dict[str, Any]], dict[str, int]]:

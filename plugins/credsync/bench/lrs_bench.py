@@ -28,7 +28,6 @@ import argparse
 import itertools
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -38,6 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
+
+from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 PULL_TENANT = "acme"
 ISSUE_TENANT = "bench_issue"
@@ -97,20 +98,8 @@ PULL_COUNTS_SQL = (
 )
 
 
-def _peak_rss_mib() -> float:
-    # ru_maxrss is KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _process_peak_rss_mib(pid: int) -> float | None:
-    """VmHWM of another process (the LRS sandbox), while it is still running."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def _rate(rows: int, seconds: float) -> int:
@@ -388,14 +377,14 @@ def run(statements: int, eligible: int, page_size: int = 500) -> dict[str, Any]:
                     round(figures["stage_pull_rows_per_s"] / figures["raw_rows_per_s"], 3)
                     if figures["raw_rows_per_s"] else 0
                 )
-                figures["lrs_peak_rss_mib"] = _process_peak_rss_mib(sandboxes.pids["lrs"])
+                figures["lrs_peak_rss_mib"] = process_peak_rss_mib(sandboxes.pids["lrs"])
         figures.update(issue(url, eligible))
     finally:
         server.drop_database(db)
     with connect(server.url, autocommit=True) as conn:
         figures["database_dropped"] = conn.execute(
             "SELECT NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)", (db,)).fetchone()[0]
-    figures["peak_rss_mib"] = round(_peak_rss_mib(), 1)
+    figures["peak_rss_mib"] = round(peak_rss_mib(), 1)
     figures["load_average_end"] = os.getloadavg()
     return figures
 
