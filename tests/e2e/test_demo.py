@@ -31,6 +31,7 @@ def run_demo(build_dir: Path) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two whole demo runs; the suite-wide limit is for single tests
 def test_demo_runs_every_dag_and_a_second_run_duplicates_nothing(tmp_path):
     first = run_demo(tmp_path / "build")
 

@@ -20,5 +20,5 @@ LEFT JOIN core.workers w ON w.tenant_id = c.tenant_id AND w.employee_id = c.empl
 WHERE s.tenant_id = %(tenant_id)s
   AND s.operation = 'issue'
   AND s.idempotency_key = ANY(%(keys)s)
-  AND s.state IN ('pending', 'sent', 'dead')
+  AND s.state = ANY(%(states)s::text[])
 ORDER BY s.idempotency_key

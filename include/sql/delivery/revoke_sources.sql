@@ -13,5 +13,5 @@ LEFT JOIN core.registry_submissions i
 WHERE r.tenant_id = %(tenant_id)s
   AND r.operation = 'revoke'
   AND r.idempotency_key = ANY(%(keys)s)
-  AND r.state IN ('pending', 'sent', 'dead')
+  AND r.state = ANY(%(states)s::text[])
 ORDER BY r.idempotency_key

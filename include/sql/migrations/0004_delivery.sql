@@ -83,7 +83,10 @@ BEGIN
             OLD.idempotency_key, OLD.operation, OLD.state, NEW.state
             USING ERRCODE = 'check_violation';
     END IF;
-    IF OLD.state = 'acknowledged' AND NEW.registry_id IS DISTINCT FROM OLD.registry_id THEN
+    -- The one exception: the registry lost the certificate and it was registered again
+    -- (dead-letter replay of a reconciliation finding sets credsync.registry_restore locally).
+    IF OLD.state = 'acknowledged' AND NEW.registry_id IS DISTINCT FROM OLD.registry_id
+       AND current_setting('credsync.registry_restore', true) IS DISTINCT FROM 'on' THEN
         RAISE EXCEPTION 'registry submission %: registry_id of an acknowledged submission is final',
             OLD.idempotency_key USING ERRCODE = 'check_violation';
     END IF;

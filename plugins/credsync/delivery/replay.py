@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from credsync.delivery.registry_client import RegistryClient
 
 REGISTRY_SOURCE = subs.DEAD_LETTER_SOURCE
+# Reconciliation letters for writes the registry acknowledged but no longer shows: sent again.
+RESEND_AFTER_ACKNOWLEDGED = {"issue": ("recon_registry_missing",), "revoke": ("recon_registry_not_revoked",)}
 SOURCES = (REGISTRY_SOURCE, WRITEBACK_SOURCE)
 
 
@@ -122,6 +124,8 @@ def _replay_submission(conn: psycopg.Connection, tenant_id: str, letter: DeadLet
         return False, "no submission with this idempotency key"
     operation, state = row
     if state == "acknowledged":
+        if letter.reason in RESEND_AFTER_ACKNOWLEDGED.get(operation, ()):
+            return _resend_acknowledged(conn, tenant_id, letter, operation, client)
         return True, "already acknowledged"
     if operation == "issue":
         sources = subs.sources(conn, "delivery/issue_sources.sql", tenant_id, [letter.entity_key])
@@ -147,6 +151,48 @@ def _replay_submission(conn: psycopg.Connection, tenant_id: str, letter: DeadLet
         subs.acknowledge(conn, tenant_id, [outcome])
         return True, f"acknowledged ({outcome.status}, registry id {outcome.registry_id})"
     return False, f"still failing: {outcome.status} {str(outcome.problem)[:300]}"
+
+
+def _resend_acknowledged(conn: psycopg.Connection, tenant_id: str, letter: DeadLetter, operation: str,
+                         client: RegistryClient) -> tuple[bool, str]:
+    """Reconciliation saw the registry lose (or never apply) a write we hold as acknowledged.
+
+    Sent again under a key derived from the submission's key and the registry id it
+    had, so a retry of this replay is idempotent but the registry does not just
+    replay its stored answer for the original key.
+    """
+    sql_file = "delivery/issue_sources.sql" if operation == "issue" else "delivery/revoke_sources.sql"
+    found = subs.sources(conn, sql_file, tenant_id, [letter.entity_key], states=("acknowledged",))
+    if not found:
+        return False, "no acknowledged submission with this idempotency key"
+    source = found[0]
+    old_id = conn.execute("SELECT registry_id FROM core.registry_submissions WHERE idempotency_key = %s",
+                          (letter.entity_key,)).fetchone()[0]
+    key = f"{letter.entity_key}-resend-{old_id}"
+    if operation == "issue":
+        try:
+            certificate = build_certificate(source, registry_mapping(), record_key=letter.entity_key)
+        except MappingError as exc:
+            return False, f"still failing: {exc}"
+        outcome, attempts = client.create(key, certificate)
+    else:
+        outcome, attempts = client.revoke(key, source["registry_id"], source["reason"])
+    subs.record_attempts(conn, tenant_id, [
+        subs.AttemptRow(str(source["credential_id"]), key, operation, attempt,
+                        outcome.status if i == len(attempts) - 1 else None,
+                        "replay" if i == len(attempts) - 1 else None)
+        for i, attempt in enumerate(attempts)])
+    if not outcome.accepted:
+        return False, f"still failing: {outcome.status} {str(outcome.problem)[:300]}"
+    if operation == "issue" and outcome.registry_id and outcome.registry_id != old_id:
+        conn.execute("SELECT set_config('credsync.registry_restore', 'on', true)")
+        conn.execute("UPDATE core.registry_submissions SET registry_id = %s, last_status = %s"
+                     " WHERE idempotency_key = %s", (outcome.registry_id, outcome.status, letter.entity_key))
+    append_event(conn, tenant_id=tenant_id, event_type=f"registry.resent.{operation}", entity_type="credential",
+                 entity_key=str(source["credential_id"]),
+                 detail={"idempotency_key": key, "previous_registry_id": old_id,
+                         "registry_id": outcome.registry_id, "status": outcome.status})
+    return True, f"sent again ({outcome.status}, registry id {outcome.registry_id})"
 
 
 def _close(conn: psycopg.Connection, tenant_id: str, letter: DeadLetter, ok: bool, outcome: str,

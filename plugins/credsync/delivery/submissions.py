@@ -56,11 +56,16 @@ def open_submissions(conn: psycopg.Connection, tenant_id: str,
     return [OpenSubmission(key, operation) for key, operation in rows]
 
 
-def sources(conn: psycopg.Connection, sql_file: str, tenant_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+OPEN_STATES = ("pending", "sent", "dead")
+
+
+def sources(conn: psycopg.Connection, sql_file: str, tenant_id: str, keys: Sequence[str],
+            states: Sequence[str] = OPEN_STATES) -> list[dict[str, Any]]:
+    """What the registry mapping needs for the submissions ``keys`` (those still to send, by default)."""
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql_text(sql_file), {"tenant_id": tenant_id, "keys": list(keys)})
+        cur.execute(sql_text(sql_file), {"tenant_id": tenant_id, "keys": list(keys), "states": list(states)})
         return cur.fetchall()
 
 
