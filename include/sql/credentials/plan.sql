@@ -3,7 +3,8 @@
 -- (not voided, successful, score >= min_score, completed before completed_before:
 -- the end of the evaluation date for issuance, the grace cut-off for reconciliation);
 -- a rule is met when every course of its set is covered. Per credential type the
--- most recently met rule wins. The decision column then says what to do.
+-- most recently met rule wins among those whose required credential is held (then the
+-- rest). The decision column then says what to do.
 CREATE TEMP TABLE credential_plan ON COMMIT DROP AS
 WITH qualifying AS (
     SELECT r.rule_id, k.employee_id, k.course_code, k.source, k.source_id, k.verb, k.score, k.completed_at,
@@ -38,12 +39,24 @@ candidates AS (
     SELECT r.*, m.employee_id, m.met_at, m.items, m.evidence_key,
            (m.met_at AT TIME ZONE 'UTC')::date AS issue_date,
            (m.oldest_at AT TIME ZONE 'UTC')::date + r.validity_days AS natural_expiry,
-           row_number() OVER (
-               PARTITION BY m.employee_id, r.credential_type ORDER BY m.met_at DESC, r.rule_id
-           ) AS type_rank
+           r.requires_credential IS NULL OR EXISTS (
+               SELECT 1 FROM core.credentials AS held
+               WHERE held.tenant_id = %(tenant_id)s AND held.employee_id = m.employee_id
+                 AND held.credential_type = r.requires_credential
+                 AND (held.status IN ('active', 'expired') OR held.status_reason = 'superseded')
+           ) AS requirement_met
     FROM met AS m
     JOIN credential_rules_eval AS r USING (rule_id)
     WHERE m.courses_met = cardinality(r.course_codes)
+),
+ranked AS (
+    SELECT c.*,
+           -- A rule whose required credential is not held never hides a met rule of the same type
+           -- that needs none (a licence and a later recertification first seen in one run).
+           row_number() OVER (
+               PARTITION BY c.employee_id, c.credential_type ORDER BY c.requirement_met DESC, c.met_at DESC, c.rule_id
+           ) AS type_rank
+    FROM candidates AS c
 ),
 situated AS (
     SELECT c.*,
@@ -56,14 +69,8 @@ situated AS (
                SELECT 1 FROM core.credentials AS x
                WHERE x.tenant_id = %(tenant_id)s AND x.employee_id = c.employee_id
                  AND x.credential_type = c.credential_type AND x.evidence_key = c.evidence_key
-           ) AS evidence_used,
-           c.requires_credential IS NULL OR EXISTS (
-               SELECT 1 FROM core.credentials AS held
-               WHERE held.tenant_id = %(tenant_id)s AND held.employee_id = c.employee_id
-                 AND held.credential_type = c.requires_credential
-                 AND (held.status IN ('active', 'expired') OR held.status_reason = 'superseded')
-           ) AS requirement_met
-    FROM candidates AS c
+           ) AS evidence_used
+    FROM ranked AS c
     LEFT JOIN core.workers AS w
       ON w.tenant_id = %(tenant_id)s AND w.employee_id = c.employee_id
     LEFT JOIN core.credentials AS active
