@@ -6,6 +6,7 @@ figures and the commands that produced them are recorded in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import subprocess
 import sys
@@ -19,9 +20,13 @@ BENCHMARKS = (
 )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m credsync.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run just these benchmarks")
+    args = parser.parse_args(argv)
     failed = []
-    for module in BENCHMARKS:
+    for module in args.only or BENCHMARKS:
         if importlib.util.find_spec(module) is None:
             print(f"== {module}: not present, skipped", flush=True)
             continue
