@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from credsync.localenv.airflow_env import (
     POOLS,
@@ -43,6 +44,8 @@ def main() -> int:
                 **sandbox_connections_env(tenants, {n: running.url(n) for n in running.ports}, secrets),
                 "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": secrets["CREDSYNC_SIGNING_CONN"],
                 "AIRFLOW__API__PORT": os.environ.get("AIRFLOW_PORT", "8080"),
+                # `airflow standalone` starts its components as `airflow ...` from PATH: the venv's.
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             }
             subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True)
             for pool, (slots, description) in POOLS.items():
