@@ -6,8 +6,10 @@ with the same connections the demo uses. Ctrl-C stops Airflow and the sandboxes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,8 @@ from credsync.paths import BUILD_DIR
 
 
 def main() -> int:
+    # A SIGTERM (kill, a supervisor) unwinds like Ctrl-C, so the sandboxes and Postgres stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from credsync.tenants import load_tenants
     from credsync.warehouse import migrate
     from sandbox.launcher import start_all
@@ -58,12 +62,27 @@ def main() -> int:
                 "Airflow UI: http://127.0.0.1:8080 "
                 "(admin password in build/airflow/simple_auth_manager_passwords.json.generated)"
             )
+            # Its own process group, so stopping it stops the scheduler, api-server and the rest.
+            airflow = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env,
+                                       start_new_session=True)
             try:
-                return subprocess.run([sys.executable, "-m", "airflow", "standalone"], env=env, check=False).returncode
+                return airflow.wait()
             except KeyboardInterrupt:
                 return 0
+            finally:
+                _stop_group(airflow)
     finally:
         server.stop()
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
