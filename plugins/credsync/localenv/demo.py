@@ -13,11 +13,11 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from credsync.localenv.pipeline import DEMO_WORKFORCE, PIPELINE, demo_environment
+from credsync.localenv.pipeline import PIPELINE, demo_environment
 from credsync.localenv.summary import collect_summary, render_summary
 from credsync.paths import BUILD_DIR
 
-__all__ = ["DEMO_DIR", "DEMO_WORKFORCE", "PIPELINE", "main"]
+__all__ = ["DEMO_DIR", "main"]
 
 DEMO_DIR = BUILD_DIR / "demo"
 
