@@ -246,7 +246,7 @@ def build_api(settings: RegistrySettings, store: RegistryStore) -> FastAPI:
         updated_since: str | None = None,
         cursor: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         authority.require_tenant(principal, tenant_id)
         as_of = store.now()
         try:
@@ -255,7 +255,8 @@ def build_api(settings: RegistrySettings, store: RegistryStore) -> FastAPI:
             )
         except InvalidCursorError as exc:
             raise ProblemError(400, "invalid-cursor", str(exc)) from None
-        return {"data": page, "next_cursor": next_cursor, "as_of": as_of}
+        # Plain JSON rows: FastAPI's generic encoder would walk every field of every certificate.
+        return JSONResponse({"data": page, "next_cursor": next_cursor, "as_of": as_of})
 
     @api.get("/v1/certificates/{certificate_id}")
     async def get_certificate(certificate_id: str, principal: Reader) -> dict[str, Any]:

@@ -292,11 +292,14 @@ class RegistryStore:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page ordered by (updated_at, id) and the cursor of the next page (None at the end)."""
         after = decode_cursor(cursor) if cursor else ("", "")
+        # The cursor's timestamp is also a lower bound: SQLite cannot seek the listing index on the
+        # row-value comparison alone, so without it every page rescans from the start (quadratic).
+        since = max(updated_since or "", after[0])
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM certificates WHERE tenant_id = ? AND updated_at >= ?"
                 " AND (updated_at, id) > (?, ?) ORDER BY updated_at, id LIMIT ?",
-                (tenant_id, updated_since or "", after[0], after[1], limit + 1),
+                (tenant_id, since, after[0], after[1], limit + 1),
             ).fetchall()
         page = [self._certificate(row) for row in rows[:limit]]
         next_cursor = encode_cursor(page[-1]["updated_at"], page[-1]["id"]) if len(rows) > limit else None

@@ -1,38 +1,45 @@
 -- Delivery success and completion-to-delivery latency over the metrics window
--- (window_start, as_of]. Completion time is the credential's evidence
--- `completed_at` when present, else the start of its issue date.
+-- (window_start, as_of]. Completion time is when the credential's rule was met
+-- (evidence `met_at`: its latest qualifying completion), else the evidence
+-- `completed_at` of credentials loaded from elsewhere, else the start of its issue date.
+-- One pass per delivery kind: the rate and both percentiles (one sort) together.
 WITH reg AS (
-    SELECT s.state, s.acknowledged_at,
-           coalesce(s.acknowledged_at, s.sent_at, s.created_at) AS settled_at,
-           coalesce((k.evidence ->> 'completed_at')::timestamptz, k.issue_date::timestamptz) AS completed_at
+    SELECT s.state,
+           date_part('epoch', s.acknowledged_at - coalesce(
+               (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
+               k.issue_date::timestamptz)) AS latency_s
     FROM core.registry_submissions s
     JOIN core.credentials k ON k.credential_id = s.credential_id
     WHERE s.tenant_id = %(tenant_id)s AND s.operation = 'issue'
       AND s.state IN ('acknowledged', 'dead')
-), reg_w AS (
-    SELECT * FROM reg WHERE settled_at > %(window_start)s AND settled_at <= %(as_of)s
+      AND coalesce(s.acknowledged_at, s.sent_at, s.created_at) > %(window_start)s
+      AND coalesce(s.acknowledged_at, s.sent_at, s.created_at) <= %(as_of)s
 ), wb AS (
-    SELECT b.state, b.target, b.delivered_at,
-           coalesce(b.delivered_at, b.updated_at) AS settled_at,
-           coalesce((k.evidence ->> 'completed_at')::timestamptz, k.issue_date::timestamptz) AS completed_at
+    SELECT b.state, b.target,
+           date_part('epoch', b.delivered_at - coalesce(
+               (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
+               k.issue_date::timestamptz)) AS latency_s
     FROM core.writebacks b
-    LEFT JOIN core.credentials k ON k.credential_id = b.credential_id
+    -- Latency is reported for profile write-backs only; payroll flags need no credential here.
+    LEFT JOIN core.credentials k ON k.credential_id = b.credential_id AND b.target = 'hris_profile'
     WHERE b.tenant_id = %(tenant_id)s AND b.state IN ('delivered', 'dead')
-), wb_w AS (
-    SELECT * FROM wb WHERE settled_at > %(window_start)s AND settled_at <= %(as_of)s
+      AND coalesce(b.delivered_at, b.updated_at) > %(window_start)s
+      AND coalesce(b.delivered_at, b.updated_at) <= %(as_of)s
+), reg_m AS (
+    SELECT round(count(*) FILTER (WHERE state = 'acknowledged')::numeric / nullif(count(*), 0), 6) AS success,
+           percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_s)
+               FILTER (WHERE state = 'acknowledged') AS latency
+    FROM reg
+), wb_m AS (
+    SELECT round(count(*) FILTER (WHERE state = 'delivered')::numeric / nullif(count(*), 0), 6) AS success,
+           percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_s)
+               FILTER (WHERE state = 'delivered' AND target = 'hris_profile' AND latency_s IS NOT NULL) AS latency
+    FROM wb
 )
-SELECT
-    (SELECT round(count(*) FILTER (WHERE state = 'acknowledged')::numeric / nullif(count(*), 0), 6)
-       FROM reg_w) AS registry_success_rate,
-    (SELECT round(count(*) FILTER (WHERE state = 'delivered')::numeric / nullif(count(*), 0), 6)
-       FROM wb_w) AS writeback_success_rate,
-    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - completed_at))
-       FROM reg_w WHERE state = 'acknowledged') AS registry_latency_p50_s,
-    (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at - completed_at))
-       FROM reg_w WHERE state = 'acknowledged') AS registry_latency_p95_s,
-    (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - completed_at))
-       FROM wb_w WHERE state = 'delivered' AND target = 'hris_profile' AND completed_at IS NOT NULL)
-       AS writeback_latency_p50_s,
-    (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - completed_at))
-       FROM wb_w WHERE state = 'delivered' AND target = 'hris_profile' AND completed_at IS NOT NULL)
-       AS writeback_latency_p95_s;
+SELECT reg_m.success AS registry_success_rate,
+       wb_m.success AS writeback_success_rate,
+       reg_m.latency[1] AS registry_latency_p50_s,
+       reg_m.latency[2] AS registry_latency_p95_s,
+       wb_m.latency[1] AS writeback_latency_p50_s,
+       wb_m.latency[2] AS writeback_latency_p95_s
+FROM reg_m, wb_m;

@@ -2,7 +2,8 @@
 -- and the joins several comparisons share. No parameters, so one execute.
 -- Dropped first in case the caller runs two reconciliations in one outer transaction.
 DROP TABLE IF EXISTS pg_temp.recon_observed, pg_temp.recon_lms_users,
-    pg_temp.recon_registry_match, pg_temp.recon_policy, pg_temp.credential_rules_eval, pg_temp.credential_plan;
+    pg_temp.recon_registry_match, pg_temp.recon_policy, pg_temp.credential_rules_eval, pg_temp.credential_plan,
+    pg_temp.plan_met, pg_temp.plan_candidates;
 
 CREATE TEMP TABLE recon_observed (
     comparison    text NOT NULL,
@@ -24,7 +25,8 @@ CREATE TEMP TABLE recon_lms_users (
     active           boolean NOT NULL,
     email_normalized text,
     department       text,
-    manager_value    text
+    manager_value    text,
+    duplicate        boolean NOT NULL  -- the worker has several LMS accounts
 ) ON COMMIT DROP;
 
 -- Every credential with the registry certificate it corresponds to, if any.
@@ -37,7 +39,8 @@ CREATE TEMP TABLE recon_registry_match (
     issue_state       text,
     revoke_state      text,
     registry_id       text,
-    registry_status   text
+    registry_status   text,
+    credential_version text NOT NULL  -- the registry's natural key: '<issue_date>.v<version>'
 ) ON COMMIT DROP;
 
 CREATE TEMP TABLE recon_policy (

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from credsync.credentials.keys import SigningKey
+from credsync.credentials.plan import build_plan
 from credsync.credentials.rules import CredentialRule
 from credsync.credentials.vc import CredentialClaims, Evidence, sign_credential
 from credsync.paths import sql_text
@@ -100,7 +101,7 @@ def issue_credentials(
             )
             result.revoked_evidence_voided += 1
 
-        cur.execute(sql_text("credentials/plan.sql"), params)
+        build_plan(cur, params)
         cur.execute(sql_text("credentials/supersede.sql"))
         cur.execute(sql_text("credentials/insert_credentials.sql"), params)
         # Count only decisions new to the log, so a rerun reports zeros.

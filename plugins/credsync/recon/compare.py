@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from credsync.credentials.plan import build_plan
 from credsync.paths import SQL_DIR, sql_text
 from credsync.recon.config import COMPARISONS, ReconConfig
 from credsync.recon.snapshots import SnapshotIds
@@ -140,6 +141,9 @@ def reconcile(
             "ON CONFLICT (run_id) DO UPDATE SET as_of = EXCLUDED.as_of, status = 'running'",
             (run_id, tenant_id, dag_run_id, as_of),
         )
+        # Transaction-local: a large tenant's whole-table joins fit in memory instead of spilling,
+        # and JIT compilation (seconds per statement on inflated estimates) buys nothing here.
+        cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", (config.work_mem,))
         cur.execute(sql_text("recon/prepare.sql"))
         cur.executemany(
             "INSERT INTO recon_policy VALUES (%s, %s, %s, %s, %s)",
@@ -148,13 +152,13 @@ def reconcile(
         cur.execute(sql_text("recon/prepare_lms_users.sql"), params)
         cur.execute("CREATE INDEX ON recon_lms_users (employee_id)")
         cur.execute(sql_text("recon/prepare_registry_match.sql"), params)
-        cur.execute("CREATE INDEX ON recon_registry_match (registry_id)")
-        cur.execute("ANALYZE recon_lms_users; ANALYZE recon_registry_match")
+        cur.execute("ANALYZE recon_registry_match")
+        cur.execute(sql_text("recon/prepare_registry_fallback.sql"), params)
+        cur.execute("ANALYZE recon_lms_users")
         # "Eligible" is whatever issuance would do now: run its plan over the snapshot's rules.
         cur.execute(sql_text("credentials/rules_temp_table.sql"))
         cur.execute(sql_text("recon/prepare_rules.sql"), params)
-        cur.execute(sql_text("credentials/plan.sql"), {
-            "tenant_id": tenant_id, "as_of": as_of.date(), "completed_before": params["grace_cutoff"]})
+        build_plan(cur, {"tenant_id": tenant_id, "as_of": as_of.date(), "completed_before": params["grace_cutoff"]})
         for path in sorted(COMPARE_DIR.glob("*.sql")):
             cur.execute(path.read_text(encoding="utf-8"), params)
         cur.execute("ANALYZE recon_observed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class ReconConfig:
     lms_active_statuses: tuple[str, ...]
     report_dir: Path
     findings: dict[str, FindingPolicy]
+    work_mem: str = "256MB"
 
     @property
     def safe_fix_types(self) -> frozenset[str]:
@@ -64,6 +66,7 @@ def load_recon_config(path: Path = RECON_FILE) -> ReconConfig:
         lms_active_statuses=tuple(_statuses(path, raw)),
         report_dir=report_dir if report_dir.is_absolute() else PROJECT_ROOT / report_dir,
         findings=_findings(path, _mapping(path, raw, "findings")),
+        work_mem=_memory(path, raw, "work_mem", "256MB"),
     )
 
 
@@ -87,6 +90,13 @@ def _positive_int(path: Path, raw: dict[str, Any], field: str, default: int, *, 
     low = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ReconConfigError(f"{path}: field {field!r} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _memory(path: Path, raw: dict[str, Any], field: str, default: str) -> str:
+    value = str(raw.get(field, default)).strip()
+    if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)", value):
+        raise ReconConfigError(f"{path}: field {field!r} must be a Postgres memory size like '256MB', got {value!r}")
     return value
 
 

@@ -47,22 +47,20 @@ def snapshot_outside_systems(warehouse_url: str, tenant_id: str) -> dict[str, st
     from credsync.hooks.registry import RegistryHook
     from credsync.recon import listings, snapshots
     from credsync.tenants import load_tenants
-    from credsync.warehouse import connect
 
     tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
     if tenant is None:
         raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
     registry = RegistryHook(tenant.conn_id("registry")).get_client()
-    with connect(warehouse_url, autocommit=True) as conn:
-        ids = SnapshotIds(
-            lms=snapshots.load_lms_users(conn, tenant_id, listings.scim_users(
-                bearer_target(tenant.conn_id("scim")), tenant_id)),
-            registry=snapshots.load_registry_certificates(
-                conn, tenant_id, listings.registry_certificates(registry, tenant_id)),
-            hris=snapshots.load_hris_writebacks(conn, tenant_id, listings.hris_writebacks(
-                bearer_target(tenant.conn_id("hris")), tenant_id)),
-            rules=snapshots.load_course_rules(conn, tenant_id, course_rules()),
-        )
+    scim, hris = bearer_target(tenant.conn_id("scim")), bearer_target(tenant.conn_id("hris"))
+    ids = SnapshotIds(**snapshots.load_concurrently(warehouse_url, {
+        "lms": lambda conn: snapshots.load_lms_users(conn, tenant_id, listings.scim_users(scim, tenant_id)),
+        "registry": lambda conn: snapshots.load_registry_certificates(
+            conn, tenant_id, listings.registry_certificates(registry, tenant_id)),
+        "hris": lambda conn: snapshots.load_hris_writebacks(
+            conn, tenant_id, listings.hris_writebacks(hris, tenant_id)),
+        "rules": lambda conn: snapshots.load_course_rules(conn, tenant_id, course_rules()),
+    }))
     return {k: str(v) for k, v in ids.__dict__.items()}
 
 

@@ -8,5 +8,4 @@ JOIN recon_lms_users u ON u.employee_id = w.employee_id
 WHERE w.tenant_id = %(tenant_id)s
   AND u.active IS DISTINCT FROM (w.employment_status = ANY(%(lms_statuses)s))
   -- a worker with several accounts is reported once, as a duplicate
-  AND NOT EXISTS (SELECT 1 FROM recon_lms_users d
-                  WHERE d.employee_id = u.employee_id AND d.scim_id <> u.scim_id);
+  AND NOT u.duplicate;

@@ -18,5 +18,4 @@ CROSS JOIN LATERAL (VALUES
 WHERE w.tenant_id = %(tenant_id)s
   AND w.employment_status = ANY(%(lms_statuses)s)
   AND NOT a.same
-  AND NOT EXISTS (SELECT 1 FROM recon_lms_users d
-                  WHERE d.employee_id = u.employee_id AND d.scim_id <> u.scim_id);
+  AND NOT u.duplicate;

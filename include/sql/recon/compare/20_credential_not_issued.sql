@@ -1,5 +1,5 @@
 -- completions <-> credentials: the issuance plan (credential_plan, built from
--- include/sql/credentials/plan.sql over completions before the grace cut-off)
+-- include/sql/credentials/plan/ over completions before the grace cut-off)
 -- still owes a credential: a first issue or a renewal that never happened.
 -- Terminated workers, late completions and unmet prerequisites are not owed.
 INSERT INTO recon_observed

@@ -1,0 +1,10 @@
+-- Statistics on the "settled at" expressions reconciliation's delivery metrics filter
+-- by (include/sql/recon/delivery_metrics.sql). Without them the planner guesses a
+-- time window holds a fraction of a percent of the rows and joins each submission to
+-- its credential by index probe; on a large tenant whose deliveries all fall in the
+-- window that is millions of probes instead of one hash join.
+CREATE STATISTICS core.registry_submissions_settled
+    ON (coalesce(acknowledged_at, sent_at, created_at)) FROM core.registry_submissions;
+CREATE STATISTICS core.writebacks_settled
+    ON (coalesce(delivered_at, updated_at)) FROM core.writebacks;
+ANALYZE core.registry_submissions, core.writebacks;
