@@ -162,9 +162,9 @@ def drifted_lms(users: Iterable[LmsUser], drift: Drift) -> Iterator[LmsUser]:
     inactive, email = set(drift.lms_inactive), set(drift.lms_email)
     for user in users:
         if user.external_id in inactive:
-            user = dataclasses.replace(user, active=False)
+            user = user._replace(active=False)
         elif user.external_id in email:
-            user = dataclasses.replace(user, email="changed." + (user.email or ""))
+            user = user._replace(email="changed." + (user.email or ""))
         yield user
     yield LmsUser("S" + drift.lms_orphan, drift.lms_orphan, "orphan@bench.example", True,
                   "orphan@bench.example", "D0", None)
@@ -178,7 +178,7 @@ def drifted_registry(certificates: Iterable[RegistryCertificate], drift: Drift) 
         if certificate.registry_id in dropped:
             continue
         if certificate.registry_id in revoked:
-            certificate = dataclasses.replace(certificate, status="revoked")
+            certificate = certificate._replace(status="revoked")
         yield certificate
     yield RegistryCertificate(drift.registry_unknown, "X00000002", "CERT-1", "2025-01-01.v1", "active",
                               date(2025, 1, 1), date(2026, 1, 1), AS_OF)
@@ -191,7 +191,7 @@ def drifted_hris(writebacks: Iterable[HrisWriteback], drift: Drift) -> Iterator[
             if writeback.target == "payroll_flag" and writeback.employee_id in dropped:
                 continue
             if writeback.target == "hris_profile" and writeback.employee_id in expired:
-                writeback = dataclasses.replace(writeback, status="expired")
+                writeback = writeback._replace(status="expired")
         yield writeback
 
 

@@ -142,9 +142,12 @@ def _attempt(request_id: str, method: str, path: str, status: int | None, starte
 
 
 def _body(response: requests.Response) -> Any:
+    # msgspec rather than response.json(): a listing page of 500 records decodes several times faster.
+    import msgspec
+
     try:
-        return response.json()
-    except ValueError:
+        return msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
         return response.text[:2000]
 
 

@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import psycopg
 
 
-@dataclass(frozen=True)
-class LmsUser:
+class LmsUser(NamedTuple):
     """One SCIM User as the LMS lists it."""
 
     scim_id: str
@@ -32,8 +31,7 @@ class LmsUser:
     manager_value: str | None
 
 
-@dataclass(frozen=True)
-class RegistryCertificate:
+class RegistryCertificate(NamedTuple):
     """One certificate as the registry lists it."""
 
     registry_id: str
@@ -46,8 +44,7 @@ class RegistryCertificate:
     updated_at: datetime | None
 
 
-@dataclass(frozen=True)
-class HrisWriteback:
+class HrisWriteback(NamedTuple):
     """One HRIS profile certification or payroll flag (credential_type = flag name)."""
 
     target: str  # hris_profile | payroll_flag
@@ -105,26 +102,22 @@ _TABLES = {
 
 def load_lms_users(conn: psycopg.Connection, tenant_id: str, users: Iterable[LmsUser]) -> uuid.UUID:
     """COPY ``users`` into ``staging.lms_learners_snapshot``; returns the snapshot id."""
-    columns = _names(LmsUser)
-    row = attrgetter(*columns)
-    rows = ((*row(u), (u.email or "").strip().lower() or None) for u in users)
-    return _load(conn, tenant_id, "lms_learners", [*columns, "email_normalized"], rows)
+    rows = ((*u, (u.email or "").strip().lower() or None) for u in users)
+    return _load(conn, tenant_id, "lms_learners", [*LmsUser._fields, "email_normalized"], rows)
 
 
 def load_registry_certificates(
     conn: psycopg.Connection, tenant_id: str, certificates: Iterable[RegistryCertificate]
 ) -> uuid.UUID:
     """COPY ``certificates`` into ``staging.registry_snapshot``; returns the snapshot id."""
-    columns = _names(RegistryCertificate)
-    return _load(conn, tenant_id, "registry", columns, map(attrgetter(*columns), certificates))
+    return _load(conn, tenant_id, "registry", list(RegistryCertificate._fields), certificates)
 
 
 def load_hris_writebacks(
     conn: psycopg.Connection, tenant_id: str, writebacks: Iterable[HrisWriteback]
 ) -> uuid.UUID:
     """COPY ``writebacks`` into ``staging.hris_writeback_snapshot``; returns the snapshot id."""
-    columns = _names(HrisWriteback)
-    return _load(conn, tenant_id, "hris_writeback", columns, map(attrgetter(*columns), writebacks))
+    return _load(conn, tenant_id, "hris_writeback", list(HrisWriteback._fields), writebacks)
 
 
 def load_course_rules(conn: psycopg.Connection, tenant_id: str, rules: Iterable[CourseRule]) -> uuid.UUID:
@@ -176,10 +169,13 @@ def _load(
     snapshot_id = uuid.uuid4()
     column_list = ", ".join(["snapshot_id", "tenant_id", *columns])
     count = 0
+    # The records are tuples in column order; the two leading constants are dumped once, as text.
+    lead = (str(snapshot_id), tenant_id)
     with conn.transaction(), conn.cursor() as cur:
         with cur.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+            write = copy.write_row
             for row in rows:
-                copy.write_row((snapshot_id, tenant_id, *row))
+                write((*lead, *row))
                 count += 1
         old = [r[0] for r in cur.execute(
             "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s",

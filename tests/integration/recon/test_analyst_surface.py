@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from datetime import UTC, datetime
 
@@ -31,7 +30,7 @@ def two_tenants_with_findings(conn) -> tuple[str, str]:
     for tenant in tenants:
         synthetic.create_tenant(conn, tenant, workers=12, types=TYPES, as_of=AS_OF)
         snapshots = load_snapshots(conn, tenant, lms=lambda users: [
-            dataclasses.replace(u, active=False) if u.external_id == employee(1) else u for u in users])
+            u._replace(active=False) if u.external_id == employee(1) else u for u in users])
         run(conn, tenant, snapshots, AS_OF)
     return tenants
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -32,7 +31,7 @@ def test_gate_passes_a_clean_run_and_fails_a_drifting_one_naming_the_comparison(
     clean_run = run(conn, clean, load_snapshots(conn, clean), AS_OF)
     # 1 of 20 workers (5 %) drifts: above the 1 % threshold.
     drifting_run = run(conn, drifting, load_snapshots(conn, drifting, lms=lambda users: [
-        dataclasses.replace(u, active=False) if u.external_id == employee(1) else u for u in users]), AS_OF)
+        u._replace(active=False) if u.external_id == employee(1) else u for u in users]), AS_OF)
 
     passed = check_run(warehouse_url, tenant_id=clean, run_id=clean_run.run_id, config=config)
     failed = check_run(warehouse_url, tenant_id=drifting, run_id=drifting_run.run_id, config=config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,7 +64,7 @@ def test_seeded_drift_is_found_fixed_and_resolved_on_the_next_run(conn, tenant):
     snapshots = load_snapshots(
         conn, tenant,
         registry=lambda certs: [c for c in certs if c.registry_id != f"REG-{missing_in_registry}"],
-        lms=lambda users: [dataclasses.replace(u, active=False) if u.external_id == flipped else u
+        lms=lambda users: [u._replace(active=False) if u.external_id == flipped else u
                            for u in users],
     )
 
@@ -131,17 +130,17 @@ def test_every_comparison_reports_its_drift_with_the_right_type(conn, tenant):
     users = {u.external_id: u for u in synthetic.lms_users(conn, tenant)}
 
     def lms(snapshot):
-        extra = dataclasses.replace(users[employee(11)], scim_id="S-dup")  # a second account
-        orphan = dataclasses.replace(users[employee(12)], scim_id="S-orphan", external_id="E99999999")
-        moved = [dataclasses.replace(u, department="Moved") if u.external_id == employee(8) else u
+        extra = users[employee(11)]._replace(scim_id="S-dup")  # a second account
+        orphan = users[employee(12)]._replace(scim_id="S-orphan", external_id="E99999999")
+        moved = [u._replace(department="Moved") if u.external_id == employee(8) else u
                  for u in snapshot]
         return [*moved, extra, orphan]
 
     def registry(certs):
-        unknown = dataclasses.replace(certs[0], registry_id="REG-unknown", learner_id="E77777777")
+        unknown = certs[0]._replace(registry_id="REG-unknown", learner_id="E77777777")
         # The registry never heard of the revocation or the expiry.
         stale = {f"REG-{revoked}", f"REG-{expired_pay}"}
-        return [*(dataclasses.replace(c, status="active") if c.registry_id in stale else c for c in certs),
+        return [*(c._replace(status="active") if c.registry_id in stale else c for c in certs),
                 unknown]
 
     def hris(rows):
@@ -176,7 +175,7 @@ def test_rerunning_the_same_dag_run_changes_nothing(conn, tenant):
     snapshots = load_snapshots(
         conn, tenant,
         registry=lambda certs: [c for c in certs if c.registry_id != f"REG-{missing}"],
-        lms=lambda users: [dataclasses.replace(u, active=False) if u.external_id == employee(2) else u
+        lms=lambda users: [u._replace(active=False) if u.external_id == employee(2) else u
                            for u in users],
     )
 
@@ -198,7 +197,7 @@ def test_rerunning_the_same_dag_run_changes_nothing(conn, tenant):
 def test_an_auto_fix_that_does_not_land_is_escalated_to_its_owner(conn, tenant):
     snapshots = load_snapshots(
         conn, tenant,
-        lms=lambda users: [dataclasses.replace(u, active=False) if u.external_id == employee(2) else u
+        lms=lambda users: [u._replace(active=False) if u.external_id == employee(2) else u
                            for u in users],
     )
     for day in range(3):
