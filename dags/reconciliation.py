@@ -13,9 +13,9 @@ DOC = """
 Daily per tenant (mapped over enabled tenants in `include/tenants.yaml`), and on
 demand from the trigger form.
 
-1. **snapshot** — lists the LMS (SCIM Users), the registry (`GET /v1/certificates`)
-   and the HRIS write-backs (certifications, payroll flags) and COPYs them into
-   `staging.*_snapshot`.
+1. **snapshot_lms / snapshot_registry / snapshot_hris** — side by side, each lists one
+   system (LMS SCIM Users, registry `GET /v1/certificates`, HRIS certifications and
+   payroll flags) and COPYs it into `staging.*_snapshot`; each retries on its own.
 2. **compare** — set-based SQL (`include/sql/recon/`) over `core` and the snapshots:
    HRIS↔LMS, completions↔credentials, credentials↔registry, credentials↔HRIS/payroll.
    Opens/updates/closes `recon.findings`, re-queues the safe fixes
@@ -63,24 +63,32 @@ def reconciliation() -> None:
             raise ValueError(f"tenant_id {wanted!r} is not an enabled tenant ({', '.join(enabled)})")
         return [wanted] if wanted else enabled
 
-    @task(map_index_template=TENANT_MAP_INDEX)
-    def snapshot(tenant_id: str) -> dict[str, str]:
-        from credsync.recon.tasks import snapshot_outside_systems
-        from credsync.warehouse import url_from_connection
+    def snapshot_task(source: str, system: str):
+        @task(task_id=f"snapshot_{source}", map_index_template=TENANT_MAP_INDEX, doc_md=(
+            f"COPY the {system} listing of one tenant into staging (a new snapshot replaces the "
+            "previous one in the same transaction, so a failed load leaves the last good one). "
+            "Safe to clear and rerun on its own."))
+        def snapshot(tenant_id: str) -> str:
+            from credsync.recon.tasks import snapshot_listing
+            from credsync.warehouse import url_from_connection
 
-        label_tenant(tenant_id)
-        return {"tenant_id": tenant_id,
-                **snapshot_outside_systems(url_from_connection(WAREHOUSE_CONN_ID), tenant_id)}
+            label_tenant(tenant_id)
+            return snapshot_listing(url_from_connection(WAREHOUSE_CONN_ID), tenant_id, source)
+
+        return snapshot
+
+    snapshot_lms = snapshot_task("lms", "LMS (SCIM Users)")
+    snapshot_registry = snapshot_task("registry", "registry (GET /v1/certificates)")
+    snapshot_hris = snapshot_task("hris", "HRIS (certifications and payroll flags)")
 
     @task(map_index_template=TENANT_MAP_INDEX, outlets=[FINDINGS])
-    def compare(snapshots: dict[str, str], dag_run=None) -> dict:
+    def compare(tenant_id: str, lms: str, registry: str, hris: str, dag_run=None) -> dict:
         from credsync.recon.tasks import compare as run_compare
         from credsync.warehouse import url_from_connection
 
-        ids = dict(snapshots)
-        tenant_id = ids.pop("tenant_id")
         label_tenant(tenant_id)
-        return run_compare(url_from_connection(WAREHOUSE_CONN_ID), tenant_id, ids,
+        return run_compare(url_from_connection(WAREHOUSE_CONN_ID), tenant_id,
+                           {"lms": lms, "registry": registry, "hris": hris},
                            dag_run_id=getattr(dag_run, "run_id", None))
 
     def _alert(context: dict) -> None:
@@ -115,7 +123,8 @@ def reconciliation() -> None:
     @task_group
     def reconcile_tenant(tenant_id: str) -> None:
         """One tenant's chain; a mapped group, so one tenant's failure leaves the others running."""
-        outcome = compare(snapshot(tenant_id))
+        # The three listings run side by side; compare waits for all of them.
+        outcome = compare(tenant_id, snapshot_lms(tenant_id), snapshot_registry(tenant_id), snapshot_hris(tenant_id))
         gate(outcome) >> report(outcome)
 
     reconcile_tenant.expand(tenant_id=tenants())

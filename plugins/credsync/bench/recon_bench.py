@@ -38,6 +38,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -314,69 +315,73 @@ def _timing_cursor(sink: dict[str, float]) -> type:
     return TimingCursor
 
 
-def run_credsync(url: str, registry: RegistryAccess | None, drift: Drift, types: int) -> dict[str, Any]:
-    """The timed credsync part, in a fresh process: snapshot loads, then reconcile."""
+def load_listing(url: str, source: str, registry: RegistryAccess | None, drift: Drift) -> dict[str, Any]:
+    """One listing's snapshot load, in its own process, as the DAG's snapshot_<source> task does."""
     from credsync.recon import listings, synthetic
-    from credsync.recon.compare import reconcile
-    from credsync.recon.config import load_recon_config
-    from credsync.recon.snapshots import (
-        SnapshotIds,
-        load_concurrently,
-        load_course_rules,
-        load_hris_writebacks,
-        load_lms_users,
-        load_registry_certificates,
-    )
+    from credsync.recon.snapshots import load_hris_writebacks, load_lms_users, load_registry_certificates
     from credsync.warehouse import connect
 
-    config = load_recon_config()
-    statements: dict[str, float] = {}
-    figures: dict[str, Any] = {"credsync_rss_start_mib": _self_peak_mib()}
+    clock = _SourceClock()
+    mark = time.monotonic()
     with connect(url, autocommit=True) as conn:
-        clocks = {name: _SourceClock() for name in ("lms", "registry", "hris")}
-        if registry is None:
-            def certificates(conn: psycopg.Connection) -> Iterable[RegistryCertificate]:
-                return drifted_registry(synthetic.registry_certificates(conn, TENANT), drift)
+        if source == "lms":
+            snapshot_id = load_lms_users(conn, TENANT, clock.wrap(
+                drifted_lms(synthetic.lms_users(conn, TENANT), drift)))
+        elif source == "hris":
+            snapshot_id = load_hris_writebacks(conn, TENANT, clock.wrap(
+                drifted_hris(synthetic.hris_writebacks(conn, TENANT), drift)))
+        elif registry is None:
+            snapshot_id = load_registry_certificates(conn, TENANT, clock.wrap(
+                drifted_registry(synthetic.registry_certificates(conn, TENANT), drift)))
         else:
             from credsync.delivery.registry_client import RegistryClient, RegistryTarget
 
             client = RegistryClient(RegistryTarget(registry.base_url, registry.client_id, registry.client_secret))
+            snapshot_id = load_registry_certificates(conn, TENANT, clock.wrap(
+                listings.registry_certificates(client, TENANT)))
+    return {"source": source, "snapshot_id": snapshot_id, "seconds": time.monotonic() - mark,
+            "wait_s": clock.seconds, "peak_rss_mib": _self_peak_mib()}
 
-            def certificates(conn: psycopg.Connection) -> Iterable[RegistryCertificate]:
-                return listings.registry_certificates(client, TENANT)
-        loads = {
-            "lms": lambda c: load_lms_users(c, TENANT, clocks["lms"].wrap(
-                drifted_lms(synthetic.lms_users(c, TENANT), drift))),
-            "registry": lambda c: load_registry_certificates(c, TENANT, clocks["registry"].wrap(certificates(c))),
-            "hris": lambda c: load_hris_writebacks(c, TENANT, clocks["hris"].wrap(
-                drifted_hris(synthetic.hris_writebacks(c, TENANT), drift))),
-            "rules": lambda c: load_course_rules(c, TENANT, synthetic.course_rules(types)),
-        }
-        load_seconds: dict[str, float] = {}
 
-        def timed(source: str) -> Any:
-            def load(c: psycopg.Connection) -> Any:
-                mark = time.monotonic()
-                try:
-                    return loads[source](c)
-                finally:
-                    load_seconds[source] = time.monotonic() - mark
-            return load
+def run_credsync(url: str, registry: RegistryAccess | None, drift: Drift, types: int) -> dict[str, Any]:
+    """The timed credsync part: the three listings' loads at once (each in its own fresh process,
+    as the DAG's three snapshot tasks run), then reconcile in another fresh process."""
+    started = time.monotonic()
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        loaded = {r["source"]: r for r in pool.starmap(
+            load_listing, [(url, source, registry, drift) for source in ("lms", "registry", "hris")])}
+    figures: dict[str, Any] = {"snapshots_s": time.monotonic() - started}
+    for source, result in loaded.items():
+        figures[f"load_{source}_s"] = result["seconds"]
+    figures["listing_wait_s"] = {source: round(result["wait_s"], 1) for source, result in loaded.items()}
+    figures["listing_peak_rss_mib"] = {source: result["peak_rss_mib"] for source, result in loaded.items()}
+    snapshot_ids = {source: result["snapshot_id"] for source, result in loaded.items()}
+    figures.update(_in_fresh_process(run_reconcile, url, snapshot_ids, types))
+    figures["credsync_total_s"] = time.monotonic() - started
+    figures["credsync_peak_rss_mib"] = max(figures["reconcile_peak_rss_mib"], *figures["listing_peak_rss_mib"].values())
+    return figures
 
-        # As the reconciliation DAG's snapshot task does: the listings load at the same time.
-        started = time.monotonic()
-        snapshots = SnapshotIds(**load_concurrently(url, {source: timed(source) for source in loads}))
-        figures["snapshots_s"] = time.monotonic() - started
-        for source in ("lms", "registry", "hris"):
-            figures[f"load_{source}_s"] = load_seconds[source]
-        figures["listing_wait_s"] = {name: round(clock.seconds, 1) for name, clock in clocks.items()}
-        plain_cursor, conn.cursor_factory = conn.cursor_factory, _timing_cursor(statements)
+
+def run_reconcile(url: str, snapshot_ids: dict[str, uuid.UUID], types: int) -> dict[str, Any]:
+    """reconcile over the loaded snapshots (the course rules come from the project's mapping)."""
+    from credsync.recon import synthetic
+    from credsync.recon.compare import reconcile
+    from credsync.recon.config import load_recon_config
+    from credsync.recon.snapshots import SnapshotIds, load_course_rules
+    from credsync.warehouse import connect
+
+    config = load_recon_config()
+    statements: dict[str, float] = {}
+    figures: dict[str, Any] = {}
+    with connect(url, autocommit=True) as conn:
         mark = time.monotonic()
+        rules = load_course_rules(conn, TENANT, synthetic.course_rules(types))
+        snapshots = SnapshotIds(**snapshot_ids, rules=rules)
+        plain_cursor, conn.cursor_factory = conn.cursor_factory, _timing_cursor(statements)
         outcome = reconcile(conn, tenant_id=TENANT, snapshots=snapshots, config=config, as_of=AS_OF)
         figures["reconcile_s"] = time.monotonic() - mark
-        figures["credsync_total_s"] = time.monotonic() - started
         conn.cursor_factory = plain_cursor
-        figures["credsync_peak_rss_mib"] = _self_peak_mib()
+        figures["reconcile_peak_rss_mib"] = _self_peak_mib()
         figures["credsync_backend_peak_mib"] = _mib(_peak_kib(conn.info.backend_pid))
         figures["reconcile_statements_s"] = {
             name: round(seconds, 2) for name, seconds in sorted(statements.items(), key=lambda i: -i[1])}
@@ -489,7 +494,7 @@ def run(workers: int, types: int = 2, registry: str = "http", threads: int = 2) 
                         sandboxes = stack.enter_context(start_all(Path(data_dir), env=env, names=["registry"]))
                         client_id, entry = next(iter(json.loads(env["SANDBOX_REGISTRY_CLIENTS"]).items()))
                         access = RegistryAccess(sandboxes.url("registry"), client_id, entry["secret"])
-                    figures.update(_in_fresh_process(run_credsync, url, access, drift, types))
+                    figures.update(run_credsync(url, access, drift, types))
             figures["expected_findings"] = drift.expected()
         figures.update(_in_fresh_process(run_reladiff, url, figures["snapshot_ids"],
                                          list(load_recon_config().lms_active_statuses), threads))

@@ -9,7 +9,7 @@ previous one intact.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from operator import attrgetter
@@ -125,37 +125,6 @@ def load_course_rules(conn: psycopg.Connection, tenant_id: str, rules: Iterable[
     unique = {(r.rule_id, r.course_code): r for r in rules}
     columns = _names(CourseRule)
     return _load(conn, tenant_id, "credential_rules", columns, map(attrgetter(*columns), unique.values()))
-
-
-class SnapshotLoadError(RuntimeError):
-    """One or more listings could not be loaded; the message names each source and its error."""
-
-
-def load_concurrently(
-    warehouse_url: str, loads: dict[str, Callable[[psycopg.Connection], uuid.UUID]]
-) -> dict[str, uuid.UUID]:
-    """Run each ``loads[source](conn)`` at the same time, each on its own connection.
-
-    The listings are independent and mostly wait on their systems, so their
-    pages overlap instead of queueing. Every load runs to its end even when
-    another fails (each is atomic: a failed one leaves its previous snapshot);
-    then the failures are raised together, naming their sources.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from credsync.warehouse import connect
-
-    def run(load: Callable[[psycopg.Connection], uuid.UUID]) -> uuid.UUID:
-        with connect(warehouse_url, autocommit=True) as conn:
-            return load(conn)
-
-    with ThreadPoolExecutor(max_workers=len(loads), thread_name_prefix="snapshot") as pool:
-        futures = {source: pool.submit(run, load) for source, load in loads.items()}
-    errors = {source: f.exception() for source, f in futures.items() if f.exception() is not None}
-    if errors:
-        raise SnapshotLoadError("; ".join(f"{source} listing failed: {exc}" for source, exc in errors.items())) \
-            from next(iter(errors.values()))
-    return {source: f.result() for source, f in futures.items()}
 
 
 def _names(record: type) -> list[str]:

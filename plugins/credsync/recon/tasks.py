@@ -42,39 +42,61 @@ def course_rules() -> list[CourseRule]:
             for rule in load_rules() for course in rule.course_codes]
 
 
-def snapshot_outside_systems(warehouse_url: str, tenant_id: str) -> dict[str, str]:
-    """COPY the LMS, registry and HRIS listings of ``tenant_id`` into staging; returns snapshot ids."""
-    from credsync.hooks.registry import RegistryHook
+LISTINGS = ("lms", "registry", "hris")
+
+
+def snapshot_listing(warehouse_url: str, tenant_id: str, source: str) -> str:
+    """COPY one outside system's listing of ``tenant_id`` into staging; returns the snapshot id.
+
+    ``source``: ``lms`` (SCIM Users), ``registry`` (certificates) or ``hris``
+    (certifications and payroll flags). One task per source, so the three
+    listings run side by side and a failing system is retried on its own.
+    """
     from credsync.recon import listings, snapshots
     from credsync.tenants import load_tenants
+    from credsync.warehouse import connect
 
+    if source not in LISTINGS:
+        raise ValueError(f"unknown listing {source!r}; expected one of {', '.join(LISTINGS)}")
     tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
     if tenant is None:
         raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
-    registry = RegistryHook(tenant.conn_id("registry")).get_client()
-    scim, hris = bearer_target(tenant.conn_id("scim")), bearer_target(tenant.conn_id("hris"))
-    ids = SnapshotIds(**snapshots.load_concurrently(warehouse_url, {
-        "lms": lambda conn: snapshots.load_lms_users(conn, tenant_id, listings.scim_users(scim, tenant_id)),
-        "registry": lambda conn: snapshots.load_registry_certificates(
-            conn, tenant_id, listings.registry_certificates(registry, tenant_id)),
-        "hris": lambda conn: snapshots.load_hris_writebacks(
-            conn, tenant_id, listings.hris_writebacks(hris, tenant_id)),
-        "rules": lambda conn: snapshots.load_course_rules(conn, tenant_id, course_rules()),
-    }))
-    return {k: str(v) for k, v in ids.__dict__.items()}
+    with connect(warehouse_url, autocommit=True) as conn:
+        if source == "lms":
+            snapshot_id = snapshots.load_lms_users(
+                conn, tenant_id, listings.scim_users(bearer_target(tenant.conn_id("scim")), tenant_id))
+        elif source == "hris":
+            snapshot_id = snapshots.load_hris_writebacks(
+                conn, tenant_id, listings.hris_writebacks(bearer_target(tenant.conn_id("hris")), tenant_id))
+        else:
+            from credsync.hooks.registry import RegistryHook
+
+            registry = RegistryHook(tenant.conn_id("registry")).get_client()
+            snapshot_id = snapshots.load_registry_certificates(
+                conn, tenant_id, listings.registry_certificates(registry, tenant_id))
+    return str(snapshot_id)
 
 
 def compare(warehouse_url: str, tenant_id: str, snapshot_ids: dict[str, str], *,
             dag_run_id: str | None, as_of: datetime | None = None) -> dict[str, Any]:
-    """Run the comparisons, findings lifecycle and safe fixes; returns the run's counts."""
+    """Run the comparisons, findings lifecycle and safe fixes; returns the run's counts.
+
+    ``snapshot_ids`` holds the lms, registry and hris snapshots; the course rules
+    (the project's own mapping, not an outside listing) are snapshotted here unless given.
+    """
     import uuid
 
     from credsync.recon.compare import reconcile
     from credsync.recon.config import load_recon_config
+    from credsync.recon.snapshots import load_course_rules
     from credsync.warehouse import connect
 
-    ids = SnapshotIds(**{k: uuid.UUID(v) for k, v in snapshot_ids.items()})
+    missing = [s for s in LISTINGS if s not in snapshot_ids]
+    if missing:
+        raise ValueError(f"no snapshot of {', '.join(missing)} for tenant {tenant_id!r}")
     with connect(warehouse_url, autocommit=True) as conn:
+        rules = snapshot_ids.get("rules") or str(load_course_rules(conn, tenant_id, course_rules()))
+        ids = SnapshotIds(**{k: uuid.UUID(v) for k, v in {**snapshot_ids, "rules": rules}.items()})
         outcome = reconcile(conn, tenant_id=tenant_id, snapshots=ids, config=load_recon_config(),
                             as_of=as_of, dag_run_id=dag_run_id)
     return outcome.as_dict()
