@@ -8,3 +8,7 @@ CREATE STATISTICS core.registry_submissions_settled
 CREATE STATISTICS core.writebacks_settled
     ON (coalesce(delivered_at, updated_at)) FROM core.writebacks;
 ANALYZE core.registry_submissions, core.writebacks;
+
+-- The write-backs still in flight; reconciliation skips their credentials, and delivery
+-- picks them up. A handful of rows on a tenant with millions of write-backs.
+CREATE INDEX writebacks_pending ON core.writebacks (tenant_id) WHERE state = 'pending';

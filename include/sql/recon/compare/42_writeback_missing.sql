@@ -16,15 +16,16 @@ CROSS JOIN LATERAL (VALUES ('hris_profile'), ('payroll_flag')) AS t(target)
 LEFT JOIN staging.hris_writeback_snapshot h
        ON h.snapshot_id = %(hris_snapshot)s AND h.target = t.target
       AND h.employee_id = k.employee_id AND h.credential_type = k.credential_type
-LEFT JOIN core.writebacks b
-       ON b.tenant_id = k.tenant_id AND b.employee_id = k.employee_id
-      AND b.target = t.target AND b.credential_type = k.credential_type
 WHERE k.tenant_id = %(tenant_id)s
   AND k.status = 'active'
   AND w.employment_status <> 'terminated'
   AND (t.target = 'hris_profile' OR k.pay_impact)
   AND k.created_at < %(grace_cutoff)s
-  AND b.state IS DISTINCT FROM 'pending'
+  -- only the (few) pending write-backs are looked at, not every write-back
+  AND NOT EXISTS (SELECT 1 FROM core.writebacks b
+                  WHERE b.tenant_id = k.tenant_id AND b.employee_id = k.employee_id
+                    AND b.target = t.target AND b.credential_type = k.credential_type
+                    AND b.state = 'pending')
   AND (h.employee_id IS NULL
        OR (t.target = 'hris_profile' AND h.status IS DISTINCT FROM 'active')
        OR (t.target = 'payroll_flag' AND h.active IS NOT TRUE));
