@@ -288,19 +288,29 @@ def _comparison_of(statement: str) -> str:
     """Which comparison a reconcile statement (named by _timing_cursor) serves; 'runs' for the bookkeeping."""
     groups = {
         "hris_lms": ("recon/prepare_lms_users.sql", "CREATE INDEX ON recon_lms_users", "ANALYZE recon_lms_users",
-                     "recon/compare/1"),
-        "completions_credentials": ("credentials/", "recon/prepare_rules.sql", "recon/compare/2"),
-        "credentials_registry": ("recon/prepare_registry_", "ANALYZE recon_registry_match", "recon/compare/3"),
-        "credentials_hris": ("recon/compare/4",),
+                     "recon/compare/1", "recon/population/hris_lms"),
+        "completions_credentials": ("credentials/", "recon/prepare_rules.sql", "recon/compare/2",
+                                    "recon/population/completions_credentials"),
+        "credentials_registry": ("recon/prepare_registry_", "ANALYZE recon_registry_match", "recon/compare/3",
+                                 "recon/population/credentials_registry"),
+        "credentials_hris": ("recon/compare/4", "recon/population/credentials_hris"),
     }
     return next((group for group, prefixes in groups.items() if statement.startswith(prefixes)), "runs")
 
 
-def _timing_cursor(sink: dict[str, float]) -> type:
-    """A cursor class adding each statement's time to ``sink`` under its SQL file name."""
+def _timing_cursor(sink: dict[str, float], backend_peaks: dict[int, int]) -> type:
+    """A cursor class adding each statement's time to ``sink`` under its SQL file name.
+
+    reconcile runs its comparison groups on connections of its own, so each
+    statement also records its backend's peak RSS (``backend_peaks``, KiB by pid)
+    while that backend still exists.
+    """
+    import threading
+
     import psycopg
 
     names = _statement_names()
+    lock = threading.Lock()
 
     class TimingCursor(psycopg.Cursor):
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
@@ -310,7 +320,12 @@ def _timing_cursor(sink: dict[str, float]) -> type:
             finally:
                 text = query if isinstance(query, str) else repr(query)
                 name = names.get(text) or " ".join(text.split())[:60]
-                sink[name] = sink.get(name, 0.0) + time.perf_counter() - mark
+                pid = self.connection.info.backend_pid
+                peak = _peak_kib(pid)
+                with lock:
+                    sink[name] = sink.get(name, 0.0) + time.perf_counter() - mark
+                    if peak is not None:
+                        backend_peaks[pid] = max(peak, backend_peaks.get(pid, 0))
 
     return TimingCursor
 
@@ -377,12 +392,15 @@ def run_reconcile(url: str, snapshot_ids: dict[str, uuid.UUID], types: int) -> d
         mark = time.monotonic()
         rules = load_course_rules(conn, TENANT, synthetic.course_rules(types))
         snapshots = SnapshotIds(**snapshot_ids, rules=rules)
-        plain_cursor, conn.cursor_factory = conn.cursor_factory, _timing_cursor(statements)
+        backend_peaks: dict[int, int] = {}
+        plain_cursor, conn.cursor_factory = conn.cursor_factory, _timing_cursor(statements, backend_peaks)
         outcome = reconcile(conn, tenant_id=TENANT, snapshots=snapshots, config=config, as_of=AS_OF)
         figures["reconcile_s"] = time.monotonic() - mark
         conn.cursor_factory = plain_cursor
         figures["reconcile_peak_rss_mib"] = _self_peak_mib()
-        figures["credsync_backend_peak_mib"] = _mib(_peak_kib(conn.info.backend_pid))
+        # The largest of reconcile's backends (its own and one per comparison group).
+        figures["credsync_backend_peak_mib"] = _mib(max(backend_peaks.values(), default=None))
+        figures["credsync_backends"] = len(backend_peaks)
         figures["reconcile_statements_s"] = {
             name: round(seconds, 2) for name, seconds in sorted(statements.items(), key=lambda i: -i[1])}
         figures["reconcile_top_statements_s"] = dict(list(figures["reconcile_statements_s"].items())[:6])

@@ -91,6 +91,85 @@ def _dead_letter_settled_registry_writes(
         )
 
 
+# The comparisons in two groups that share no scratch tables, so they run side by side on
+# two connections (one per core): what issuance owes and the HRIS write-backs; and the LMS
+# accounts, the registry certificates and the delivery metrics.
+_GROUPS = ("completions_hris", "lms_registry")
+_OBSERVED_COLUMNS = ("comparison, finding_type, entity_key, subject, employee_id, credential_id, "
+                     "left_system, left_value, right_system, right_value")
+
+
+def _session_settings(cur: psycopg.Cursor, work_mem: str) -> None:
+    # Transaction-local: a large tenant's whole-table joins fit in memory instead of spilling,
+    # and JIT compilation (seconds per statement on inflated estimates) buys nothing here.
+    cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", (work_mem,))
+
+
+def _observe(conn: psycopg.Connection, group: str, params: dict, work_mem: str) -> tuple[dict, dict]:
+    """Run one group's comparisons; park what they observed in staging.recon_observed.
+
+    Returns the group's populations per comparison and, for ``lms_registry``, the delivery metrics.
+    """
+    populations: dict[str, int] = {}
+    metrics: dict[str, float | None] = {}
+    with conn.transaction(), conn.cursor() as cur:
+        _session_settings(cur, work_mem)
+        cur.execute(sql_text("recon/prepare.sql"))
+        if group == "completions_hris":
+            # "Eligible" is whatever issuance would do now: run its plan over the snapshot's rules.
+            cur.execute(sql_text("credentials/rules_temp_table.sql"))
+            cur.execute(sql_text("recon/prepare_rules.sql"), params)
+            build_plan(cur, {"tenant_id": params["tenant_id"], "as_of": params["as_of_date"],
+                             "completed_before": params["grace_cutoff"]})
+            files, comparisons = ("2", "4"), ("completions_credentials", "credentials_hris")
+        else:
+            cur.execute(sql_text("recon/prepare_lms_users.sql"), params)
+            cur.execute("CREATE INDEX ON recon_lms_users (employee_id)")
+            cur.execute("ANALYZE recon_lms_users")
+            cur.execute(sql_text("recon/prepare_registry_match.sql"), params)
+            cur.execute("ANALYZE recon_registry_match")
+            cur.execute(sql_text("recon/prepare_registry_fallback.sql"), params)
+            files, comparisons = ("1", "3"), ("hris_lms", "credentials_registry")
+            row = cur.execute(sql_text("recon/delivery_metrics.sql"), params).fetchone()
+            metrics = {k: (None if v is None else float(v)) for k, v in zip(_METRICS, row, strict=True)}
+        for path in sorted(COMPARE_DIR.glob("*.sql")):
+            if path.name.startswith(files):
+                cur.execute(path.read_text(encoding="utf-8"), params)
+        for comparison in comparisons:
+            populations[comparison] = cur.execute(
+                sql_text(f"recon/population/{comparison}.sql"), params).fetchone()[0]
+        cur.execute("DELETE FROM staging.recon_observed WHERE run_id = %s AND grp = %s", (params["run_id"], group))
+        cur.execute(f"INSERT INTO staging.recon_observed (run_id, tenant_id, grp, {_OBSERVED_COLUMNS}) "
+                    f"SELECT %s, %s, %s, {_OBSERVED_COLUMNS} FROM recon_observed",
+                    (params["run_id"], params["tenant_id"], group))
+    return populations, metrics
+
+
+def _observe_all(conn: psycopg.Connection, params: dict, work_mem: str) -> tuple[dict, dict]:
+    """Both groups, side by side on their own connections when ``conn`` is idle.
+
+    Inside a caller's open transaction they run one after the other on ``conn``,
+    so they see what that transaction has written.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        results = [_observe(conn, group, params, work_mem) for group in _GROUPS]
+    else:
+        def run(group: str) -> tuple[dict, dict]:
+            with psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True) as own:
+                own.cursor_factory = conn.cursor_factory  # the benchmark times statements through it
+                return _observe(own, group, params, work_mem)
+
+        with ThreadPoolExecutor(max_workers=len(_GROUPS), thread_name_prefix="recon") as pool:
+            results = list(pool.map(run, _GROUPS))
+    populations = {c: n for group_populations, _ in results for c, n in group_populations.items()}
+    metrics = {k: v for _, group_metrics in results for k, v in group_metrics.items()}
+    return {c: populations[c] for c in COMPARISONS}, metrics
+
+
 def run_id_for(tenant_id: str, dag_run_id: str | None) -> uuid.UUID:
     """A stable run id per (tenant, DAG run): a retried task is the same run, not a new one."""
     if not dag_run_id:
@@ -135,35 +214,22 @@ def reconcile(
         "reason": f"reconciliation run {run_id}",
     }
     outcome = RunOutcome(run_id=str(run_id), tenant_id=tenant_id)
+    populations, metrics = _observe_all(conn, params, config.work_mem)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
             "INSERT INTO recon.runs (run_id, tenant_id, dag_run_id, as_of) VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (run_id) DO UPDATE SET as_of = EXCLUDED.as_of, status = 'running'",
             (run_id, tenant_id, dag_run_id, as_of),
         )
-        # Transaction-local: a large tenant's whole-table joins fit in memory instead of spilling,
-        # and JIT compilation (seconds per statement on inflated estimates) buys nothing here.
-        cur.execute("SELECT set_config('work_mem', %s, true), set_config('jit', 'off', true)", (config.work_mem,))
+        _session_settings(cur, config.work_mem)
         cur.execute(sql_text("recon/prepare.sql"))
         cur.executemany(
             "INSERT INTO recon_policy VALUES (%s, %s, %s, %s, %s)",
             [(p.finding_type, p.comparison, p.severity, p.owner, p.fix) for p in config.findings.values()],
         )
-        cur.execute(sql_text("recon/prepare_lms_users.sql"), params)
-        cur.execute("CREATE INDEX ON recon_lms_users (employee_id)")
-        cur.execute(sql_text("recon/prepare_registry_match.sql"), params)
-        cur.execute("ANALYZE recon_registry_match")
-        cur.execute(sql_text("recon/prepare_registry_fallback.sql"), params)
-        cur.execute("ANALYZE recon_lms_users")
-        # "Eligible" is whatever issuance would do now: run its plan over the snapshot's rules.
-        cur.execute(sql_text("credentials/rules_temp_table.sql"))
-        cur.execute(sql_text("recon/prepare_rules.sql"), params)
-        build_plan(cur, {"tenant_id": tenant_id, "as_of": as_of.date(), "completed_before": params["grace_cutoff"]})
-        for path in sorted(COMPARE_DIR.glob("*.sql")):
-            cur.execute(path.read_text(encoding="utf-8"), params)
+        cur.execute(f"INSERT INTO recon_observed SELECT {_OBSERVED_COLUMNS} FROM staging.recon_observed "
+                    "WHERE run_id = %s", (run_id,))
         cur.execute("ANALYZE recon_observed")
-
-        populations = dict(cur.execute(sql_text("recon/population.sql"), params).fetchall())
         cur.execute(sql_text("recon/record_comparisons.sql"), {
             **params,
             "comparisons": list(populations),
@@ -193,8 +259,10 @@ def reconcile(
             "SELECT count(*) FROM recon.findings WHERE tenant_id = %s AND first_run_id = %s",
             (tenant_id, run_id),
         ).fetchone()[0]
-        row = cur.execute(sql_text("recon/delivery_metrics.sql"), params).fetchone()
-        outcome.metrics = {k: (None if v is None else float(v)) for k, v in zip(_METRICS, row, strict=True)}
+        outcome.metrics = metrics
+        # Handed over: the observations now live in recon.findings (and old leftovers of failed runs go too).
+        cur.execute("DELETE FROM staging.recon_observed WHERE run_id = %s OR observed_at < now() - interval '2 days'",
+                    (run_id,))
         cur.execute(
             """
             UPDATE recon.runs SET status = 'compared', finished_at = clock_timestamp(),

@@ -12,3 +12,25 @@ ANALYZE core.registry_submissions, core.writebacks;
 -- The write-backs still in flight; reconciliation skips their credentials, and delivery
 -- picks them up. A handful of rows on a tenant with millions of write-backs.
 CREATE INDEX writebacks_pending ON core.writebacks (tenant_id) WHERE state = 'pending';
+
+-- What each comparison group of a reconciliation run observed, handed from the
+-- group's own connection (the groups run side by side) to the run's transaction,
+-- which moves it into recon.findings and deletes it. Scratch: unlogged, and a
+-- crash only costs the run being retried.
+CREATE UNLOGGED TABLE staging.recon_observed (
+    run_id        uuid NOT NULL,
+    tenant_id     text NOT NULL,
+    grp           text NOT NULL,  -- the comparison group that observed it
+    comparison    text NOT NULL,
+    finding_type  text NOT NULL,
+    entity_key    text NOT NULL,
+    subject       text NOT NULL,
+    employee_id   text,
+    credential_id uuid,
+    left_system   text NOT NULL,
+    left_value    text,
+    right_system  text NOT NULL,
+    right_value   text,
+    observed_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX recon_observed_run ON staging.recon_observed (run_id, grp);
