@@ -34,3 +34,13 @@ CREATE UNLOGGED TABLE staging.recon_observed (
     observed_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX recon_observed_run ON staging.recon_observed (run_id, grp);
+
+-- The listings' snapshots are re-read from their systems on every run: not worth WAL.
+-- After a crash Postgres empties unlogged tables; staging.recon_snapshots goes with them,
+-- and reconciliation refuses to compare against a snapshot it no longer has (rerun the
+-- snapshot tasks).
+ALTER TABLE staging.recon_snapshots SET UNLOGGED;
+ALTER TABLE staging.lms_learners_snapshot SET UNLOGGED;
+ALTER TABLE staging.registry_snapshot SET UNLOGGED;
+ALTER TABLE staging.hris_writeback_snapshot SET UNLOGGED;
+ALTER TABLE staging.credential_rules_snapshot SET UNLOGGED;

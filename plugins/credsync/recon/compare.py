@@ -170,6 +170,29 @@ def _observe_all(conn: psycopg.Connection, params: dict, work_mem: str) -> tuple
     return {c: populations[c] for c in COMPARISONS}, metrics
 
 
+class SnapshotMissing(RuntimeError):
+    """A snapshot the run should compare against is no longer in staging."""
+
+
+def _require_snapshots(conn: psycopg.Connection, tenant_id: str, snapshots: SnapshotIds) -> None:
+    """Refuse to compare against a snapshot staging no longer holds.
+
+    A newer load of the same source replaced it, or the warehouse restarted (the
+    snapshot tables are unlogged). Comparing anyway would read an empty listing
+    and report, and re-queue, everything as missing.
+    """
+    wanted = {"lms_learners": snapshots.lms, "registry": snapshots.registry,
+              "hris_writeback": snapshots.hris, "credential_rules": snapshots.rules}
+    held = set(conn.execute(
+        "SELECT source, snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND snapshot_id = ANY(%s)",
+        (tenant_id, list(wanted.values()))).fetchall())
+    gone = [f"{source} {snapshot_id}" for source, snapshot_id in wanted.items() if (source, snapshot_id) not in held]
+    if gone:
+        raise SnapshotMissing(
+            f"tenant {tenant_id!r}: snapshot(s) {', '.join(gone)} are no longer in staging.recon_snapshots "
+            "(replaced by a newer load, or lost in a warehouse restart); rerun the snapshot tasks, then compare")
+
+
 def run_id_for(tenant_id: str, dag_run_id: str | None) -> uuid.UUID:
     """A stable run id per (tenant, DAG run): a retried task is the same run, not a new one."""
     if not dag_run_id:
@@ -214,6 +237,7 @@ def reconcile(
         "reason": f"reconciliation run {run_id}",
     }
     outcome = RunOutcome(run_id=str(run_id), tenant_id=tenant_id)
+    _require_snapshots(conn, tenant_id, snapshots)
     populations, metrics = _observe_all(conn, params, config.work_mem)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(

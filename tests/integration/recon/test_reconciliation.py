@@ -208,3 +208,29 @@ def test_an_auto_fix_that_does_not_land_is_escalated_to_its_owner(conn, tenant):
     [(action, times_seen)] = conn.execute(
         "SELECT action, times_seen FROM recon.findings WHERE tenant_id = %s", (tenant,)).fetchall()
     assert (action, times_seen) == ("flagged", 3)
+
+
+def test_a_replaced_snapshot_is_refused_rather_than_compared_as_empty(conn, tenant):
+    from credsync.recon.compare import SnapshotMissing
+    from credsync.recon.snapshots import load_registry_certificates
+
+    stale = load_snapshots(conn, tenant)
+    # A rerun of the registry snapshot task replaced (and deleted) the snapshot the
+    # compare task was about to use.
+    load_registry_certificates(conn, tenant, synthetic.registry_certificates(conn, tenant))
+
+    with pytest.raises(SnapshotMissing, match=rf"registry {stale.registry}.*rerun the snapshot tasks"):
+        run(conn, tenant, stale, AS_OF)
+    # Nothing was recorded: no run, no finding (every certificate would have looked missing).
+    assert conn.execute("SELECT count(*) FROM recon.runs WHERE tenant_id = %s", (tenant,)).fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM recon.findings WHERE tenant_id = %s", (tenant,)).fetchone()[0] == 0
+
+
+def test_comparison_groups_see_the_callers_open_transaction(conn, tenant):
+    """Inside a caller's transaction the groups run on its connection, so they see its writes."""
+    snapshots = load_snapshots(conn, tenant)
+    with conn.transaction():
+        conn.execute("DELETE FROM staging.registry_snapshot WHERE snapshot_id = %s AND learner_id = %s",
+                     (snapshots.registry, employee(5)))
+        outcome = run(conn, tenant, snapshots, AS_OF)
+    assert outcome.by_type == {"registry_missing": TYPES}
