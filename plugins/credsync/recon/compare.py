@@ -1,9 +1,11 @@
 """Set-based comparisons of one tenant and the findings lifecycle (include/sql/recon/).
 
 One call of :func:`reconcile` is one reconciliation run: it runs every
-comparison against the given snapshots inside one transaction, records the run
-and its per-comparison drift, opens/updates/closes findings, applies the safe
-fixes and computes delivery metrics.
+comparison against the given snapshots (in two groups side by side, each on its
+own connection and transaction, handing what it observed over through
+``staging.recon_observed``), then in one transaction records the run and its
+per-comparison drift, opens/updates/closes findings, applies the safe fixes and
+stores the delivery metrics.
 """
 
 from __future__ import annotations
@@ -212,7 +214,8 @@ def reconcile(
 ) -> RunOutcome:
     """Compare ``tenant_id`` against ``snapshots`` and record the run, findings and fixes.
 
-    Commits on success; on error nothing of the run is kept.
+    Commits on success; on error nothing of the run reaches ``recon.*`` (a group's
+    parked observations are replaced when the run is retried).
     """
     missing = [t for t in FINDING_TYPES if t not in config.findings]
     if missing:
