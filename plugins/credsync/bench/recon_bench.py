@@ -80,8 +80,13 @@ RELADIFF_SETUP = (
     " WHERE k.tenant_id = {tenant} AND s.registry_id IS NOT NULL",
     "CREATE VIEW bench.registry_listed AS SELECT r.registry_id, r.status"
     " FROM staging.registry_snapshot r WHERE r.snapshot_id = {registry_snapshot}",
-    # The warehouse never looks submissions up by registry id; reladiff's key ranges need an index on it.
+    # The warehouse never looks submissions up by registry id, nor snapshots up by their records' keys;
+    # reladiff's key-range segments need an index on each key.
     "CREATE INDEX bench_registry_submissions_registry_id ON core.registry_submissions (registry_id)",
+    "CREATE INDEX bench_lms_snapshot_key ON staging.lms_learners_snapshot (snapshot_id, external_id)",
+    "CREATE INDEX bench_registry_snapshot_key ON staging.registry_snapshot (snapshot_id, registry_id)",
+    "CREATE INDEX bench_hris_snapshot_key ON staging.hris_writeback_snapshot"
+    " (snapshot_id, target, employee_id, credential_type)",
     # credentials <-> HRIS/payroll: the write-backs we record (what each HRIS row should say) vs the listing.
     "CREATE VIEW bench.hris_expected AS SELECT b.target, b.employee_id, b.credential_type,"
     " CASE WHEN b.target = 'payroll_flag' THEN (b.status = 'flag_on')::text ELSE b.status END AS state"

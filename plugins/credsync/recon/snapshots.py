@@ -98,6 +98,16 @@ _TABLES = {
     "hris_writeback": "staging.hris_writeback_snapshot",
     "credential_rules": "staging.credential_rules_snapshot",
 }
+# What identifies a record within one listing; a listing naming one twice is refused.
+_KEYS = {
+    "lms_learners": ("scim_id",),
+    "registry": ("registry_id",),
+    "hris_writeback": ("target", "employee_id", "credential_type"),
+}
+
+
+class ListingDuplicateError(ValueError):
+    """A listing holds the same record key more than once; nothing of it was loaded."""
 
 
 def load_lms_users(conn: psycopg.Connection, tenant_id: str, users: Iterable[LmsUser]) -> uuid.UUID:
@@ -127,6 +137,22 @@ def load_course_rules(conn: psycopg.Connection, tenant_id: str, rules: Iterable[
     return _load(conn, tenant_id, "credential_rules", columns, map(attrgetter(*columns), unique.values()))
 
 
+def _require_unique_keys(cur: psycopg.Cursor, source: str, table: str, snapshot_id: uuid.UUID, count: int) -> None:
+    """One pass over the fresh snapshot instead of a unique index maintained row by row."""
+    key = _KEYS.get(source)
+    if not key or count < 2:
+        return
+    columns = ", ".join(key)
+    duplicates = cur.execute(
+        f"SELECT {columns}, count(*) FROM {table} WHERE snapshot_id = %s GROUP BY {columns} "
+        "HAVING count(*) > 1 ORDER BY count(*) DESC LIMIT 5", (snapshot_id,)).fetchall()
+    if duplicates:
+        named = "; ".join(f"{'/'.join(str(v) for v in row[:-1])} ({row[-1]}x)" for row in duplicates)
+        raise ListingDuplicateError(
+            f"{source} listing names the same {'/'.join(key)} more than once: {named}. Nothing was loaded "
+            "and the previous snapshot stays; the source system's listing needs fixing (or a paging bug).")
+
+
 def _names(record: type) -> list[str]:
     return [f.name for f in fields(record)]
 
@@ -146,6 +172,7 @@ def _load(
             for row in rows:
                 write((*lead, *row))
                 count += 1
+        _require_unique_keys(cur, source, table, snapshot_id, count)
         old = [r[0] for r in cur.execute(
             "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s",
             (tenant_id, source),
