@@ -93,10 +93,10 @@ def _dead_letter_settled_registry_writes(
         )
 
 
-# The comparisons in two groups that share no scratch tables, so they run side by side on
-# two connections (one per core): what issuance owes and the HRIS write-backs; and the LMS
-# accounts, the registry certificates and the delivery metrics.
-_GROUPS = ("completions_hris", "lms_registry")
+# One group per comparison (their scratch tables are their own), run side by side on
+# connections of their own so Postgres spreads them over the cores. The delivery metrics
+# go with the lightest, credentials_hris. Compare files are numbered by comparison.
+_GROUPS = {"completions_credentials": "2", "hris_lms": "1", "credentials_registry": "3", "credentials_hris": "4"}
 _OBSERVED_COLUMNS = ("comparison, finding_type, entity_key, subject, employee_id, credential_id, "
                      "left_system, left_value, right_system, right_value")
 
@@ -108,47 +108,43 @@ def _session_settings(cur: psycopg.Cursor, work_mem: str) -> None:
 
 
 def _observe(conn: psycopg.Connection, group: str, params: dict, work_mem: str) -> tuple[dict, dict]:
-    """Run one group's comparisons; park what they observed in staging.recon_observed.
+    """Run one comparison; park what it observed in staging.recon_observed.
 
-    Returns the group's populations per comparison and, for ``lms_registry``, the delivery metrics.
+    Returns its population and, for ``credentials_hris``, the delivery metrics.
     """
-    populations: dict[str, int] = {}
     metrics: dict[str, float | None] = {}
     with conn.transaction(), conn.cursor() as cur:
         _session_settings(cur, work_mem)
         cur.execute(sql_text("recon/prepare.sql"))
-        if group == "completions_hris":
+        if group == "completions_credentials":
             # "Eligible" is whatever issuance would do now: run its plan over the snapshot's rules.
             cur.execute(sql_text("credentials/rules_temp_table.sql"))
             cur.execute(sql_text("recon/prepare_rules.sql"), params)
             build_plan(cur, {"tenant_id": params["tenant_id"], "as_of": params["as_of_date"],
                              "completed_before": params["grace_cutoff"]})
-            files, comparisons = ("2", "4"), ("completions_credentials", "credentials_hris")
-        else:
+        elif group == "hris_lms":
             cur.execute(sql_text("recon/prepare_lms_users.sql"), params)
             cur.execute("CREATE INDEX ON recon_lms_users (employee_id)")
             cur.execute("ANALYZE recon_lms_users")
+        elif group == "credentials_registry":
             cur.execute(sql_text("recon/prepare_registry_match.sql"), params)
             cur.execute("ANALYZE recon_registry_match")
             cur.execute(sql_text("recon/prepare_registry_fallback.sql"), params)
-            files, comparisons = ("1", "3"), ("hris_lms", "credentials_registry")
+        else:
             row = cur.execute(sql_text("recon/delivery_metrics.sql"), params).fetchone()
             metrics = {k: (None if v is None else float(v)) for k, v in zip(_METRICS, row, strict=True)}
-        for path in sorted(COMPARE_DIR.glob("*.sql")):
-            if path.name.startswith(files):
-                cur.execute(path.read_text(encoding="utf-8"), params)
-        for comparison in comparisons:
-            populations[comparison] = cur.execute(
-                sql_text(f"recon/population/{comparison}.sql"), params).fetchone()[0]
+        for path in sorted(COMPARE_DIR.glob(f"{_GROUPS[group]}*.sql")):
+            cur.execute(path.read_text(encoding="utf-8"), params)
+        population = cur.execute(sql_text(f"recon/population/{group}.sql"), params).fetchone()[0]
         cur.execute("DELETE FROM staging.recon_observed WHERE run_id = %s AND grp = %s", (params["run_id"], group))
         cur.execute(f"INSERT INTO staging.recon_observed (run_id, tenant_id, grp, {_OBSERVED_COLUMNS}) "
                     f"SELECT %s, %s, %s, {_OBSERVED_COLUMNS} FROM recon_observed",
                     (params["run_id"], params["tenant_id"], group))
-    return populations, metrics
+    return {group: population}, metrics
 
 
 def _observe_all(conn: psycopg.Connection, params: dict, work_mem: str) -> tuple[dict, dict]:
-    """Both groups, side by side on their own connections when ``conn`` is idle.
+    """Every group, side by side on their own connections when ``conn`` is idle.
 
     Inside a caller's open transaction they run one after the other on ``conn``,
     so they see what that transaction has written.

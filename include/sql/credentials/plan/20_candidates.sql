@@ -11,19 +11,26 @@ WITH held AS (
       AND x.credential_type IN (SELECT requires_credential FROM credential_rules_eval)
       AND (x.status IN ('active', 'expired') OR x.status_reason = 'superseded')
 ),
+typed AS (
+    SELECT m.*, r.credential_type,
+           r.requires_credential IS NULL OR h.employee_id IS NOT NULL AS requirement_met,
+           r.credential_type IN (SELECT t.credential_type FROM credential_rules_eval AS t
+                                 GROUP BY t.credential_type HAVING count(*) > 1) AS contested
+    FROM plan_met AS m
+    JOIN credential_rules_eval AS r USING (rule_id)
+    LEFT JOIN held AS h ON h.employee_id = m.employee_id AND h.credential_type = r.requires_credential
+),
 ranked AS (
+    -- A type earned by one rule only has nothing to rank.
+    SELECT * FROM typed WHERE NOT contested
+    UNION ALL
     -- A rule whose required credential is not held never hides a met rule of the same type
     -- that needs none (a licence and a later recertification first seen in one run).
     -- DISTINCT ON rather than a row_number() filter: the planner then expects one row per
     -- (worker, type) and hash-joins the evidence check below instead of probing per row.
-    SELECT DISTINCT ON (m.employee_id, r.credential_type)
-           m.*, r.credential_type,
-           r.requires_credential IS NULL OR h.employee_id IS NOT NULL AS requirement_met
-    FROM plan_met AS m
-    JOIN credential_rules_eval AS r USING (rule_id)
-    LEFT JOIN held AS h ON h.employee_id = m.employee_id AND h.credential_type = r.requires_credential
-    ORDER BY m.employee_id, r.credential_type,
-             (r.requires_credential IS NULL OR h.employee_id IS NOT NULL) DESC, m.met_at DESC, m.rule_id
+    (SELECT DISTINCT ON (employee_id, credential_type) *
+     FROM typed WHERE contested
+     ORDER BY employee_id, credential_type, requirement_met DESC, met_at DESC, rule_id)
 )
 SELECT c.*
 FROM ranked AS c
