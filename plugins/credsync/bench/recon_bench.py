@@ -7,19 +7,21 @@ certificate, makes a handful of rows disagree in the outside systems' listings
 revoked, one unknown; HRIS payroll flags lost, a certification expired), then
 times, on the same data:
 
-- credsync: snapshot loads (LMS and HRIS listings from the synthetic generator;
-  the registry listing over real HTTP from the sandbox through RegistryClient,
-  or from the generator with ``--registry generator``), each COPYed into
-  staging; then ``reconcile`` (every comparison, findings, fixes, metrics), with
-  the time per SQL file;
+- credsync: the three snapshot loads side by side, each in its own process as
+  the DAG's snapshot tasks run (LMS and HRIS listings from the synthetic
+  generator; the registry listing over real HTTP from the sandbox through
+  RegistryClient, or from the generator with ``--registry generator``), each
+  COPYed into staging; then ``reconcile`` (every comparison, findings, fixes,
+  metrics) in a fresh process, with the time per SQL file summed over its
+  connections;
 - reladiff (joindiff in the same database) on the pairs it can express as table
   diffs, over the same staged snapshots: workers vs LMS users, registry
   certificates, write-backs vs HRIS listing; the keys it reports must equal the
   keys of credsync's findings.
 
-Each tool runs in a fresh process; peak RSS is that process's VmHWM (getrusage's
+Each part runs in a fresh process; peak RSS is that process's VmHWM (getrusage's
 ru_maxrss would include the parent's RSS at spawn). Postgres backend peaks are
-VmHWM of the backends each tool used, shared buffers touched included.
+the largest VmHWM of the backends each tool used, shared buffers touched included.
 Seeding is not timed.
 
     python -m credsync.bench.recon_bench                        # 1,000,000 workers, 2,000,000 credentials
