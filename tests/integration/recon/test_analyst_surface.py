@@ -11,17 +11,10 @@ import pytest
 from credsync.recon import synthetic
 from credsync.recon.alerts import record_alert
 from credsync.recon.report import CHARTS, build_report
-from credsync.warehouse import connect
 
 from .support import TYPES, employee, load_snapshots, new_tenant_id, run
 
 AS_OF = datetime(2025, 6, 3, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def conn(warehouse_url):
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
 
 
 @pytest.fixture

@@ -9,18 +9,11 @@ import pytest
 from credsync.recon import synthetic
 from credsync.recon.config import load_recon_config
 from credsync.recon.gate import check_run
-from credsync.warehouse import connect
 
 from .support import TYPES, employee, load_snapshots, new_tenant_id, run
 
 AS_OF = datetime(2025, 6, 4, 6, 0, tzinfo=UTC)
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def conn(warehouse_url):
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
 
 
 def test_gate_passes_a_clean_run_and_fails_a_drifting_one_naming_the_comparison(conn, warehouse_url):

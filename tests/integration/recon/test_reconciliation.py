@@ -7,14 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from credsync.recon import synthetic
-from credsync.warehouse import connect
 
 from .support import (
     TYPES,
     credential_id,
     employee,
     load_snapshots,
-    new_tenant_id,
     open_findings,
     provision_requeued_learners,
     replay_registry_dead_letters,
@@ -22,19 +20,6 @@ from .support import (
 )
 
 AS_OF = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def conn(warehouse_url):
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def tenant(conn) -> str:
-    tenant_id = new_tenant_id()
-    synthetic.create_tenant(conn, tenant_id, workers=40, types=TYPES, as_of=AS_OF)
-    return tenant_id
 
 
 def test_clean_tenant_reports_zero_findings_and_zero_drift(conn, tenant):

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from credsync.recon import synthetic
 from credsync.recon.snapshots import ListingDuplicateError, load_hris_writebacks, load_registry_certificates
-from credsync.warehouse import connect
-
-from .support import TYPES, new_tenant_id
-
-AS_OF = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def conn(warehouse_url):
-    with connect(warehouse_url, autocommit=True) as c:
-        yield c
-
-
-@pytest.fixture
-def tenant(conn) -> str:
-    tenant_id = new_tenant_id()
-    synthetic.create_tenant(conn, tenant_id, workers=20, types=TYPES, as_of=AS_OF)
-    return tenant_id
 
 
 def _snapshots(conn, tenant: str, source: str) -> list[tuple]:
