@@ -35,7 +35,7 @@ import contextlib
 import dataclasses
 import json
 import multiprocessing
-import resource
+import os
 import sqlite3
 import sys
 import tempfile
@@ -46,6 +46,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from credsync.bench.lrs_bench import TimedIterable
+from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 if TYPE_CHECKING:
     import psycopg
@@ -240,47 +243,16 @@ class RegistryAccess:
     client_secret: str = dataclasses.field(repr=False)
 
 
-def _peak_kib(pid: int | str) -> int | None:
-    """VmHWM (peak RSS) of a local process; None when /proc cannot tell.
-
-    For a Postgres backend this includes the shared buffers it touched. In a
-    spawned child it is the child's own peak, unlike getrusage's ru_maxrss,
-    which Linux carries over exec from the parent's RSS at spawn time.
-    """
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+def _self_peak_mib() -> float:
+    """This process's peak RSS: VmHWM, since in a spawned child getrusage's ru_maxrss
+    carries over the parent's RSS at spawn time."""
+    return round(process_peak_rss_mib(os.getpid()) or peak_rss_mib(), 1)
 
 
-def _mib(kib: int | None) -> float | None:
-    return None if kib is None else round(kib / 1024, 1)
-
-
-def _self_peak_mib() -> float | None:
-    return _mib(_peak_kib("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-class _SourceClock:
-    """Time spent waiting on a listing (HTTP pages or the generator), apart from COPYing it."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def wrap(self, items: Iterable[Any]) -> Iterator[Any]:
-        iterator = iter(items)
-        while True:
-            mark = time.perf_counter()
-            try:
-                item = next(iterator)
-            except StopIteration:
-                self.seconds += time.perf_counter() - mark
-                return
-            self.seconds += time.perf_counter() - mark
-            yield item
+def _backends_peak_mib(peaks: Iterable[float | None]) -> float | None:
+    """The largest VmHWM of some Postgres backends (shared buffers they touched included)."""
+    known = [p for p in peaks if p is not None]
+    return round(max(known), 1) if known else None
 
 
 def _statement_names() -> dict[str, str]:
@@ -305,11 +277,11 @@ def _comparison_of(statement: str) -> str:
     return next((group for group, prefixes in groups.items() if statement.startswith(prefixes)), "runs")
 
 
-def _timing_cursor(sink: dict[str, float], backend_peaks: dict[int, int]) -> type:
+def _timing_cursor(sink: dict[str, float], backend_peaks: dict[int, float]) -> type:
     """A cursor class adding each statement's time to ``sink`` under its SQL file name.
 
     reconcile runs its comparison groups on connections of its own, so each
-    statement also records its backend's peak RSS (``backend_peaks``, KiB by pid)
+    statement also records its backend's peak RSS (``backend_peaks``, MiB by pid)
     while that backend still exists.
     """
     import threading
@@ -328,11 +300,11 @@ def _timing_cursor(sink: dict[str, float], backend_peaks: dict[int, int]) -> typ
                 text = query if isinstance(query, str) else repr(query)
                 name = names.get(text) or " ".join(text.split())[:60]
                 pid = self.connection.info.backend_pid
-                peak = _peak_kib(pid)
+                peak = process_peak_rss_mib(pid)
                 with lock:
                     sink[name] = sink.get(name, 0.0) + time.perf_counter() - mark
                     if peak is not None:
-                        backend_peaks[pid] = max(peak, backend_peaks.get(pid, 0))
+                        backend_peaks[pid] = max(peak, backend_peaks.get(pid, 0.0))
 
     return TimingCursor
 
@@ -343,26 +315,25 @@ def load_listing(url: str, source: str, registry: RegistryAccess | None, drift: 
     from credsync.recon.snapshots import load_hris_writebacks, load_lms_users, load_registry_certificates
     from credsync.warehouse import connect
 
-    clock = _SourceClock()
     mark = time.monotonic()
     with connect(url, autocommit=True) as conn:
         if source == "lms":
-            snapshot_id = load_lms_users(conn, TENANT, clock.wrap(
-                drifted_lms(synthetic.lms_users(conn, TENANT), drift)))
+            load, records = load_lms_users, drifted_lms(synthetic.lms_users(conn, TENANT), drift)
         elif source == "hris":
-            snapshot_id = load_hris_writebacks(conn, TENANT, clock.wrap(
-                drifted_hris(synthetic.hris_writebacks(conn, TENANT), drift)))
+            load, records = load_hris_writebacks, drifted_hris(synthetic.hris_writebacks(conn, TENANT), drift)
         elif registry is None:
-            snapshot_id = load_registry_certificates(conn, TENANT, clock.wrap(
-                drifted_registry(synthetic.registry_certificates(conn, TENANT), drift)))
+            load = load_registry_certificates
+            records = drifted_registry(synthetic.registry_certificates(conn, TENANT), drift)
         else:
             from credsync.delivery.registry_client import RegistryClient, RegistryTarget
 
             client = RegistryClient(RegistryTarget(registry.base_url, registry.client_id, registry.client_secret))
-            snapshot_id = load_registry_certificates(conn, TENANT, clock.wrap(
-                listings.registry_certificates(client, TENANT)))
+            load, records = load_registry_certificates, listings.registry_certificates(client, TENANT)
+        # Time spent waiting on the listing (HTTP pages or the generator), apart from COPYing it.
+        listing = TimedIterable(records)
+        snapshot_id = load(conn, TENANT, listing)
     return {"source": source, "snapshot_id": snapshot_id, "seconds": time.monotonic() - mark,
-            "wait_s": clock.seconds, "peak_rss_mib": _self_peak_mib()}
+            "wait_s": listing.seconds, "peak_rss_mib": _self_peak_mib()}
 
 
 def run_credsync(url: str, registry: RegistryAccess | None, drift: Drift, types: int) -> dict[str, Any]:
@@ -406,7 +377,7 @@ def run_reconcile(url: str, snapshot_ids: dict[str, uuid.UUID], types: int) -> d
         conn.cursor_factory = plain_cursor
         figures["reconcile_peak_rss_mib"] = _self_peak_mib()
         # The largest of reconcile's backends (its own and one per comparison group).
-        figures["credsync_backend_peak_mib"] = _mib(max(backend_peaks.values(), default=None))
+        figures["credsync_backend_peak_mib"] = _backends_peak_mib(backend_peaks.values())
         figures["credsync_backends"] = len(backend_peaks)
         figures["reconcile_statements_s"] = {
             name: round(seconds, 2) for name, seconds in sorted(statements.items(), key=lambda i: -i[1])}
@@ -467,11 +438,11 @@ def run_reladiff(url: str, snapshot_ids: dict[str, str], lms_statuses: list[str]
         with connect(url, autocommit=True) as conn:
             pids = [r[0] for r in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (RELADIFF_APP,))]
-        peaks = [p for p in map(_peak_kib, pids) if p is not None]
+        peaks = [p for p in map(process_peak_rss_mib, pids) if p is not None]
     finally:
         db.close()
     figures["reladiff_peak_rss_mib"] = _self_peak_mib()
-    figures["reladiff_backend_peak_mib"] = _mib(max(peaks)) if peaks else None
+    figures["reladiff_backend_peak_mib"] = _backends_peak_mib(peaks)
     figures["reladiff_backends"] = len(peaks)
     figures["reladiff_keys"] = keys
     figures["reladiff_stats"] = stats
