@@ -1,7 +1,7 @@
 """Set-based comparisons of one tenant and the findings lifecycle (include/sql/recon/).
 
 One call of :func:`reconcile` is one reconciliation run: it runs every
-comparison against the given snapshots (in two groups side by side, each on its
+comparison against the given snapshots (the four side by side, each on its
 own connection and transaction, handing what it observed over through
 ``staging.recon_observed``), then in one transaction records the run and its
 per-comparison drift, opens/updates/closes findings, applies the safe fixes and
