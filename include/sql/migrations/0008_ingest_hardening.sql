@@ -1,0 +1,2 @@
+-- 0008_ingest_hardening: filled in by the change that needs it.
+SELECT 1;

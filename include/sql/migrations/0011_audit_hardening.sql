@@ -1,0 +1,2 @@
+-- 0011_audit_hardening: filled in by the change that needs it.
+SELECT 1;
