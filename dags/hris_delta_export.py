@@ -64,7 +64,7 @@ def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | 
         open_export = HrisHook(tenant.conn_id("hris"), tenant_id).export
     return flow.extract_and_stage(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=tenant_id,
                                   open_export=open_export, full=bool(params.get("full_export")),
-                                  dag_run_id=run_id)
+                                  dag_run_id=run_id, id_case=tenant.identity_case)
 
 
 @task(map_index_template=TENANT_MAP_INDEX)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from credsync.mapping.identity import CASE_POLICIES, DEFAULT_CASE_POLICY
 from credsync.paths import INCLUDE_DIR
 
 TENANTS_FILE = INCLUDE_DIR / "tenants.yaml"
@@ -24,6 +25,9 @@ class Tenant:
     region: str
     enabled: bool
     connections: dict[str, str]
+    # How employee ids compare (credsync.mapping.identity): ``preserve`` keeps e1 and E1 two people;
+    # ``upper``/``lower`` say the HRIS treats case as noise, so staging folds ids to one case.
+    identity_case: str = DEFAULT_CASE_POLICY
 
     def conn_id(self, role: str) -> str:
         return self.connections[role]
@@ -73,4 +77,22 @@ def _parse(path: Path, index: int, entry: object) -> Tenant:
         region=str(entry["region"]),
         enabled=enabled,
         connections={role: str(connections[role]) for role in CONNECTION_ROLES},
+        identity_case=_identity_case(f"{where} ({tenant_id})", entry.get("identity")),
     )
+
+
+def _identity_case(where: str, identity: object) -> str:
+    """``identity: {case: preserve|upper|lower}``; absent means preserve (ids are case-sensitive)."""
+    if identity is None:
+        return DEFAULT_CASE_POLICY
+    if not isinstance(identity, dict):
+        raise TenantConfigError(f"{where}: field 'identity' must be a mapping like {{case: preserve}}")
+    unknown = sorted(set(identity) - {"case"})
+    if unknown:
+        raise TenantConfigError(f"{where}: field 'identity' has unknown key(s) {', '.join(map(repr, unknown))}"
+                                " (known: 'case')")
+    case = identity.get("case", DEFAULT_CASE_POLICY)
+    if case not in CASE_POLICIES:
+        raise TenantConfigError(f"{where}: field 'identity.case' is {case!r}; expected one of "
+                                f"{', '.join(CASE_POLICIES)}")
+    return str(case)

@@ -31,10 +31,12 @@ def extract_and_stage(
     open_export: Callable[[str | None], Export],
     full: bool = False,
     dag_run_id: str | None = None,
+    id_case: str = "preserve",
 ) -> dict[str, Any]:
     """Pull the delta since the tenant's watermark (or everything when ``full``) into a staged batch.
 
     An empty delta creates no batch; its ``as_of`` still becomes the next watermark.
+    ``id_case`` is the tenant's identity case policy (``Tenant.identity_case``).
     """
     from credsync.warehouse import connect
 
@@ -51,7 +53,7 @@ def extract_and_stage(
             log.info("tenant %s: no HRIS changes since %s", tenant_id, since)
             return result
         staged = stage_workers(conn, tenant_id=tenant_id, records=itertools.chain([first], records),
-                               dag_run_id=dag_run_id)
+                               dag_run_id=dag_run_id, id_case=id_case)
     result.update(staged.as_dict(), watermark=export.as_of)
     log.info("tenant %s: staged batch %s: %d in, %d staged, %d quarantined", tenant_id, staged.batch_id,
              staged.records_in, staged.staged, staged.quarantined)

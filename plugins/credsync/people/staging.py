@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from credsync.mapping import FieldMapping, MappingError, load_mapping
+from credsync.mapping.identity import DEFAULT_CASE_POLICY, canonical_id
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
@@ -46,12 +47,15 @@ def stage_workers(
     batch_id: str | None = None,
     dag_run_id: str | None = None,
     mapping: FieldMapping | None = None,
+    id_case: str = DEFAULT_CASE_POLICY,
 ) -> StagedBatch:
     """Create the batch, stream ``records`` through the mapping into ``staging.hris_workers``.
 
     Rows the mapping rejects go to ``audit.quarantine`` with the rule
     ``mapping`` and the error naming file, row and field. Commits once, at
-    the end, so a failed extract leaves no half-staged batch.
+    the end, so a failed extract leaves no half-staged batch. ``employee_id``
+    and ``manager_id`` are canonicalised under the tenant's case policy
+    ``id_case`` (``credsync.mapping.identity``), so every later step compares one form.
     """
     mapping = mapping or load_mapping(MAPPING_NAME, MAPPING_VERSION)
     batch_id = batch_id or str(uuid.uuid4())
@@ -72,6 +76,9 @@ def stage_workers(
             except MappingError as err:
                 rejects.append((batch_id, tenant_id, key, "mapping", str(err), json.dumps(record, default=str)))
                 continue
+            for column in ("employee_id", "manager_id"):
+                if row.get(column) is not None:
+                    row[column] = canonical_id(row[column], case=id_case)
             row.update(batch_id=batch_id, tenant_id=tenant_id, row_number=records_in,
                        mapping_version=mapping.mapping_version)
             copy.write_row(tuple(row[column] for column in STAGED_COLUMNS))
