@@ -1,9 +1,12 @@
 """Retrying HTTP exchanges shared by the registry and HRIS write-back clients.
 
 429 waits for ``Retry-After``; 5xx, timeouts and connection resets (also
-mid-response) back off exponentially with full jitter, bounded by
-:class:`~credsync.delivery.config.RetryPolicy`. Every exchange is returned as
-an :class:`Attempt` so callers can record request id, status and latency.
+mid-response: see :mod:`credsync.http_transient`) back off exponentially with
+full jitter, bounded by :class:`~credsync.delivery.config.RetryPolicy`. The
+body is read inside the retried section. Other request errors (a malformed
+URL, a certificate that does not verify) are raised at once: sending again
+cannot help. Every exchange is returned as an :class:`Attempt` so callers can
+record request id, status and latency.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import requests
 
 from credsync.delivery.config import RetryPolicy
+from credsync.http_transient import is_transient
 
 
 @dataclass(frozen=True)
@@ -101,16 +105,17 @@ def send_with_retry(
         try:
             response = session.request(method, url, headers={**base_headers, "X-Request-Id": request_id},
                                         timeout=timeout, **kwargs)
-        except requests.Timeout as exc:
-            attempts.append(_attempt(request_id, method, path, None, started, "timeout", exc))
-            failures += 1
-        except requests.RequestException as exc:
-            # Includes a connection reset mid-response (ChunkedEncodingError / ConnectionError).
-            attempts.append(_attempt(request_id, method, path, None, started, "connection_error", exc))
+            body = _body(response)  # inside the try: a reset during the download is retried too
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Writes are safe to send again: each carries its Idempotency-Key or is a full-state PUT.
+            timed_out = isinstance(exc, requests.Timeout | TimeoutError)
+            attempts.append(_attempt(request_id, method, path, None, started,
+                                     "timeout" if timed_out else "connection_error", exc))
             failures += 1
         else:
             status = response.status_code
-            body = _body(response)
             if status == 429:
                 throttled += 1
                 attempts.append(_attempt(request_id, method, path, status, started, "throttled"))

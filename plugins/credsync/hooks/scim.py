@@ -39,7 +39,11 @@ class ScimCapabilities:
 
 
 class ScimClient:
-    """Users endpoint operations with retries; every write returns the server's resource."""
+    """Users endpoint operations with retries; every write returns the server's resource.
+
+    Reads and full-state PUTs are retried on 429/5xx and on transient transport failures,
+    a reset in the middle of the answer included (:mod:`credsync.people.http`); creates are not.
+    """
 
     def __init__(self, client: ApiClient) -> None:
         self.api = client
@@ -78,6 +82,7 @@ class ScimClient:
 
     def create_user(self, resource: dict[str, Any]) -> dict[str, Any]:
         # Not retried blindly: a lost 201 would turn into a 409; the caller looks up by externalId.
+        # A lost answer (reset mid-response, timeout) raises ApiError with status None for that look-up.
         return self.api.request(
             "POST", "Users", json=resource, headers={"Content-Type": SCIM_JSON}, expect=(201,), retry=False
         ).json()
@@ -90,9 +95,13 @@ class ScimClient:
         return self.api.request("PUT", f"Users/{scim_id}", json=resource, headers=headers).json()
 
     def bulk(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """POST /Bulk; returns the per-operation results in order."""
+        """POST /Bulk; returns the per-operation results in order.
+
+        Sent once: a Bulk request may carry creates, and after a lost answer only the
+        caller can look up which of them the server applied (as for :meth:`create_user`).
+        """
         body = {"schemas": [BULK_REQUEST_SCHEMA], "failOnErrors": 0, "Operations": operations}
-        response = self.api.request("POST", "Bulk", json=body, headers={"Content-Type": SCIM_JSON})
+        response = self.api.request("POST", "Bulk", json=body, headers={"Content-Type": SCIM_JSON}, retry=False)
         return list(response.json().get("Operations") or [])
 
 

@@ -1,4 +1,10 @@
-"""HTTP plumbing shared by the LRS and LMS hooks: a target, bounded retries, Retry-After."""
+"""HTTP plumbing shared by the LRS and LMS hooks: a target, bounded retries, Retry-After.
+
+Retried: 429 (after ``Retry-After``), 5xx, and transient transport failures,
+including a connection reset in the middle of the body
+(:func:`credsync.http_transient.is_transient`). Only GETs go through here, so a
+retry is harmless; the body is read and decoded inside the retried call.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from typing import Any
 
 import requests
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
+
+from credsync.http_transient import is_transient
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_ATTEMPTS = 6
@@ -38,7 +46,7 @@ class RetryableStatus(Exception):
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, RetryableStatus | requests.ConnectionError | requests.Timeout)
+    return isinstance(exc, RetryableStatus) or is_transient(exc)
 
 
 def _wait(state: RetryCallState) -> float:
@@ -54,7 +62,7 @@ def _wait(state: RetryCallState) -> float:
 @retry(retry=retry_if_exception(_retryable), wait=_wait, stop=stop_after_attempt(MAX_ATTEMPTS), reraise=True)
 def get_json(session: requests.Session, target: HttpTarget, url: str, *, params: Any = None,
              headers: dict[str, str] | None = None) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
-    """GET ``url`` and return (JSON body, headers); retries 429 (Retry-After) and 5xx/timeouts."""
+    """GET ``url`` and return (JSON body, headers); retries 429 (Retry-After), 5xx and transport failures."""
     response = session.get(url, params=params, headers={**target.headers(), **(headers or {})},
                            auth=target.basic, timeout=TIMEOUT_S)
     if response.status_code in RETRY_STATUSES:

@@ -2,8 +2,11 @@
 
 Plain code (no Airflow): hooks build an :class:`HttpTarget` from their
 Connection; tests build one from a sandbox URL. Retries: 429 waits exactly
-``Retry-After`` (capped), 5xx/connection errors/timeouts back off
-exponentially with jitter; attempts are bounded.
+``Retry-After`` (capped), 5xx and transient transport failures (connection
+errors, timeouts, a connection reset mid-response: see
+:mod:`credsync.http_transient`) back off exponentially with jitter; attempts
+are bounded. The body is read inside the retried section, so a reset during
+the download is retried like one before the status line.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import requests
 import tenacity
+
+from credsync.http_transient import is_transient
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -95,6 +100,8 @@ class ApiClient:
 
         def once() -> requests.Response:
             response = self.session.request(method, url, **kwargs)
+            # Read the whole body here (also with stream=True): a reset mid-body must be retried.
+            _ = response.content
             if response.status_code in RETRY_STATUSES and response.status_code not in expected:
                 raise RetryableResponse(response)
             return response
@@ -102,9 +109,7 @@ class ApiClient:
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.target.max_attempts if retry else 1),
             wait=self._wait,
-            retry=tenacity.retry_if_exception_type(
-                (RetryableResponse, requests.ConnectionError, requests.Timeout)
-            ),
+            retry=tenacity.retry_if_exception(lambda exc: isinstance(exc, RetryableResponse) or is_transient(exc)),
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "%s %s: attempt %d failed (%s); retrying", method, url, state.attempt_number,
@@ -118,8 +123,12 @@ class ApiClient:
                 f"{method} {url}: still {exc.response.status_code} after {self.target.max_attempts} attempts",
                 exc.response,
             ) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ApiError(f"{method} {url}: {type(exc).__name__} after retries: {exc}") from exc
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # status None: callers (a create that looks up before retrying) treat it as "answer lost".
+            attempts = self.target.max_attempts if retry else 1
+            raise ApiError(f"{method} {url}: {type(exc).__name__} after {attempts} attempt(s): {exc}") from exc
         if response.status_code not in expected:
             raise ApiError(
                 f"{method} {url}: HTTP {response.status_code}: {response.text[:300]}", response

@@ -6,8 +6,11 @@
 - Registry: through ``credsync.delivery.registry_client.RegistryClient.list_certificates``
   (OAuth2 client credentials, retries) built by ``credsync.hooks.registry.RegistryHook``.
 
-Retries: 429 honours ``Retry-After``; 5xx and connection errors back off
-exponentially with jitter; bounded attempts.
+Retries: 429 honours ``Retry-After``; 5xx and transient transport failures
+(connection errors, timeouts, a reset in the middle of a page:
+:func:`credsync.http_transient.is_transient`) back off exponentially with
+jitter; bounded attempts. Listings only read, so a retry is harmless; each
+page's body is read and decoded inside the retried attempt.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ class _Retryable(Exception):
 
 
 def _get_json(session: Any, url: str, params: dict[str, Any], token: str, system: str) -> Any:
-    import requests
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+    from credsync.http_transient import is_transient
 
     def wait(state: Any) -> float:
         exc = state.outcome.exception()
@@ -53,8 +57,8 @@ def _get_json(session: Any, url: str, params: dict[str, Any], token: str, system
         return wait_exponential_jitter(initial=0.5, max=20)(state)
 
     for attempt in Retrying(stop=stop_after_attempt(6), wait=wait, reraise=True,
-                            retry=retry_if_exception_type((_Retryable, requests.ConnectionError,
-                                                           requests.Timeout))):
+                            retry=retry_if_exception(lambda exc: isinstance(exc, _Retryable)
+                                                     or is_transient(exc))):
         with attempt:
             response = session.get(url, params=params, headers={"Authorization": f"Bearer {token}"},
                                    timeout=(5, 60))
