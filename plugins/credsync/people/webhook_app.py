@@ -7,15 +7,27 @@
 - 200 ``already_processed``: the same event delivered again; nothing triggered;
 - 400 ``malformed`` / ``stale_timestamp``; 401 ``bad_signature``;
   404 ``unknown_tenant``; 409 ``replayed_with_different_body``;
+  413 ``too_large``: the body is over the limit (64 KiB unless configured);
 - 503 ``trigger_failed``: recorded, but no run could be triggered; delivering
   the event again retries (the hourly schedule is the safety net).
+
+The receiver runs inside the api-server and answers senders it has not
+authenticated yet, so it never holds more than the limit of any request: a
+missing or unreadable signature header is answered 401 and a Content-Length
+over the limit 413 before a byte of the body is read; a body without
+Content-Length (chunked) is read in the server's chunks and answered 413 as
+soon as it passes the limit, without reading the rest. Those early answers
+carry ``Connection: close``, so the server drops the connection rather than
+drain what the sender still sends. Only then is the HMAC checked, and only a
+body whose HMAC matches is parsed as JSON.
 
 In Airflow the api-server serves it under ``/credsync`` (see
 ``plugins/credsync_webhooks_plugin.py``), so the URL to register in the HRIS is
 ``<api-server>/credsync/hris/<tenant>/webhooks``. There the receiver reads the
 Connections ``credsync_warehouse`` and, per tenant of include/tenants.yaml,
 ``hris_<tenant>`` extra ``webhook_secret`` (a tenant without one is answered
-404); env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` overrides the 300 s window. An
+404); env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` overrides the 300 s window and
+env ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES`` the 64 KiB body limit (1 KiB to 1 MiB). An
 accepted event triggers a ``hris_delta_export`` run; its merge updates the
 ``core.workers`` asset, on which ``scim_provisioning`` is scheduled, so a
 terminated worker's LMS account is deactivated within minutes.
@@ -28,26 +40,33 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from credsync.people.webhooks import (
     DEFAULT_TOLERANCE_SECONDS,
+    MAX_BODY_BYTES,
     SIGNATURE_HEADER,
     Outcome,
     Rejection,
     WebhookEvent,
     WebhookReceiver,
     WebhookRejected,
+    check_declared_length,
+    check_max_body_bytes,
+    check_signature_header,
+    log_rejection,
 )
 
 log = logging.getLogger(__name__)
 
 HRIS_EXPORT_DAG_ID = "hris_delta_export"
 TOLERANCE_ENV = "CREDSYNC_WEBHOOK_TOLERANCE_SECONDS"
+MAX_BODY_ENV = "CREDSYNC_WEBHOOK_MAX_BODY_BYTES"
 SECRET_EXTRA = "webhook_secret"  # noqa: S105 - the name of the extra field, not a secret
 
 REJECTION_STATUS = {
@@ -56,6 +75,7 @@ REJECTION_STATUS = {
     Rejection.BAD_SIGNATURE: 401,
     Rejection.UNKNOWN_TENANT: 404,
     Rejection.REPLAYED_WITH_DIFFERENT_BODY: 409,
+    Rejection.TOO_LARGE: 413,
 }
 OUTCOME_STATUS = {Outcome.ACCEPTED: 202, Outcome.ALREADY_PROCESSED: 200, Outcome.TRIGGER_FAILED: 503}
 _RUN_ID_SAFE = re.compile(r"^[A-Za-z0-9_.~:+-]+$")  # Airflow's default allowed_run_id_pattern
@@ -63,22 +83,39 @@ _RUN_ID_SAFE = re.compile(r"^[A-Za-z0-9_.~:+-]+$")  # Airflow's default allowed_
 ReceiverSource = WebhookReceiver | Callable[[], WebhookReceiver]
 
 
-def create_app(receiver: ReceiverSource | None = None) -> FastAPI:
-    """The receiver app; ``receiver`` (or a factory called on first use) defaults to :func:`airflow_receiver`."""
+def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
+    """The receiver app; ``receiver`` (or a factory called on first use) defaults to :func:`airflow_receiver`.
+
+    ``max_body_bytes`` is the most of a request body the app reads (default env
+    ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``, else 64 KiB); an invalid value fails here,
+    when the plugin loads, rather than on the first webhook.
+    """
     get_receiver = _once(receiver if receiver is not None else airflow_receiver)
+    limit = check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
     app = FastAPI(title="credsync HRIS webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.post("/hris/{tenant_id}/webhooks")
     async def hris_webhook(tenant_id: str, request: Request) -> JSONResponse:
-        # The signature covers the raw bytes, so read them before anything parses the body.
-        body = await request.body()
         signature = request.headers.get(SIGNATURE_HEADER)
+        try:
+            # From the headers alone: an unsigned or declared-too-large request costs no body read.
+            check_signature_header(signature)
+            check_declared_length(request.headers.get("content-length"), limit)
+            # The signature covers the raw bytes, so read them before anything parses the body.
+            body = await read_limited(request.stream(), limit)
+        except WebhookRejected as exc:
+            log_rejection(tenant_id, exc)
+            # The rest of the body may still be on its way: close rather than read it to reuse the connection.
+            return rejection_response(exc, headers={"Connection": "close"})
+        except ClientDisconnect:
+            log.info("HRIS webhook: the sender disconnected before its body was complete")
+            return JSONResponse({"status": "rejected", "reason": Rejection.MALFORMED.value,
+                                 "detail": "the body was not complete"}, status_code=400)
         try:
             found = await run_in_threadpool(get_receiver)
             receipt = await run_in_threadpool(found.receive, tenant_id, body, signature)
         except WebhookRejected as exc:
-            return JSONResponse({"status": "rejected", "reason": exc.reason.value, "detail": exc.detail},
-                                status_code=REJECTION_STATUS[exc.reason])
+            return rejection_response(exc)
         answer = {"status": receipt.outcome.value, "event_id": receipt.event_id,
                   "triggered_run": receipt.triggered_run}
         headers = {"Retry-After": "60"} if receipt.outcome is Outcome.TRIGGER_FAILED else None
@@ -87,12 +124,44 @@ def create_app(receiver: ReceiverSource | None = None) -> FastAPI:
     return app
 
 
+async def read_limited(chunks: AsyncIterator[bytes], max_body_bytes: int) -> bytes:
+    """The body from ``chunks``; ``too_large`` as soon as it passes ``max_body_bytes``, the rest unread.
+
+    Holds at most ``max_body_bytes`` plus one chunk of the server's (uvicorn
+    hands the body over in pieces of tens of KiB and stops reading the socket
+    while the app does not take them).
+    """
+    body = bytearray()
+    async for chunk in chunks:
+        if len(body) + len(chunk) > max_body_bytes:
+            raise WebhookRejected(Rejection.TOO_LARGE, f"body is larger than {max_body_bytes} bytes")
+        body += chunk
+    return bytes(body)
+
+
+def rejection_response(rejected: WebhookRejected, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"status": "rejected", "reason": rejected.reason.value, "detail": rejected.detail},
+                        status_code=REJECTION_STATUS[rejected.reason], headers=headers)
+
+
+def max_body_bytes_from_env() -> int:
+    """Env ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES`` (1024 to 1048576), or 64 KiB when unset."""
+    raw = os.environ.get(MAX_BODY_ENV, "").strip()
+    if not raw:
+        return MAX_BODY_BYTES
+    try:
+        return check_max_body_bytes(int(raw))
+    except ValueError as exc:
+        raise ValueError(f"{MAX_BODY_ENV}: {exc}" if raw.isdigit() else
+                         f"{MAX_BODY_ENV} must be a number of bytes, got {raw!r}") from None
+
+
 def airflow_receiver() -> WebhookReceiver:
     """The receiver as the Airflow api-server runs it: Connections for secrets, DAG runs as the trigger.
 
     Reads Connection ``credsync_warehouse`` (and migrates the warehouse once, a
     no-op when current, so ``audit.hris_webhook_events`` exists before the first
-    DAG ran) and env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS``.
+    DAG ran) and env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` and ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``.
     """
     from credsync.warehouse import migrate, url_from_connection
 
@@ -104,7 +173,7 @@ def airflow_receiver() -> WebhookReceiver:
     except ValueError:
         raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
     return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_hris_delta_export,
-                           tolerance_seconds=tolerance)
+                           tolerance_seconds=tolerance, max_body_bytes=max_body_bytes_from_env())
 
 
 def connection_secret(tenant_id: str) -> str | None:

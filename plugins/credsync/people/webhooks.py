@@ -10,14 +10,24 @@ The contract (sandbox/hris/webhooks.py sends exactly this):
   new secret while one is rotated);
 - body ``{event_id, type, tenant_id, employee_id, occurred_at}``.
 
-Rules, in the order they are checked:
+Rules, in the order they are checked. The HTTP layer checks the first two
+from the headers alone, before it reads a byte of the body, and enforces the
+size limit while it reads, so an unauthenticated sender can never make the
+receiver hold more than ``max_body_bytes`` (64 KiB; an event is a few hundred
+bytes) of its request:
 
-1. the path tenant is one we serve and has a webhook secret (``unknown_tenant``);
-2. the signature matches, compared in constant time (``bad_signature``);
-3. ``t`` lies within ``tolerance_seconds`` of now, either side (``stale_timestamp``)
+1. the ``X-HRIS-Signature`` header is present and readable (``bad_signature``,
+   see :func:`check_signature_header`);
+2. the body is at most ``max_body_bytes`` — as declared by Content-Length, and
+   as actually read (``too_large``, see :func:`check_declared_length`);
+3. the path tenant is one we serve and has a webhook secret (``unknown_tenant``);
+4. the signature matches, compared in constant time (``bad_signature``) — nothing
+   parses the body before this, so unauthenticated bytes never reach the JSON parser;
+5. ``t`` lies within ``tolerance_seconds`` of now, either side (``stale_timestamp``)
    — with the signature this bounds how long a captured request can be replayed;
-4. the body is a well-formed event of the path tenant (``malformed``);
-5. an ``event_id`` is processed once: the same event delivered again is
+6. the body is a well-formed event of the path tenant (``malformed``), storable
+   as it is (no NUL, lone surrogate or non-finite number anywhere in it);
+7. an ``event_id`` is processed once: the same event delivered again is
    answered as already processed without a second trigger; a different body
    under a seen ``event_id`` is refused (``replayed_with_different_body``).
 
@@ -33,6 +43,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -48,11 +59,18 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-HRIS-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300
 EVENT_TYPES = frozenset({"worker.hired", "worker.terminated"})
+EVENT_FIELDS = ("event_id", "type", "tenant_id", "employee_id", "occurred_at")
 MAX_BODY_BYTES = 64 * 1024
+# The most an operator may raise the limit to: a receiver in the api-server holds up to this much
+# per concurrent request from senders it has not authenticated yet.
+MAX_BODY_BYTES_CEILING = 1024 * 1024
 _MAX_ID_LENGTH = 200
 _TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{1,30}$")  # as include/tenants.yaml allows
 _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
+_CONTENT_LENGTH = re.compile(r"^[0-9]{1,20}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # jsonb takes no NUL; UTF-8 has no lone surrogates
 
 
 class Rejection(StrEnum):
@@ -62,6 +80,7 @@ class Rejection(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     STALE_TIMESTAMP = "stale_timestamp"
     MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
     REPLAYED_WITH_DIFFERENT_BODY = "replayed_with_different_body"
 
 
@@ -142,25 +161,76 @@ def verify_signature(
     return int(stamp)
 
 
-def parse_event(tenant_id: str, body: bytes) -> WebhookEvent:
+def check_signature_header(header: str | None) -> None:
+    """Raise ``bad_signature`` when ``header`` is missing or unreadable (no secret needed).
+
+    Lets the HTTP layer refuse an unsigned request before reading its body;
+    whether the signature matches is decided later, by :func:`verify_signature`.
+    """
+    _parse_header(header)
+
+
+def check_declared_length(content_length: str | None, max_body_bytes: int = MAX_BODY_BYTES) -> int | None:
+    """The body length a ``Content-Length`` header declares, or None when it declares none (chunked).
+
+    Raises ``too_large`` when it declares more than ``max_body_bytes`` and
+    ``malformed`` when it is not a length. A missing header is no refusal: the
+    limit is then enforced while the body is read.
+    """
+    if content_length is None:
+        return None
+    value = content_length.strip()
+    if not _CONTENT_LENGTH.match(value):
+        raise WebhookRejected(Rejection.MALFORMED, "header Content-Length is not a number of bytes")
+    declared = int(value)
+    if declared > max_body_bytes:
+        raise WebhookRejected(Rejection.TOO_LARGE, f"body of {declared} bytes declared; the limit is "
+                                                   f"{max_body_bytes} bytes")
+    return declared
+
+
+def check_body_size(body: bytes, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    """Raise ``too_large`` when ``body`` is longer than ``max_body_bytes``."""
+    if len(body) > max_body_bytes:
+        raise WebhookRejected(Rejection.TOO_LARGE, f"body is larger than {max_body_bytes} bytes")
+
+
+def check_max_body_bytes(max_body_bytes: int) -> int:
+    """``max_body_bytes`` if it is a sane limit (1 KiB to 1 MiB), else ValueError."""
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
+            or not 1024 <= max_body_bytes <= MAX_BODY_BYTES_CEILING:
+        raise ValueError(f"the webhook body limit must be 1024 to {MAX_BODY_BYTES_CEILING} bytes, "
+                         f"got {max_body_bytes!r}")
+    return max_body_bytes
+
+
+def parse_event(tenant_id: str, body: bytes, *, max_body_bytes: int = MAX_BODY_BYTES) -> WebhookEvent:
     """The event in ``body``, checked against the contract; raises ``malformed``."""
     def malformed(detail: str) -> WebhookRejected:
         return WebhookRejected(Rejection.MALFORMED, detail)
 
-    if len(body) > MAX_BODY_BYTES:
-        raise malformed(f"body is larger than {MAX_BODY_BYTES} bytes")
+    if len(body) > max_body_bytes:
+        raise malformed(f"body is larger than {max_body_bytes} bytes")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError):
         raise malformed("body is not JSON") from None
+    except RecursionError:  # nesting deeper than the parser's stack; no event looks like that
+        raise malformed("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise malformed("body is not a JSON object")
-    for name in ("event_id", "type", "tenant_id", "employee_id", "occurred_at"):
+    for key, value in data.items():
+        if _unstorable(key) or _unstorable(value):
+            where = f"field {key!r}" if key in EVENT_FIELDS else "a field outside the contract"
+            raise malformed(f"{where} contains a NUL or a lone surrogate, which cannot be stored")
+    for name in EVENT_FIELDS:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
             raise malformed(f"field {name!r} must be a non-empty string")
         if len(value) > _MAX_ID_LENGTH:
             raise malformed(f"field {name!r} is longer than {_MAX_ID_LENGTH} characters")
+        if _CONTROL.search(value):
+            raise malformed(f"field {name!r} contains a control character")
     if data["type"] not in EVENT_TYPES:
         raise malformed(f"field 'type' must be one of {sorted(EVENT_TYPES)}, got {data['type']!r}")
     if data["tenant_id"] != tenant_id:
@@ -173,6 +243,12 @@ def parse_event(tenant_id: str, body: bytes) -> WebhookEvent:
         raise malformed("field 'occurred_at' has no UTC offset")
     return WebhookEvent(tenant_id=tenant_id, event_id=data["event_id"], type=data["type"],
                         employee_id=data["employee_id"], occurred_at=occurred_at, body=data)
+
+
+def log_rejection(tenant_id: str, rejected: WebhookRejected) -> None:
+    """Log a refused delivery: never the secret or the signature; the path tenant only if it is a tenant id."""
+    shown = tenant_id if _TENANT_ID.match(tenant_id) else "<not a tenant id>"
+    log.warning("tenant %s: HRIS webhook rejected (%s): %s", shown, rejected.reason.value, rejected.detail)
 
 
 class WebhookReceiver:
@@ -192,6 +268,7 @@ class WebhookReceiver:
         secret_for: Callable[[str], str | None],
         trigger: Callable[[WebhookEvent], str],
         tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
+        max_body_bytes: int = MAX_BODY_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if tolerance_seconds <= 0:
@@ -200,6 +277,7 @@ class WebhookReceiver:
         self.secret_for = secret_for
         self.trigger = trigger
         self.tolerance_seconds = tolerance_seconds
+        self.max_body_bytes = check_max_body_bytes(max_body_bytes)
         self.clock = clock
 
     def receive(self, tenant_id: str, body: bytes, signature_header: str | None) -> Receipt:
@@ -208,17 +286,18 @@ class WebhookReceiver:
             event = self._verified(tenant_id, body, signature_header)
             return self._process(event)
         except WebhookRejected as exc:
-            # Never the secret or the signature; a path tenant only if it is a well-formed id.
-            shown = tenant_id if _TENANT_ID.match(tenant_id) else "<not a tenant id>"
-            log.warning("tenant %s: HRIS webhook rejected (%s): %s", shown, exc.reason.value, exc.detail)
+            log_rejection(tenant_id, exc)
             raise
 
     def _verified(self, tenant_id: str, body: bytes, signature_header: str | None) -> WebhookEvent:
+        check_signature_header(signature_header)
+        # Before the HMAC: hashing an oversized body is work an unauthenticated sender should not buy.
+        check_body_size(body, self.max_body_bytes)
         secret = self.secret_for(tenant_id) if _TENANT_ID.match(tenant_id) else None
         if not secret:
             raise WebhookRejected(Rejection.UNKNOWN_TENANT, "no HRIS webhooks are configured for this tenant")
         verify_signature(secret, body, signature_header, now=self.clock(), tolerance_seconds=self.tolerance_seconds)
-        return parse_event(tenant_id, body)
+        return parse_event(tenant_id, body, max_body_bytes=self.max_body_bytes)
 
     def _process(self, event: WebhookEvent) -> Receipt:
         from psycopg.types.json import Jsonb
@@ -266,6 +345,33 @@ class WebhookReceiver:
         log.info("tenant %s: HRIS webhook %s accepted (%s, worker %s); run %s picks it up",
                  event.tenant_id, event.event_id, event.type, event.employee_id, run)
         return Receipt(Outcome.ACCEPTED, event.tenant_id, event.event_id, run)
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")  # json.loads accepts NaN/Infinity; jsonb does not
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf, which jsonb cannot hold
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
+
+
+def _unstorable(value: Any) -> bool:
+    """Whether a string (or key) anywhere in ``value`` holds a character Postgres cannot store."""
+    stack = [value]
+    while stack:  # iterative: a deeply nested body must not exhaust the stack here either
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _digest(secret: str, stamp: str, body: bytes) -> str:
