@@ -15,7 +15,6 @@ nothing unless the content changed. Payloads carry no timestamps of our own
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credsync import csv_safe
 from credsync.audit import append_event, dead_letter
 from credsync.delivery.hris_client import HrisWritebackClient
 from credsync.delivery.http_retry import RegistryUnavailable
@@ -215,14 +215,17 @@ def payroll_csv_path(payroll_dir: Path, tenant_id: str, as_of: date) -> Path:
 def write_payroll_csv(payroll_dir: Path, tenant_id: str, as_of: date, flags: list[Writeback]) -> Path:
     """The full payroll flag picture for ``as_of`` (sorted, so a rerun writes the same bytes).
 
-    Written to a temp file and renamed, so a payroll job never reads half a file.
+    Written to a temp file and renamed, so a payroll job never reads half a file. Written
+    through :func:`credsync.csv_safe.writer`: an id or flag that starts like a formula (``=``,
+    ``+``, ``-``, ``@``, tab, CR) gets a leading ``'`` so a spreadsheet shows it as text, and
+    lines end in CRLF (RFC 4180) so a CR or LF inside a cell is quoted instead of splitting the row.
     """
     path = payroll_csv_path(payroll_dir, tenant_id, as_of)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".payroll_", suffix=".csv")
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = csv_safe.writer(handle)
             writer.writerow(PAYROLL_COLUMNS)
             for wb in sorted(flags, key=lambda f: f.key):
                 writer.writerow([tenant_id, wb.employee_id, wb.credential_type,
