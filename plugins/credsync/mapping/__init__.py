@@ -11,15 +11,31 @@ Stable API (other pipelines build on it)::
 ``apply`` returns ``{target_field: typed value}`` or raises :class:`MappingError`
 whose ``file``, ``row`` (mapping CSV line), ``field`` (target field),
 ``record`` and ``record_key`` locate the problem; ``str(err)`` says it all
-in one line, ``err.reason`` is the bare reason (for quarantine rows).
+in one line, ``err.reason`` is the bare reason and ``err.rule`` the stable
+name of the failed check (both for quarantine rows).
+
+Whatever a mapping declares, emitted strings hold no control characters and
+no more than the field's ``max_length`` (default :data:`DEFAULT_MAX_LENGTH`);
+anything else is a :class:`MappingError`, never another exception.
 """
 
-from credsync.mapping.engine import COLUMNS, DATA_TYPES, FieldMapping, FieldRule, MappingError, load_mapping
+from credsync.mapping.engine import (
+    COLUMNS,
+    DATA_TYPES,
+    DEFAULT_MAX_LENGTH,
+    FieldMapping,
+    FieldRule,
+    MappingError,
+    load_mapping,
+)
+from credsync.mapping.transforms import CHARACTER_CLASSES
 from credsync.mapping.transforms import NAMED as NAMED_TRANSFORMS
 
 __all__ = [
+    "CHARACTER_CLASSES",
     "COLUMNS",
     "DATA_TYPES",
+    "DEFAULT_MAX_LENGTH",
     "NAMED_TRANSFORMS",
     "FieldMapping",
     "FieldRule",
