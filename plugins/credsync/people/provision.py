@@ -10,6 +10,17 @@ never the email, so two people sharing an email stay two accounts.
 Lifecycle: active → active account; terminated → inactive; on leave →
 inactive unless ``deactivate_on_leave=False``; rehire → the same account
 reactivated. A worker who is not active and never had an account gets none.
+
+Binding: an account bound to one employee (``core.learners`` maps its SCIM id
+to them, or its ``externalId`` names them) is never adopted or written for
+another. SCIM servers match ``userName`` case-insensitively (RFC 7643:
+``caseExact`` false), so the ``userName`` fallback of a lookup can return
+``E000739``'s account for worker ``e000739``; adoption needs an exact,
+unbound match (:func:`adoption_conflict`). Anything else is an identity
+conflict: recorded in ``core.scim_actions`` (outcome ``conflict``) and
+``audit.dead_letters`` (source ``scim``, reason ``identity_conflict``,
+naming both employee ids and the SCIM id), and the tenant's other workers
+go on. Ids reach here canonical (staging applies the tenant's case policy).
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 4
+CONFLICT_SOURCE = "scim"
+CONFLICT_REASON = "identity_conflict"
 
 
 @dataclass(frozen=True)
@@ -56,10 +69,61 @@ class ProvisionReport:
     workers: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     failed: int = 0
+    conflicts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "workers": self.workers, "failed": self.failed,
+                "conflicts": self.conflicts,
                 "pushed": sum(n for a, n in self.actions.items() if a != "adopt"), **self.actions}
+
+
+@dataclass
+class IdentityConflict(Exception):  # not frozen: raising sets __traceback__ / __cause__
+    """``employee_id`` may not take the LMS account ``scim_id``: it belongs to ``bound_to``.
+
+    ``bound_to`` is None only when the LMS refuses the userName (409) but no
+    lookup returns the account holding it.
+    """
+
+    employee_id: str
+    scim_id: str | None
+    bound_to: str | None
+    user_name: str | None
+    rule: str
+
+    def __str__(self) -> str:
+        account = f"LMS account {self.scim_id} (userName {self.user_name!r})" if self.scim_id else \
+            f"userName {self.user_name!r}"
+        holder = f"employee {self.bound_to!r}" if self.bound_to else "an account no look-up returns"
+        return f"worker {self.employee_id!r}: {account} belongs to {holder}; not adopted ({self.rule})"
+
+    def detail(self) -> dict[str, Any]:
+        return {"employee_id": self.employee_id, "bound_employee_id": self.bound_to, "scim_id": self.scim_id,
+                "user_name": self.user_name, "rule": self.rule, "message": str(self)}
+
+
+def adoption_conflict(found: dict[str, Any], employee_id: str, *, bound_to: str | None) -> IdentityConflict | None:
+    """Why ``employee_id`` may not adopt ``found`` (None: it may).
+
+    ``bound_to`` is the employee core.learners maps ``found``'s SCIM id to.
+    Adoption needs ``externalId`` equal to the employee id exactly, or (an
+    earlier create whose answer was lost, from a client that set no
+    externalId) no externalId and ``userName`` equal exactly; in both cases
+    no other employee may hold the account in core.learners.
+    """
+    external_id = found.get("externalId") or None
+    user_name = found.get("userName")
+
+    def conflict(holder: str | None, rule: str) -> IdentityConflict:
+        return IdentityConflict(employee_id, found.get("id"), holder, user_name, rule)
+
+    if bound_to is not None and bound_to != employee_id:
+        return conflict(bound_to, "core.learners binds this SCIM id to another employee")
+    if external_id is not None and external_id != employee_id:
+        return conflict(external_id, "the account's externalId names another employee")
+    if external_id is None and user_name != employee_id:
+        return conflict(bound_to or user_name, "userName matches only case-insensitively")
+    return None
 
 
 def should_be_active(status: str, *, deactivate_on_leave: bool) -> bool:
@@ -140,33 +204,51 @@ def provision_tenant(
     workers = _load_workers(conn, tenant_id, employee_ids)
     report.workers = len(workers)
     lms = {u.get("externalId"): u for u in scim.iter_users() if u.get("externalId")}
+    bindings = _learner_bindings(conn, tenant_id)
+    conflicted: set[str] = set()
+    failed: set[str] = set()
     writes = 0
     for _pass in (1, 2):
         for worker in workers:
             if max_writes is not None and writes >= max_writes:
                 return report
+            if worker.employee_id in conflicted:
+                continue
             active = should_be_active(worker.employment_status, deactivate_on_leave=deactivate_on_leave)
             existing = lms.get(worker.employee_id)
             if existing is None and not active:
                 continue  # never provision an account only to switch it off
             wanted = desired_user(worker, active=active, manager_scim_id=_scim_id(lms, worker.manager_id))
             try:
-                outcome = _converge(conn, scim, tenant_id, worker, wanted, existing, dag_run_id)
+                outcome = _converge(conn, scim, tenant_id, worker, wanted, existing, dag_run_id, bindings)
+            except IdentityConflict as conflict:
+                conn.rollback()
+                conflicted.add(worker.employee_id)
+                report.conflicts += 1
+                _record_conflict(conn, tenant_id, conflict, dag_run_id)
+                conn.commit()
+                log.warning("tenant %s: identity conflict: %s", tenant_id, conflict)
+                continue
             except ApiError as exc:
                 conn.rollback()
                 _record_action(conn, tenant_id, worker.employee_id, existing and existing.get("id"),
                                "update" if existing else "create", "failed", exc.status, str(exc)[:500], dag_run_id)
                 conn.commit()
                 report.failed += 1
+                failed.add(worker.employee_id)
                 log.error("tenant %s worker %s: SCIM failed: %s", tenant_id, worker.employee_id, exc)
                 continue
             if outcome is None:
                 continue
             action, resource = outcome
             lms[worker.employee_id] = resource
+            bindings[resource["id"]] = worker.employee_id
             report.actions[action] += 1
             if action != "adopt":
                 writes += 1
+    # Failed workers stay open: their look-up may not have run, so the conflict may still be there.
+    _close_resolved_conflicts(conn, tenant_id, [w.employee_id for w in workers
+                                                if w.employee_id not in conflicted | failed])
     return report
 
 
@@ -183,11 +265,21 @@ def _converge(
     wanted: dict[str, Any],
     existing: dict[str, Any] | None,
     dag_run_id: str | None,
+    bindings: dict[str, str],
 ) -> tuple[str, dict[str, Any]] | None:
-    """One worker: create/adopt/update as needed; records the action and core.learners. None = no change."""
+    """One worker: create/adopt/update as needed; records the action and core.learners. None = no change.
+
+    Raises :class:`IdentityConflict` before any SCIM write when the account is bound to someone else.
+    """
     action: str | None = None
-    if existing is None:
-        action, existing = _create_or_adopt(scim, worker, wanted)
+    if existing is not None:
+        # Found by exact externalId, but core.learners may still bind the account to another
+        # employee (its externalId was edited in the LMS): writing it would hand over their account.
+        conflict = adoption_conflict(existing, worker.employee_id, bound_to=bindings.get(existing["id"]))
+        if conflict is not None:
+            raise conflict
+    else:
+        action, existing = _create_or_adopt(scim, worker, wanted, bindings)
         if action == "adopt" and comparable(existing) != comparable(wanted):
             _record_action(conn, tenant_id, worker.employee_id, existing["id"], "adopt", "ok", 200,
                            "account existed in the LMS (earlier run lost its response)", dag_run_id)
@@ -210,12 +302,21 @@ def _converge(
     return action, existing
 
 
-def _create_or_adopt(scim: ScimClient, worker: Worker, wanted: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Look up by externalId, then userName, before every create attempt: a retry can never duplicate."""
+def _create_or_adopt(scim: ScimClient, worker: Worker, wanted: dict[str, Any],
+                     bindings: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """Look up by externalId, then userName, before every create attempt: a retry can never duplicate.
+
+    The userName look-up matches case-insensitively on SCIM servers, so what it
+    finds is adopted only through :func:`adoption_conflict`; a 409 that no look-up
+    explains is a conflict too (retrying cannot help).
+    """
     last: ApiError | None = None
     for _attempt in range(CREATE_ATTEMPTS):
         found = scim.find_user("externalId", worker.employee_id) or scim.find_user("userName", wanted["userName"])
         if found is not None:
+            conflict = adoption_conflict(found, worker.employee_id, bound_to=bindings.get(found.get("id", "")))
+            if conflict is not None:
+                raise conflict
             return "adopt", found
         try:
             return "create", scim.create_user(wanted)
@@ -225,6 +326,9 @@ def _create_or_adopt(scim: ScimClient, worker: Worker, wanted: dict[str, Any]) -
                 raise
             log.warning("create %s failed (%s); looking up before retrying", worker.employee_id, exc)
     assert last is not None
+    if last.status == 409:
+        raise IdentityConflict(worker.employee_id, None, None, wanted["userName"],
+                               "the LMS refuses the userName as taken (409)") from last
     raise last
 
 
@@ -241,14 +345,72 @@ def _replace(scim: ScimClient, existing: dict[str, Any], wanted: dict[str, Any])
 
 
 def _upsert_learner(conn: psycopg.Connection, tenant_id: str, employee_id: str, user: dict[str, Any]) -> bool:
-    """Record the account mapping; True if core.learners changed."""
-    row = conn.execute(
-        sql_text("people/upsert_learner.sql"),
-        {"tenant_id": tenant_id, "employee_id": employee_id, "scim_id": user["id"],
-         "user_name": user.get("userName"), "active": bool(user.get("active", True)),
-         "synced_hash": state_hash(user), "etag": (user.get("meta") or {}).get("version")},
-    ).fetchone()
+    """Record the account mapping; True if core.learners changed.
+
+    A SCIM id already bound to another employee (a concurrent run bound it after
+    this one read the bindings) is an :class:`IdentityConflict`, never an error
+    that stops the tenant.
+    """
+    from psycopg import errors
+
+    params = {"tenant_id": tenant_id, "employee_id": employee_id, "scim_id": user["id"],
+              "user_name": user.get("userName"), "active": bool(user.get("active", True)),
+              "synced_hash": state_hash(user), "etag": (user.get("meta") or {}).get("version")}
+    # A savepoint, not conn.transaction(): that would commit on its own when nothing ran before it,
+    # and the learner row must commit together with its scim_actions row.
+    conn.execute("SAVEPOINT upsert_learner")
+    try:
+        row = conn.execute(sql_text("people/upsert_learner.sql"), params).fetchone()
+    except errors.UniqueViolation:
+        conn.execute("ROLLBACK TO SAVEPOINT upsert_learner")
+        holder = conn.execute(sql_text("people/learner_by_scim_id.sql"),
+                              {"tenant_id": tenant_id, "scim_id": user["id"]}).fetchone()
+        raise IdentityConflict(employee_id, user["id"], holder[0] if holder else None, user.get("userName"),
+                               "core.learners binds this SCIM id to another employee") from None
+    conn.execute("RELEASE SAVEPOINT upsert_learner")
     return row is not None
+
+
+def _learner_bindings(conn: psycopg.Connection, tenant_id: str) -> dict[str, str]:
+    """SCIM id → the employee core.learners binds it to."""
+    rows = conn.execute(sql_text("people/learner_bindings.sql"), {"tenant_id": tenant_id}).fetchall()
+    conn.commit()
+    return dict(rows)
+
+
+def _record_conflict(conn: psycopg.Connection, tenant_id: str, conflict: IdentityConflict,
+                     dag_run_id: str | None) -> None:
+    """Dead-letter the conflict once: a rerun that finds the same open conflict adds nothing."""
+    from credsync.audit import dead_letter
+
+    detail = conflict.detail()
+    open_letter = conn.execute(
+        sql_text("people/open_identity_conflict.sql"),
+        {"tenant_id": tenant_id, "source": CONFLICT_SOURCE, "reason": CONFLICT_REASON,
+         "employee_id": conflict.employee_id},
+    ).fetchone()
+    if open_letter is not None and open_letter[0] == json.loads(json.dumps(detail)):
+        return
+    _record_action(conn, tenant_id, conflict.employee_id, conflict.scim_id, "adopt", "conflict", None,
+                   str(conflict)[:500], dag_run_id)
+    dead_letter(conn, tenant_id=tenant_id, source=CONFLICT_SOURCE, entity_key=conflict.employee_id,
+                reason=CONFLICT_REASON, detail=detail,
+                payload={"employee_id": conflict.employee_id, "scim_id": conflict.scim_id})
+
+
+def _close_resolved_conflicts(conn: psycopg.Connection, tenant_id: str, employee_ids: list[str]) -> None:
+    """Open conflicts of workers this run provisioned (or rightly left alone) without one are resolved."""
+    from credsync.audit import append_event
+
+    closed = conn.execute(
+        sql_text("people/close_identity_conflicts.sql"),
+        {"tenant_id": tenant_id, "source": CONFLICT_SOURCE, "reason": CONFLICT_REASON,
+         "employee_ids": employee_ids},
+    ).fetchall()
+    for (employee_id,) in closed:
+        append_event(conn, tenant_id=tenant_id, event_type="dead_letter.resolved", entity_type=CONFLICT_SOURCE,
+                     entity_key=employee_id, detail={"reason": CONFLICT_REASON})
+    conn.commit()
 
 
 def _record_action(conn: psycopg.Connection, tenant_id: str, employee_id: str, scim_id: str | None, action: str,
