@@ -52,17 +52,20 @@ def issue(tenant_id: str, params: dict | None = None, run_id: str | None = None)
     label_tenant(tenant_id)
     from datetime import date
 
+    from credsync.audit.store import checkpoint_tenant
     from credsync.credentials.issuance import issue_credentials
     from credsync.credentials.keys import signing_key_from_connection
     from credsync.credentials.rules import load_rules
     from credsync.warehouse import connect, url_from_connection
 
     as_of = (params or {}).get("as_of") or None
-    with connect(url_from_connection(WAREHOUSE_CONN_ID), autocommit=True) as conn:
+    warehouse_url = url_from_connection(WAREHOUSE_CONN_ID)
+    with connect(warehouse_url, autocommit=True) as conn:
         result = issue_credentials(
             conn, tenant_id=tenant_id, rules=load_rules(), signing_key=signing_key_from_connection(),
             as_of=date.fromisoformat(as_of) if as_of else None, run_id=run_id,
         )
+    checkpoint_tenant(warehouse_url, tenant_id)  # sign the audit chain head outside the warehouse
     return result.as_counts()
 
 

@@ -2,7 +2,9 @@
 
 ``append_event`` adds one event to a tenant's chain inside the caller's
 transaction; ``verify_chain`` walks the chains and names the first broken row;
-``dead_letter`` parks a record that needs a human, ready for replay.
+``dead_letter`` parks a record that needs a human, ready for replay;
+``checkpoints`` signs chain heads into a store outside the warehouse so that
+``verify_chain`` also catches rechaining, tail cuts and truncation.
 """
 
 from credsync.audit.chain import (
@@ -15,6 +17,7 @@ from credsync.audit.chain import (
     row_hash,
     verify_chain,
 )
+from credsync.audit.checkpoints import Checkpoint, ForgedCheckpoint, load_checkpoints, write_checkpoint
 from credsync.audit.dead_letters import dead_letter
 
 __all__ = [
@@ -22,9 +25,13 @@ __all__ = [
     "AuditEvent",
     "ChainBreak",
     "ChainReport",
+    "Checkpoint",
+    "ForgedCheckpoint",
     "append_event",
     "append_events",
     "dead_letter",
+    "load_checkpoints",
     "row_hash",
     "verify_chain",
+    "write_checkpoint",
 ]

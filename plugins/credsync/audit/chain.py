@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import psycopg
+
+    from credsync.audit.checkpoints import Checkpoint, ForgedCheckpoint
 
 GENESIS_HASH = "0" * 64
 # First key of the two-key advisory lock ("audt"); the second is hashtext(tenant_id).
@@ -37,20 +39,29 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class ChainBreak:
-    """The first row of a tenant's chain that does not hash to what is stored."""
+    """Something wrong with a tenant's chain: the first broken row, or a checkpoint it contradicts.
+
+    ``kind`` is one of ``edited``, ``unlinked`` (a row deleted, inserted or reordered),
+    ``rechained``, ``tail cut``, ``truncated`` or ``checkpoint forged``; ``event_id`` is None
+    when no row stands for the finding (an empty chain, a forged file).
+    """
 
     tenant_id: str
-    event_id: int
+    event_id: int | None
     reason: str
+    kind: str = "edited"
 
 
 @dataclass
 class ChainReport:
-    """Result of :func:`verify_chain`: rows checked and the first break per tenant."""
+    """Result of :func:`verify_chain`: rows and checkpoints checked, findings, and caveats."""
 
     checked: int = 0
     tenants: int = 0
+    checkpoints: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
+    # Not failures: what the run could not vouch for (events newer than the last checkpoint...).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -142,34 +153,95 @@ def _tenant_rows(conn: psycopg.Connection, tenant_id: str) -> Iterator[tuple]:
         yield from cur
 
 
-def verify_chain(conn: psycopg.Connection, tenant_id: str | None = None) -> ChainReport:
-    """Recompute every row hash of one tenant (or all); report the first broken row per tenant.
+def verify_chain(conn: psycopg.Connection, tenant_id: str | None = None, *,
+                 checkpoints: Mapping[str, Sequence[Checkpoint]] | None = None,
+                 forged: Sequence[ForgedCheckpoint] = ()) -> ChainReport:
+    """Recompute every row hash of one tenant (or all) and hold the chain against its checkpoints.
 
     A row is broken when its ``prev_hash`` is not the stored hash of the row
     before it (a row was deleted or reordered) or its ``row_hash`` does not
-    match its own content (a row was edited).
+    match its own content (a row was edited). With ``checkpoints`` (trusted,
+    from :func:`credsync.audit.checkpoints.load_checkpoints`), the row at each
+    checkpointed position must be the checkpointed one (else the chain was
+    rewritten: ``rechained``), and the chain must be at least as long as the
+    longest checkpoint (else ``tail cut``, or ``truncated`` when it is empty).
+    ``forged`` files are reported as findings and trusted for nothing.
     """
-    if tenant_id is None:
-        tenants = [r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM audit.events ORDER BY 1")]
-    else:
+    if tenant_id is not None:
         tenants = [tenant_id]
+    else:
+        known = {r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM audit.events")}
+        # A tenant whose every event is gone still has its checkpoints.
+        tenants = sorted(known | set(checkpoints or {}) | {f.tenant_id for f in forged})
     report = ChainReport(tenants=len(tenants))
+    for fake in forged:
+        if tenant_id is None or fake.tenant_id == tenant_id:
+            report.breaks.append(ChainBreak(fake.tenant_id, None, f"checkpoint forged: {fake.name}: {fake.reason}",
+                                            kind="checkpoint forged"))
     for tenant in tenants:
-        expected_prev = GENESIS_HASH
-        for event_id, tid, event_type, entity_type, entity_key, detail, occurred_at, prev, stored in (
-            _tenant_rows(conn, tenant)
-        ):
-            report.checked += 1
+        _verify_tenant(conn, tenant, None if checkpoints is None else checkpoints.get(tenant, ()), report)
+    return report
+
+
+def _verify_tenant(conn: psycopg.Connection, tenant: str, checkpoints: Sequence[Checkpoint] | None,
+                   report: ChainReport) -> None:
+    by_position = {c.seq: c for c in checkpoints or ()}
+    expected_prev = GENESIS_HASH
+    position = 0
+    last_event_id: int | None = None
+    broken = rechained = False
+    for event_id, tid, event_type, entity_type, entity_key, detail, occurred_at, prev, stored in (
+        _tenant_rows(conn, tenant)
+    ):
+        position += 1
+        report.checked += 1
+        last_event_id = event_id
+        if not broken:
             if prev != expected_prev:
                 report.breaks.append(ChainBreak(
                     tenant, event_id,
-                    "prev_hash does not match the row before it (a row was deleted, inserted or reordered)"))
-                break
-            recomputed = row_hash(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
-                                  entity_key=entity_key, detail=detail, occurred_at=occurred_at)
-            if recomputed != stored:
+                    "prev_hash does not match the row before it (a row was deleted, inserted or reordered)",
+                    kind="unlinked"))
+                broken = True
+            elif row_hash(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
+                          entity_key=entity_key, detail=detail, occurred_at=occurred_at) != stored:
                 report.breaks.append(ChainBreak(
                     tenant, event_id, "row_hash does not match the row's content (the row was edited)"))
-                break
+                broken = True
             expected_prev = stored
-    return report
+        checkpoint = by_position.get(position)
+        if checkpoint is not None and not rechained:
+            report.checkpoints += 1
+            if (event_id, stored) != (checkpoint.last_event_id, checkpoint.last_hash):
+                report.breaks.append(ChainBreak(
+                    tenant, event_id,
+                    f"rechained after edit: event {position} of the chain is event_id={event_id} hashing to"
+                    f" {stored[:16]}..., but the checkpoint of {checkpoint.created_at} recorded"
+                    f" event_id={checkpoint.last_event_id} hashing to {checkpoint.last_hash[:16]}..."
+                    " (rows before it were edited and re-hashed, or removed and re-appended)",
+                    kind="rechained"))
+                rechained = True
+        if broken and checkpoints is None:
+            break  # nothing left to compare: the first break is the answer
+    if checkpoints is None:
+        return
+    if not checkpoints:
+        if position:
+            report.warnings.append(f"tenant {tenant}: no checkpoint yet; only the chain's own consistency"
+                                   f" was checked ({position} events)")
+        return
+    longest = checkpoints[-1]
+    if position == 0:
+        report.breaks.append(ChainBreak(
+            tenant, None,
+            f"truncated: the tenant has no events, but the checkpoint of {longest.created_at} recorded"
+            f" {longest.seq} ending at event_id={longest.last_event_id}", kind="truncated"))
+    elif position < longest.seq:
+        report.breaks.append(ChainBreak(
+            tenant, last_event_id,
+            f"tail cut: the chain ends after {position} events at event_id={last_event_id}, but the"
+            f" checkpoint of {longest.created_at} recorded {longest.seq} ending at"
+            f" event_id={longest.last_event_id}", kind="tail cut"))
+    elif position > longest.seq:
+        report.warnings.append(f"tenant {tenant}: {position - longest.seq} event(s) after the last checkpoint"
+                               f" ({longest.created_at}) are covered by the chain only")

@@ -49,6 +49,13 @@ def _warehouse_url() -> str:
     return url_from_connection(WAREHOUSE_CONN_ID)
 
 
+def _checkpoint_audit(tenant_id: str) -> None:
+    """Sign the tenant's audit chain head into the object store, after the task's work committed."""
+    from credsync.audit.store import checkpoint_tenant
+
+    checkpoint_tenant(_warehouse_url(), tenant_id)
+
+
 @task
 def expire_and_remind(tenant_id: str) -> dict[str, Any]:
     """Expire credentials past their expiry date and record due reminders (warehouse only)."""
@@ -56,8 +63,10 @@ def expire_and_remind(tenant_id: str) -> dict[str, Any]:
     from credsync.delivery.config import load_delivery_settings
 
     label_tenant(tenant_id)
-    return recertification.expire_and_remind(_warehouse_url(), tenant_id, _as_of(),
-                                             load_delivery_settings()).as_counts()
+    counts = recertification.expire_and_remind(_warehouse_url(), tenant_id, _as_of(),
+                                               load_delivery_settings()).as_counts()
+    _checkpoint_audit(tenant_id)
+    return counts
 
 
 @task(pool=REGISTRY_POOL)
@@ -66,7 +75,9 @@ def revoke_in_registry(tenant_id: str) -> dict[str, Any]:
     from credsync.delivery.push import push_submissions
 
     label_tenant(tenant_id)
-    return push_submissions(_warehouse_url(), tenant_id, _registry_client(tenant_id)).as_counts()
+    counts = push_submissions(_warehouse_url(), tenant_id, _registry_client(tenant_id)).as_counts()
+    _checkpoint_audit(tenant_id)
+    return counts
 
 
 @task
@@ -77,8 +88,10 @@ def write_back(tenant_id: str) -> dict[str, Any]:
 
     label_tenant(tenant_id)
     settings = load_delivery_settings()
-    return sync_writebacks(_warehouse_url(), tenant_id, _hris_client(tenant_id), as_of=_as_of(),
-                           payroll_dir=settings.writeback.payroll_csv_dir).as_counts()
+    counts = sync_writebacks(_warehouse_url(), tenant_id, _hris_client(tenant_id), as_of=_as_of(),
+                             payroll_dir=settings.writeback.payroll_csv_dir).as_counts()
+    _checkpoint_audit(tenant_id)
+    return counts
 
 
 @task
@@ -104,10 +117,13 @@ def replay_dead_letters(tenant_id: str) -> dict[str, Any]:
     params = get_current_context()["params"]
     source = params["source"]
     dry_run = bool(params["dry_run"])
-    return replay(
+    counts = replay(
         _warehouse_url(), tenant_id, source=source, reason=params.get("reason") or None,
         max_records=int(params["max_records"]), dry_run=dry_run,
         registry_client=None if dry_run or source == "hris_writeback" else _registry_client(tenant_id),
         hris_client=None if dry_run or source == "registry" else _hris_client(tenant_id),
         payroll_dir=load_delivery_settings().writeback.payroll_csv_dir, as_of=_as_of(),
     ).as_counts()
+    if not dry_run:
+        _checkpoint_audit(tenant_id)
+    return counts

@@ -202,6 +202,8 @@ def demo_environment(
                 **warehouse_connection_env(url),
                 **sandbox_connections_env(tenants, {n: running.url(n) for n in running.ports}, secrets),
                 "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": secrets["CREDSYNC_SIGNING_CONN"],
+                "AIRFLOW_CONN_CREDSYNC_AUDIT_CHECKPOINT_KEY": secrets["CREDSYNC_AUDIT_CHECKPOINT_CONN"],
+                "CREDSYNC_OBJECT_STORE": f"file://{build_dir / 'objects'}",
                 "CREDSYNC_BUILD_DIR": str(build_dir),
             }
             _prepare_airflow(env, demo_dir / "logs", say)

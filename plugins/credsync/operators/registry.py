@@ -33,6 +33,7 @@ class RegistryPushOperator(BaseOperator):
         self.operations = tuple(operations)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from credsync.audit.store import checkpoint_tenant
         from credsync.delivery.push import push_submissions
         from credsync.hooks.registry import RegistryHook
         from credsync.tenants import load_tenants
@@ -42,7 +43,8 @@ class RegistryPushOperator(BaseOperator):
         conn_id = self.registry_conn_id or {t.tenant_id: t.conn_id("registry") for t in load_tenants()}[
             self.tenant_id]
         client = RegistryHook(conn_id).get_client()
-        result = push_submissions(url_from_connection(self.warehouse_conn_id), self.tenant_id, client,
-                                  operations=self.operations)
+        warehouse_url = url_from_connection(self.warehouse_conn_id)
+        result = push_submissions(warehouse_url, self.tenant_id, client, operations=self.operations)
+        checkpoint_tenant(warehouse_url, self.tenant_id)  # the audit chain head, once the pushes committed
         self.log.info("registry push %s: %s", self.tenant_id, result.as_counts())
         return result.as_counts()

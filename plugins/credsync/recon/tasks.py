@@ -99,6 +99,9 @@ def compare(warehouse_url: str, tenant_id: str, snapshot_ids: dict[str, str], *,
         ids = SnapshotIds(**{k: uuid.UUID(v) for k, v in {**snapshot_ids, "rules": rules}.items()})
         outcome = reconcile(conn, tenant_id=tenant_id, snapshots=ids, config=load_recon_config(),
                             as_of=as_of, dag_run_id=dag_run_id)
+    from credsync.audit.store import checkpoint_tenant
+
+    checkpoint_tenant(warehouse_url, tenant_id)  # reconcile dead-letters into the audit chain
     return outcome.as_dict()
 
 

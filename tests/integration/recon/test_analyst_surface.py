@@ -101,3 +101,29 @@ def test_alert_rows_are_visible_to_the_tenants_analyst_only(conn, warehouse_url,
         tenants = [r[0] for r in analyst.execute("SELECT tenant_id FROM recon.alerts")]
 
     assert tenants == [mine]
+
+
+def test_an_analyst_cannot_learn_another_roles_tenants(conn, warehouse_url, two_tenants_with_findings,
+                                                       analyst_login):
+    mine, theirs = two_tenants_with_findings
+    role, url = analyst_login
+    other = "analyst_" + uuid.uuid4().hex[:8]
+    conn.execute(f'CREATE ROLE "{other}" NOLOGIN IN ROLE credsync_analyst')
+    try:
+        conn.execute("INSERT INTO recon.analyst_tenants (role_name, tenant_id) VALUES (%s, %s), (%s, %s)",
+                     (role, mine, other, theirs))
+        with psycopg.connect(url, autocommit=True) as analyst:
+            # The old recon.visible_tenants(name) answered for any role name it was given.
+            try:
+                leaked = {r[0] for r in analyst.execute("SELECT recon.visible_tenants(%s::name)", (other,))}
+            except psycopg.errors.UndefinedFunction:
+                leaked = set()
+            own = {r[0] for r in analyst.execute("SELECT recon.visible_tenants()")}
+            mapping = analyst.execute("SELECT role_name, tenant_id FROM recon.analyst_tenants").fetchall()
+    finally:
+        conn.execute("DELETE FROM recon.analyst_tenants WHERE role_name = %s", (other,))
+        conn.execute(f'DROP ROLE "{other}"')
+
+    assert theirs not in leaked
+    assert own == {mine}
+    assert mapping == [(role, mine)]
