@@ -189,3 +189,10 @@ def test_every_string_field_of_the_hris_mapping_declares_a_limit() -> None:
     for rule in load_mapping("hris_worker", "v1").rules:
         if rule.data_type == "string" and not rule.transform_spec.startswith("enum:"):
             assert "max_length:" in rule.transform_spec, rule.target_field
+
+
+def test_a_declared_limit_above_the_default_cap_wins() -> None:
+    # A signed credential may be longer than the default cap; the registry contract allows 16 KiB.
+    mapping = load_mapping("registry_certificate", "v1")
+    rule = next(rule for rule in mapping.rules if rule.target_field == "credential_jwt")
+    assert rule.max_length == 16_384 > DEFAULT_MAX_LENGTH
