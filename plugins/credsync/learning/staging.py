@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from credsync.learning.normalise import StagedCompletion
+from credsync.learning.normalise import StagedCompletion, escape_text, find_unstorable, storable_copy
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
@@ -20,6 +21,13 @@ _COLUMNS = (
     "voids_source_id", "success", "score", "completed_at", "stored_at", "registration", "raw",
     "mapping_version", "quarantine_rule", "quarantine_reason",
 )  # fmt: skip
+_TEXT_FIELDS = ("source_id", "actor_key", "course_code", "verb", "voids_source_id", "registration",
+                "quarantine_rule", "quarantine_reason")  # fmt: skip
+# What Postgres cannot take at all: NUL (text and jsonb) and lone surrogates (no UTF-8 form). In the
+# JSON text of ``raw`` NUL appears as its escape (a hit may be an escaped backslash: rechecked) and a
+# lone surrogate as itself.
+_REFUSED_IN_JSON = re.compile(r"\\u0000|[\ud800-\udfff]")
+_REFUSED_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -59,17 +67,54 @@ def stage_completions(
         })
         with cur.copy(f"COPY {STAGING_TABLE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for record in records:
+                record, raw_json = storable(record)
                 copy.write_row((
                     batch_id, tenant_id, record.row_number, record.source, record.source_id, record.actor_key,
                     record.course_code, record.verb, record.voids_source_id, record.success, record.score,
                     record.completed_at, record.stored_at, record.registration,
-                    json.dumps(record.raw, default=str), record.mapping_version, record.quarantine_rule,
-                    record.quarantine_reason,
+                    raw_json, record.mapping_version, record.quarantine_rule, record.quarantine_reason,
                 ))
+        # Before quarantine_rows.sql: a conflicting re-sent statement is quarantined like any other reject.
+        cur.execute(sql_text("learning/conflicting_duplicates.sql"), {"batch_id": batch_id, "tenant_id": tenant_id})
         cur.execute(sql_text("learning/quarantine_rows.sql"), {"batch_id": batch_id})
         cur.execute(sql_text("learning/finish_staging.sql"), {"batch_id": batch_id})
         records_in, loaded, quarantined, dead = cur.fetchone()
     return StagedBatch(batch_id, tenant_id, records_in, loaded, quarantined, dead)
+
+
+def storable(record: StagedCompletion) -> tuple[StagedCompletion, str]:
+    """``record`` and the JSON text of its ``raw``, such that COPY cannot fail on either.
+
+    The normalisers already quarantine unstorable text (see
+    :func:`credsync.learning.normalise.find_unstorable`); this is the last line for a record
+    built elsewhere: one NUL must cost its own record, never the batch. The check on the
+    serialised text is cheap; only a suspicious record is walked field by field.
+    """
+    raw_json = record.raw_json
+    if raw_json is None:
+        try:
+            raw_json = json.dumps(record.raw, default=str, allow_nan=False, ensure_ascii=False)
+        except ValueError:  # NaN / Infinity: not JSON, jsonb refuses them
+            raw_json = None
+    columns = {name: getattr(record, name) for name in _TEXT_FIELDS}
+    if raw_json is not None and not _REFUSED_IN_JSON.search(raw_json) and not any(
+        isinstance(value, str) and _REFUSED_CHAR.search(value) for value in columns.values()
+    ):
+        return record, raw_json
+    findings = find_unstorable({**columns, "raw": record.raw})
+    if not findings:  # an escaped backslash looked like an escape
+        return record, raw_json or json.dumps(record.raw, default=str, ensure_ascii=False)
+    safe: dict[str, Any] = {name: escape_text(value) if isinstance(value, str) else value
+                            for name, value in columns.items()}
+    key = escape_text(str(record.source_id)) if record.source_id else f"{record.source}#{record.row_number}"
+    listed = "; ".join(f"{f.field}: {f.what} [{f.rule}]" for f in findings[:5])
+    reason = f"record {key}: {listed} - not storable; fix the record at its source"
+    fixed = replace(record, **safe, raw=storable_copy(record.raw, findings), raw_json=None)
+    if fixed.quarantine_rule is None:
+        fixed.quarantine_rule, fixed.quarantine_reason = findings[0].rule, reason
+    else:  # keep the rule that rejected it first, and say what else had to be escaped
+        fixed.quarantine_reason = f"{fixed.quarantine_reason} (also: {reason})"
+    return fixed, json.dumps(fixed.raw, ensure_ascii=False)
 
 
 def require_idle(conn: psycopg.Connection, what: str) -> None:
