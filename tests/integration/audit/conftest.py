@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from credsync.audit import append_event
-from credsync.audit.checkpoints import public_jwk
 from credsync.localenv.secrets import new_signing_jwk
 from credsync.paths import PROJECT_ROOT
 from credsync.warehouse import connect
@@ -38,6 +37,8 @@ def checkpoint_store(tmp_path) -> Path:
 @pytest.fixture
 def audit_cli(checkpoint_key, checkpoint_store, tmp_path) -> Callable[..., subprocess.CompletedProcess]:
     """Run ``python -m credsync.audit`` as an operator would: store and keys from the environment."""
+    from credsync.audit.checkpoints import public_jwk
+
     env = {
         "PYTHONPATH": f"{PROJECT_ROOT}:{PROJECT_ROOT / 'plugins'}",
         "PATH": "/usr/bin:/bin",

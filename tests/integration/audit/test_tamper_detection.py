@@ -10,8 +10,6 @@ import psycopg
 import pytest
 
 from credsync.audit import row_hash, verify_chain
-from credsync.audit.checkpoints import Checkpoint, sign_checkpoint
-from credsync.audit.store import checkpoint_tenant
 from credsync.localenv.secrets import new_signing_jwk
 from credsync.warehouse import connect
 
@@ -138,6 +136,8 @@ def test_truncate_is_refused_and_a_forced_truncate_is_caught(checkpointed, audit
 
 
 def test_a_checkpoint_rewritten_by_someone_without_the_key_is_caught(checkpointed, audit_cli, checkpoint_store):
+    from credsync.audit.checkpoints import Checkpoint, sign_checkpoint
+
     ids = _ids(checkpointed)
     _edit_and_rechain(checkpointed, ids[4])
     with connect(checkpointed) as conn:
@@ -167,6 +167,8 @@ def test_verify_refuses_a_store_without_a_public_key(checkpointed, audit_cli):
 
 def test_the_task_helper_checkpoints_after_appends(fresh_warehouse_url, checkpoint_key, checkpoint_store,
                                                    audit_cli, monkeypatch):
+    from credsync.audit.store import checkpoint_tenant
+
     monkeypatch.setenv("CREDSYNC_OBJECT_STORE", f"file://{checkpoint_store.parent}")
     monkeypatch.setenv("CREDSYNC_AUDIT_CHECKPOINT_KEY", checkpoint_key)
     append(fresh_warehouse_url, "acme", 4)

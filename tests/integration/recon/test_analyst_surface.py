@@ -118,12 +118,12 @@ def test_an_analyst_cannot_learn_another_roles_tenants(conn, warehouse_url, two_
                 leaked = {r[0] for r in analyst.execute("SELECT recon.visible_tenants(%s::name)", (other,))}
             except psycopg.errors.UndefinedFunction:
                 leaked = set()
+            assert theirs not in leaked, "an analyst listed another role's tenants"
             own = {r[0] for r in analyst.execute("SELECT recon.visible_tenants()")}
             mapping = analyst.execute("SELECT role_name, tenant_id FROM recon.analyst_tenants").fetchall()
     finally:
         conn.execute("DELETE FROM recon.analyst_tenants WHERE role_name = %s", (other,))
         conn.execute(f'DROP ROLE "{other}"')
 
-    assert theirs not in leaked
     assert own == {mine}
     assert mapping == [(role, mine)]
