@@ -109,10 +109,14 @@ class FaultInjector:
         await self.app(scope, receive, send)
 
     async def _reset_mid_response(self, scope: dict, receive: Any, send: Any) -> None:
-        """Process the request for real, then cut the connection after the headers.
+        """Process the request for real, then cut the connection in the middle of the body.
 
-        The server has done the work but the client never sees the answer: the case
-        that idempotency keys and look-ups before create exist for.
+        Status and headers go out with a ``Content-Length`` larger than what follows, then ten
+        bytes of body, then the connection closes (uvicorn closes it when the app returns
+        without finishing the response). Clients read ``IncompleteRead`` (requests:
+        ``ChunkedEncodingError``), not a ``ConnectionError``. The server has done the work but
+        the client never sees the answer: the case idempotency keys and look-ups before
+        create exist for.
         """
 
         async def cut(message: dict) -> None:
