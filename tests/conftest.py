@@ -14,6 +14,14 @@ import pytest
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
+# Property-based tests: in CI the same examples every run (a failure there is reproducible from the
+# log, never a coin toss); locally hypothesis explores new ones and remembers what failed.
+from hypothesis import settings as _hypothesis_settings
+
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
+
 # Gates run with test-specific thresholds; they validate against a copy of the GX
 # project so the committed suites stay as the pipeline's defaults leave them.
 _GX_COPY = Path(tempfile.mkdtemp(prefix="credsync-gx-"))
