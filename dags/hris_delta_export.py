@@ -24,8 +24,9 @@ tenant's watermark (`audit.sync_state`, source `hris`, stream `workers`) from th
 (cursor-paged, `updated_since`) or the newest CSV file drop, map them with
 `include/mappings/hris_worker_v1.csv`, COPY them into `staging.hris_workers` under a new batch id,
 validate the batch in Postgres with the Great Expectations suite `hris_workers` (unique employee_id,
-required fields, email format, allowed status/type, sane dates, mass-termination share; thresholds
-in `include/quality/hris_workers.yaml`), then merge into `core.workers`, recording every changed
+required fields, email format, allowed status/type, sane dates, mass-termination share; before it,
+schema drift and the share of quarantined records; thresholds in `include/quality/hris_workers.yaml`;
+every failure names the offending employee_ids), then merge into `core.workers`, recording every changed
 field in `core.worker_changes`. The watermark advances in the merge transaction. Emits the
 `core.workers` asset, which triggers `scim_provisioning`.
 
@@ -37,6 +38,13 @@ field in `core.worker_changes`. The watermark advances in the merge transaction.
 **Blocked batch**: the `gate` task fails without retry; the batch is `rejected` in `audit.batches`
 with the validation JSON and the Data Docs link (also in the task log); `core` is untouched and the
 watermark does not move, so the next run retries the same window once the HRIS is fixed.
+
+**Unblock a rejected batch** (docs/runbook.md, "A rejected HRIS batch"): fix the records at the HRIS
+and let the next run retry the same window (it re-stages the same batch), or park the records the gate
+named and continue: trigger this DAG with `park_tenant`, `park_batch_id` and `park_records` (or
+`park_all_quarantined`) and `park_note`; the tenant's extract parks them, re-stages the batch without
+them, and the gate, merge and watermark proceed. Schema drift cannot be parked: fix the export or the
+mapping. CLI equivalent: `python -m credsync.people.park --url … --tenant … --batch … --record … --by …`.
 
 **Rerun safely**: clear any task or the whole run. A cleared extract stages a new batch of the same
 window; merging it changes nothing already merged (no new rows, no change history). Params:
@@ -64,7 +72,8 @@ def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | 
         open_export = HrisHook(tenant.conn_id("hris"), tenant_id).export
     return flow.extract_and_stage(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=tenant_id,
                                   open_export=open_export, full=bool(params.get("full_export")),
-                                  dag_run_id=run_id, id_case=tenant.identity_case)
+                                  dag_run_id=run_id, id_case=tenant.identity_case,
+                                  park=flow.park_request(params, run_id))
 
 
 @task(map_index_template=TENANT_MAP_INDEX)
@@ -113,6 +122,15 @@ def export_tenant(tenant_id: str) -> None:
         "source": Param("api", enum=["api", "filedrop"], description="HRIS REST export or the newest CSV drop."),
         "drop_dir": Param("build/sandbox/hris_drop", type="string",
                           description="File-drop root (contains <tenant>/workers_*.csv); source=filedrop only."),
+        "park_tenant": Param("", type="string",
+                             description="Unblock a rejected batch: the tenant whose batch to park records of."),
+        "park_batch_id": Param("", type="string",
+                               description="Unblock a rejected batch: its batch id (task log, audit.batches)."),
+        "park_records": Param([], type="array", items={"type": "string"},
+                              description="Record keys (employee_id) the gate named, to park for review."),
+        "park_all_quarantined": Param(False, type="boolean",
+                                      description="Park every record staging quarantined in that batch."),
+        "park_note": Param("", type="string", description="Why (incident/ticket); kept on the parked rows."),
     },
 )
 def hris_delta_export() -> None:

@@ -3,7 +3,9 @@
 WITH batch AS (
     SELECT * FROM {batch}
 )
-SELECT b.source, b.source_id, count(*) AS copies
+SELECT b.source_id, min(b.row_number) AS row_number,
+       b.source || ' id in ' || count(*) || ' rows (' || string_agg(b.row_number::text, ', ' ORDER BY b.row_number)
+           || ')' AS problem
 FROM batch b
 WHERE b.source_id IS NOT NULL
 GROUP BY b.source, b.source_id

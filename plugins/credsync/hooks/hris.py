@@ -58,6 +58,12 @@ def read_worker_csv(path: Path) -> Iterator[dict[str, Any]]:
             yield {key: (value if value != "" else None) for key, value in row.items()}
 
 
+def worker_csv_header(path: Path) -> list[str | None]:
+    """The header row of an HRIS CSV export as sent (staging checks it against the mapping)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [name or None for name in next(csv.reader(handle), [])]
+
+
 def latest_drop_file(drop_dir: Path, tenant_id: str, after: str | None = None) -> Path | None:
     """The newest ``workers_<UTC stamp>.csv`` in ``<drop_dir>/<tenant>/`` whose name sorts after ``after``."""
     files = sorted((drop_dir / tenant_id).glob("workers_*.csv"))

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from credsync.paths import sql_text
 from credsync.people.merge import current_watermark, gate_batch, merge_batch
+from credsync.people.park import ParkRequest
 from credsync.people.staging import stage_workers
 
 log = logging.getLogger(__name__)
@@ -32,18 +34,29 @@ def extract_and_stage(
     full: bool = False,
     dag_run_id: str | None = None,
     id_case: str = "preserve",
+    park: ParkRequest | None = None,
 ) -> dict[str, Any]:
     """Pull the delta since the tenant's watermark (or everything when ``full``) into a staged batch.
 
     An empty delta creates no batch; its ``as_of`` still becomes the next watermark.
     ``id_case`` is the tenant's identity case policy (``Tenant.identity_case``).
+    A window (``updated_since``, full export, or CSV file) whose batch was rejected is
+    staged again as that same batch. ``park`` (the DAG's ``park_*`` params) parks the
+    named records of this tenant's rejected batch first (:mod:`credsync.people.park`).
     """
+    from credsync.people.park import park_records
+    from credsync.people.quality import load_thresholds
     from credsync.warehouse import connect
 
     with connect(warehouse_url) as conn:
+        if park is not None and park.tenant_id == tenant_id:
+            parked = park_records(conn, request=park)
+            log.warning("tenant %s: parked %d record(s) of batch %s by %s: %s", tenant_id, len(parked.parked),
+                        park.batch_id, park.parked_by, ", ".join(parked.parked))
         since = None if full else current_watermark(conn, tenant_id)
         conn.commit()
         export = open_export(since)
+        window_key = getattr(export, "window_key", None) or (f"updated_since={since}" if since else "full")
         records = iter(export)
         first = next(records, None)
         result: dict[str, Any] = {"tenant_id": tenant_id, "updated_since": since, "batch_id": None,
@@ -52,11 +65,17 @@ def extract_and_stage(
             result["watermark"] = export.as_of
             log.info("tenant %s: no HRIS changes since %s", tenant_id, since)
             return result
+        retried = conn.execute(sql_text("people/open_batch.sql"),
+                               {"tenant_id": tenant_id, "window_key": window_key}).fetchone()
         staged = stage_workers(conn, tenant_id=tenant_id, records=itertools.chain([first], records),
-                               dag_run_id=dag_run_id, id_case=id_case)
+                               dag_run_id=dag_run_id, id_case=id_case,
+                               batch_id=retried[0] if retried else None, window_key=window_key,
+                               columns=getattr(export, "columns", None),
+                               ignored_fields=load_thresholds().ignored_source_fields)
     result.update(staged.as_dict(), watermark=export.as_of)
-    log.info("tenant %s: staged batch %s: %d in, %d staged, %d quarantined", tenant_id, staged.batch_id,
-             staged.records_in, staged.staged, staged.quarantined)
+    log.info("tenant %s: staged batch %s (attempt %d, %s): %d in, %d staged, %d quarantined (%d parked)",
+             tenant_id, staged.batch_id, staged.attempt, window_key, staged.records_in, staged.staged,
+             staged.quarantined, staged.parked)
     return result
 
 
@@ -89,12 +108,33 @@ def merge(warehouse_url: str, gated: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def park_request(params: dict[str, Any], run_id: str | None) -> ParkRequest | None:
+    """The DAG's ``park_*`` params as a :class:`ParkRequest` (None when no batch is named)."""
+    batch_id = str(params.get("park_batch_id") or "").strip()
+    if not batch_id:
+        return None
+    tenant_id = str(params.get("park_tenant") or "").strip()
+    if not tenant_id:
+        raise ValueError("park_batch_id is set but park_tenant is empty: name the batch's tenant")
+    return ParkRequest(tenant_id=tenant_id, batch_id=batch_id,
+                       record_keys=tuple(str(k) for k in params.get("park_records") or ()),
+                       all_quarantined=bool(params.get("park_all_quarantined")),
+                       parked_by=f"dag_run:{run_id}" if run_id else "dag_run",
+                       note=str(params.get("park_note") or "") or None)
+
+
 def csv_export(path: Path | None) -> Callable[[str | None], Export]:
-    """An ``open_export`` for the file-drop path: one CSV file is one batch (``since`` is ignored)."""
-    from credsync.hooks.hris import read_worker_csv
+    """An ``open_export`` for the file-drop path: one CSV file is one batch (``since`` is ignored).
+
+    ``columns`` (the header) makes staging judge the file's layout strictly (schema drift);
+    ``window_key`` names the file, so a rejected file is retried as the same batch.
+    """
+    from credsync.hooks.hris import read_worker_csv, worker_csv_header
 
     class _CsvExport:
         as_of: str | None = None
+        columns = worker_csv_header(path) if path else None
+        window_key = f"file={path.name}" if path else None
 
         def __iter__(self) -> Iterable[dict[str, Any]]:
             return iter(read_worker_csv(path)) if path else iter(())

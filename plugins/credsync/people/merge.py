@@ -36,15 +36,22 @@ class MergeResult:
 def gate_batch(warehouse_url: str, *, tenant_id: str, batch_id: str) -> GateResult:
     """Run the HRIS worker suite on the staged batch and record the verdict on ``audit.batches``.
 
-    Raises :class:`BatchRejected` (after recording ``rejected`` with the
-    validation JSON and Data Docs link) when the gate blocks; ``core`` is not
-    touched either way.
+    Before GX (which cannot judge an empty staged batch) the batch itself is
+    checked: schema drift found while staging, and the share of its records
+    quarantined and not parked (``max_quarantine_share``; a batch whose every
+    record is quarantined is always blocked). Raises :class:`BatchRejected`
+    (after recording ``rejected`` with the validation JSON and Data Docs link)
+    when the gate blocks; ``core`` is not touched either way.
     """
-    from credsync.people.quality import STAGING_TABLE, load_thresholds, worker_expectations
+    from credsync.people.quality import STAGING_TABLE, batch_checks, load_thresholds, worker_expectations
     from credsync.quality import run_gate
+    from credsync.quality.gate import with_batch_checks
     from credsync.warehouse import connect
 
     thresholds = load_thresholds()
+    with connect(warehouse_url) as conn:
+        failures, details = batch_checks(conn, tenant_id=tenant_id, batch_id=batch_id, thresholds=thresholds)
+        conn.rollback()
     result = run_gate(
         warehouse_url,
         suite_name=thresholds.suite_name,
@@ -53,6 +60,7 @@ def gate_batch(warehouse_url: str, *, tenant_id: str, batch_id: str) -> GateResu
         tenant_id=tenant_id,
         expectations=lambda: worker_expectations(thresholds),
     )
+    result = with_batch_checks(result, failures, details)
     params = {"batch_id": batch_id, "validation": json.dumps(result.validation),
               "data_docs_url": result.data_docs_url}
     with connect(warehouse_url) as conn:
@@ -69,7 +77,9 @@ def merge_batch(conn: psycopg.Connection, *, tenant_id: str, batch_id: str, wate
     """Merge a validated batch and advance the tenant's watermark, in one transaction.
 
     The watermark is written in the same transaction as the merge, so it can
-    never move past data that did not commit. Re-running on a merged batch
+    never move past data that did not commit; the batch's quarantined records
+    (within the gate's limit) are parked by that policy in the same
+    transaction, so every record it passes is loaded or parked. Re-running on a merged batch
     is a no-op; a batch that is not validated is refused.
     """
     row = conn.execute(
@@ -88,6 +98,7 @@ def merge_batch(conn: psycopg.Connection, *, tenant_id: str, batch_id: str, wate
     kinds = [r[0] for r in conn.execute(
         sql_text("people/merge_workers.sql"), {"tenant_id": tenant_id, "batch_id": batch_id}
     ).fetchall()]
+    conn.execute(sql_text("people/park_within_limits.sql"), {"batch_id": batch_id})
     conn.execute(sql_text("people/mark_merged.sql"), {"batch_id": batch_id})
     if watermark:
         advance_watermark(conn, tenant_id=tenant_id, watermark=watermark, batch_id=batch_id)

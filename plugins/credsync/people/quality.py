@@ -32,6 +32,9 @@ class WorkerGateThresholds:
     allowed_employment_types: tuple[str, ...]
     earliest_hire_date: str
     max_hire_days_ahead: int
+    max_quarantine_share: float = 0.05
+    quarantine_share_min_records: int = 20
+    ignored_source_fields: tuple[str, ...] = ()
 
 
 def load_thresholds(path: Path = THRESHOLDS_FILE) -> WorkerGateThresholds:
@@ -57,6 +60,9 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> WorkerGateThresholds:
     mostly = get("email_format_mostly", float, 1.0)
     if not 0 < mostly <= 1:
         raise ThresholdsError(f"{path}: key 'email_format_mostly' must be in (0, 1], got {mostly}")
+    quarantine_share = get("max_quarantine_share", float, 0.05)
+    if not 0 <= quarantine_share < 1:
+        raise ThresholdsError(f"{path}: key 'max_quarantine_share' must be in [0, 1), got {quarantine_share}")
     earliest = str(get("earliest_hire_date", str, "1900-01-01"))
     try:
         date.fromisoformat(earliest)
@@ -71,6 +77,9 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> WorkerGateThresholds:
         allowed_employment_types=tuple(get("allowed_employment_types", list, ["employee", "contractor"])),
         earliest_hire_date=earliest,
         max_hire_days_ahead=get("max_hire_days_ahead", int, 366),
+        max_quarantine_share=quarantine_share,
+        quarantine_share_min_records=get("quarantine_share_min_records", int, 20),
+        ignored_source_fields=tuple(str(f) for f in get("ignored_source_fields", list, [])),
     )
 
 
@@ -123,3 +132,44 @@ def _query(name: str) -> Template:
     """A GX row query from include/sql; comment lines dropped because GX embeds it in a subquery."""
     lines = [line for line in sql_text(name).splitlines() if not line.lstrip().startswith("--")]
     return Template("\n".join(lines))
+
+
+def batch_checks(
+    conn: Any, *, tenant_id: str, batch_id: str, thresholds: WorkerGateThresholds, examples: int = 5
+) -> tuple[list[str], dict[str, Any]]:
+    """The HRIS gate's checks on the batch as a whole: schema drift and the quarantine share.
+
+    Returns (failure lines for the log, details for the validation JSON). A
+    share over ``max_quarantine_share`` blocks once the batch has
+    ``quarantine_share_min_records`` records; a batch with no staged record
+    and some unparked quarantine blocks at any size (nothing of it would load,
+    yet the watermark would pass it).
+    """
+    row = conn.execute(sql_text("people/gate_batch_counts.sql"),
+                       {"batch_id": batch_id, "tenant_id": tenant_id}).fetchone()
+    if row is None:
+        raise LookupError(f"batch {batch_id} of tenant {tenant_id} does not exist")
+    records_in, staged, drift, unparked, parked = row
+    share = unparked / records_in if records_in else 0.0
+    details: dict[str, Any] = {"records_in": records_in, "staged": staged, "quarantined_unparked": unparked,
+                               "parked": parked, "quarantine_share": round(share, 4),
+                               "max_quarantine_share": thresholds.max_quarantine_share, "schema_drift": drift}
+    failures: list[str] = []
+    if drift and drift.get("blocking"):
+        from credsync.people.drift import SchemaDrift
+
+        failures.append(SchemaDrift(**drift).reason() + " (fix the export or the mapping; parking cannot help)")
+    over_share = share > thresholds.max_quarantine_share and records_in >= thresholds.quarantine_share_min_records
+    nothing_loads = unparked > 0 and staged == 0
+    if over_share or nothing_loads:
+        listed = conn.execute(sql_text("people/quarantine_examples.sql"), {"batch_id": batch_id, "n": examples})
+        named = ", ".join(f"{key} ({rule}: {_clip(reason)})" for key, rule, reason in listed)
+        why = (f"share {share:.2f} > {thresholds.max_quarantine_share}" if over_share
+               else "no record of the batch would load")
+        failures.append(f"quarantine_share: {unparked} of {records_in} records quarantined and not parked "
+                        f"({why}), e.g. {named}")
+    return failures, details
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from credsync.mapping import FieldMapping, MappingError, load_mapping
 from credsync.mapping.identity import DEFAULT_CASE_POLICY, canonical_id
 from credsync.paths import sql_text
+from credsync.people.drift import DriftCheck
+from credsync.quality.quarantine import record_json, storable_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -22,6 +25,7 @@ STAGED_COLUMNS = (
     "hire_date", "termination_date", "rehire_date", "department", "job_title", "manager_id",
     "location", "source_updated_at", "mapping_version",
 )  # fmt: skip
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class StagedBatch:
     staged: int
     quarantined: int
     mapping_version: str
+    attempt: int = 1
+    parked: int = 0
+    schema_drift: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -48,33 +55,65 @@ def stage_workers(
     dag_run_id: str | None = None,
     mapping: FieldMapping | None = None,
     id_case: str = DEFAULT_CASE_POLICY,
+    window_key: str | None = None,
+    columns: Sequence[str | None] | None = None,
+    ignored_fields: Iterable[str] = (),
 ) -> StagedBatch:
-    """Create the batch, stream ``records`` through the mapping into ``staging.hris_workers``.
+    """Create (or re-stage) the batch, stream ``records`` through the mapping into ``staging.hris_workers``.
 
-    Rows the mapping rejects go to ``audit.quarantine`` with the rule
-    ``mapping`` and the error naming file, row and field. Commits once, at
-    the end, so a failed extract leaves no half-staged batch. ``employee_id``
-    and ``manager_id`` are canonicalised under the tenant's case policy
-    ``id_case`` (``credsync.mapping.identity``), so every later step compares one form.
+    Rows the mapping rejects go to ``audit.quarantine`` with the failed rule
+    and the error naming file, row and field (idempotent per batch, record and
+    rule). A ``batch_id`` that exists and is not merged is staged again: the
+    previous attempt's rows are replaced, its parked records stay parked and
+    are diverted again (the same version; a newer one loads). ``columns`` is a
+    CSV header (strict layout); without it records are judged as JSON. Schema
+    drift is stored on the batch for the gate (:mod:`credsync.people.drift`).
+    Commits once, at the end, so a failed extract leaves no half-staged batch.
+    ``employee_id`` and ``manager_id`` are canonicalised under the tenant's case
+    policy ``id_case`` (``credsync.mapping.identity``), so every later step compares one form.
     """
     mapping = mapping or load_mapping(MAPPING_NAME, MAPPING_VERSION)
     batch_id = batch_id or str(uuid.uuid4())
-    conn.execute(
+    created = conn.execute(
         sql_text("people/create_batch.sql"),
         {"batch_id": batch_id, "tenant_id": tenant_id, "mapping_version": mapping.mapping_version,
-         "dag_run_id": dag_run_id},
-    )
+         "dag_run_id": dag_run_id, "window_key": window_key},
+    ).fetchone()
+    if created is None:
+        conn.rollback()
+        raise ValueError(f"batch {batch_id} is merged or not an HRIS batch of tenant {tenant_id}: not re-staged")
+    attempt = created[0]
+    parked: dict[str, set[str | None]] = {}
+    if attempt > 1:
+        conn.execute(sql_text("people/clear_attempt.sql"), {"batch_id": batch_id})
+        for key, version in conn.execute(sql_text("people/parked_records.sql"), {"batch_id": batch_id}):
+            parked.setdefault(key, set()).add(version)
+    drift = DriftCheck(mapping, ignored=frozenset(ignored_fields), columns=columns)
     rejects: list[tuple[Any, ...]] = []
-    records_in = staged = 0
+    records_in = staged = diverted = 0
     with conn.cursor() as cur, cur.copy(
         f"COPY staging.hris_workers ({', '.join(STAGED_COLUMNS)}) FROM STDIN"
     ) as copy:
         for records_in, record in enumerate(records, start=1):
-            key = _record_key(record)
+            key = _record_key(record) if isinstance(record, Mapping) else None
+            # A keyless record still needs a stable quarantine key: its position in the extract.
+            quarantine_key = storable_text(key) if key is not None else f"#{records_in}"
+            drift.observe(record, key)
+            if parked and _is_parked(parked, key, id_case, record):
+                diverted += 1
+                continue
+            if isinstance(record, Mapping) and None in record:
+                # csv.DictReader puts cells beyond the header under None: the row is broken
+                # (an unquoted comma shifts every later cell into the wrong column).
+                rejects.append((batch_id, tenant_id, quarantine_key, "csv_row_shape",
+                                storable_text(f"record {records_in} ({key}): {len(record[None])} more cells "
+                                              "than the header"), record_json(record)))
+                continue
             try:
                 row = mapping.apply(record, record_number=records_in, record_key=key)
             except MappingError as err:
-                rejects.append((batch_id, tenant_id, key, "mapping", str(err), json.dumps(record, default=str)))
+                rejects.append((batch_id, tenant_id, quarantine_key, getattr(err, "rule", None) or "mapping",
+                                storable_text(str(err)), record_json(record)))
                 continue
             for column in ("employee_id", "manager_id"):
                 if row.get(column) is not None:
@@ -85,21 +124,48 @@ def stage_workers(
             staged += 1
     if rejects:
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO audit.quarantine (batch_id, tenant_id, record_key, rule, reason, record) "
-                "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
-                rejects,
-            )
+            cur.executemany(sql_text("people/quarantine_rows.sql"), rejects)
+    found = drift.result()
+    if found is not None:
+        log.warning("tenant %s batch %s: %s", tenant_id, batch_id, storable_text(found.reason()))
     # Autovacuum has not seen the batch yet: without fresh stats the planner puts it at ~1 row
     # and nested-loops the merge's CTEs, which is quadratic (a 100,000-row batch takes >20 min).
     conn.execute("ANALYZE staging.hris_workers")
     conn.execute(
         sql_text("people/finish_staging.sql"),
         {"batch_id": batch_id, "records_in": records_in, "records_loaded": staged,
-         "records_quarantined": len(rejects)},
+         "records_quarantined": len(rejects) + diverted,
+         "schema_drift": record_json(found.as_dict()) if found else None},
     )
     conn.commit()
-    return StagedBatch(batch_id, tenant_id, records_in, staged, len(rejects), mapping.mapping_version)
+    return StagedBatch(batch_id, tenant_id, records_in, staged, len(rejects) + diverted, mapping.mapping_version,
+                       attempt=attempt, parked=diverted,
+                       schema_drift=storable_text(found.reason()) if found and found.blocking else None)
+
+
+def _is_parked(parked: dict[str, set[str | None]], key: str | None, id_case: str, record: Any) -> bool:
+    """The record's key is parked in this batch (as sent, or canonical as staged) at this version."""
+    if key is None:
+        return False
+    versions = parked.get(key) or parked.get(canonical_id(key, case=id_case))
+    return bool(versions) and _parked_version(record, versions)
+
+
+def _parked_version(record: Mapping[str, Any], versions: set[str | None]) -> bool:
+    """Whether ``record`` is the version that was parked (same HRIS ``updated_at``)."""
+    raw = record.get("updated_at") if isinstance(record, Mapping) else None
+    if raw in versions:
+        return True
+    moment = _instant(raw)
+    return moment is not None and any(_instant(v) == moment for v in versions)
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
 
 
 def _record_key(record: Mapping[str, Any]) -> str | None:
