@@ -84,7 +84,7 @@ class TextFinding:
     """One place in a record holding text the warehouse refuses: where, what, and which rule it breaks."""
 
     field: str  # dotted path, e.g. object.definition.name.en-US, context.contextActivities.parent[0].id
-    rule: str  # no_control_characters | valid_unicode | finite_numbers
+    rule: str  # control_characters | invalid_unicode | data_type
     what: str  # e.g. "U+0000 (NUL) at offset 4", "a key holding U+0007 (BEL)", "NaN"
 
 
@@ -122,7 +122,7 @@ def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[TextFinding]:
                               f"{_describe(match.group())} at offset {match.start()}")
     elif isinstance(value, float):
         if not math.isfinite(value):
-            yield TextFinding(_field_path(path), "finite_numbers", f"{value!r} (not a JSON number)")
+            yield TextFinding(_field_path(path), "data_type", f"{value!r} (not a JSON number)")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             key_text = str(key)
@@ -137,7 +137,7 @@ def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[TextFinding]:
 
 
 def _rule_for(char: str) -> str:
-    return "valid_unicode" if _SURROGATE.match(char) else "no_control_characters"
+    return "invalid_unicode" if _SURROGATE.match(char) else "control_characters"
 
 
 def _describe(char: str) -> str:
@@ -239,7 +239,7 @@ def normalise_statement(
     try:
         row = mapping.apply(statement, record_number=row_number, record_key=key)
     except MappingError as exc:
-        return staged.reject(_RULE_FOR_FIELD.get(exc.field or "", "mapping"), str(exc))
+        return staged.reject(_mapping_rule(exc), str(exc))
     staged.source_id = row["source_id"]
     staged.score = row["score"]
     staged.stored_at = row["stored_at"]
@@ -286,7 +286,7 @@ def normalise_lms_completion(
     try:
         row = mapping.apply(item, record_number=row_number, record_key=key)
     except MappingError as exc:
-        return staged.reject(_RULE_FOR_FIELD.get(exc.field or "", "mapping"), str(exc))
+        return staged.reject(_mapping_rule(exc), str(exc))
     if row["completion_status"] != "completed":
         return None
     staged.source_id = row["source_id"]
@@ -300,6 +300,14 @@ def normalise_lms_completion(
     staged.verb = {"passed": "passed", "failed": "failed"}.get(row["success_status"] or "", "completed")
     staged.success = staged.verb != "failed"
     return _check_time(staged, now)
+
+
+def _mapping_rule(exc: MappingError) -> str:
+    """The quarantine rule for a mapping error: the gate's name for score and timestamps, else the
+    engine's own rule (``max_length``, ``data_type``, ``required``...), else plain ``mapping``."""
+    engine_rule = getattr(exc, "rule", None)
+    return _RULE_FOR_FIELD.get(exc.field or "") or (
+        engine_rule if engine_rule and engine_rule != "mapping_file" else "mapping")
 
 
 def _record_key(record: Any, field: str) -> str | None:

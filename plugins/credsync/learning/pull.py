@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -11,14 +12,19 @@ from credsync.learning.normalise import (
     LMS_MAPPING,
     XAPI_MAPPING,
     StagedCompletion,
+    escape_text,
+    find_unstorable,
     normalise_lms_completion,
     normalise_statement,
+    storable_copy,
 )
 from credsync.learning.staging import StagedBatch, stage_completions
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
+
+log = logging.getLogger(__name__)
 
 LRS_STREAM = ("lrs", "statements")
 LMS_STREAM = ("lms", "completions")
@@ -64,9 +70,9 @@ def stage_pull(
         row_number = 0
         for statement in statements:
             row_number += 1
-            yield normalise_statement(statement, tenant_id=tenant_id, row_number=row_number, now=now)
+            yield _guarded(normalise_statement, statement, "xapi", row_number, tenant_id=tenant_id, now=now)
         for item in _latest_per_enrollment(lms_items):
-            staged = normalise_lms_completion(item, row_number=row_number + 1, now=now)
+            staged = _guarded(normalise_lms_completion, item, "lms_rest", row_number + 1, now=now)
             if staged is None:
                 skipped += 1
                 continue
@@ -79,13 +85,37 @@ def stage_pull(
     return batch, skipped
 
 
+def _guarded(normalise: Callable[..., StagedCompletion | None], record: Any, source: str, row_number: int,
+             **kwargs: Any) -> StagedCompletion | None:
+    """Run one normaliser; if it fails on a record (a bug, not a data rule), that record alone is
+    quarantined as normalise_error with the exception named, and the batch goes on."""
+    try:
+        return normalise(record, row_number=row_number, **kwargs)
+    except Exception as exc:  # one record must never stop the tenant; the log keeps the traceback
+        key_field = "id" if source == "xapi" else "enrollment_id"
+        key = record.get(key_field) if isinstance(record, dict) else None
+        log.exception("normalising %s record #%s (%r) failed; quarantined", source, row_number, key)
+        findings = find_unstorable(record)
+        return StagedCompletion(
+            row_number=row_number, source=source, source_id=escape_text(str(key)) if key else None,
+            actor_key=None, course_code=None, verb=None, voids_source_id=None, success=None, score=None,
+            completed_at=None, stored_at=None, registration=None,
+            raw=storable_copy(record, findings) if findings else record,
+            mapping_version=f"{XAPI_MAPPING[0]}_{XAPI_MAPPING[1]}" if source == "xapi"
+            else f"{LMS_MAPPING[0]}_{LMS_MAPPING[1]}",
+            quarantine_rule="normalise_error",
+            quarantine_reason=escape_text(f"{source} record {key or '#' + str(row_number)}: the normaliser failed"
+                                          f" ({type(exc).__name__}: {exc}); see the task log, fix and replay"),
+        )
+
+
 def _latest_per_enrollment(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """An enrollment seen twice in one export (it changed mid-pull) counts once: its latest version."""
     latest: dict[str, dict[str, Any]] = {}
     keyless: list[dict[str, Any]] = []
     for item in items:
         key = item.get("enrollment_id") if isinstance(item, dict) else None
-        if not key:
+        if not key or not isinstance(key, str | int):  # a list or object as id cannot key a dict
             keyless.append(item)  # the normaliser quarantines it
             continue
         if key not in latest or str(item.get("updated_at", "")) >= str(latest[key].get("updated_at", "")):

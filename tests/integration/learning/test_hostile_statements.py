@@ -115,7 +115,7 @@ def test_a_nul_byte_quarantines_its_statement_and_the_19_good_ones_load(empty_lr
     assert scalar(conn, "SELECT count(*) FROM core.completions") == 19
     assert scalar(conn, "SELECT count(*) FROM core.completions WHERE source_id = %s", bad["id"]) == 0
     [(key, rule, reason, record)] = quarantined(conn, batch.batch_id)
-    assert (key, rule) == (bad["id"], "no_control_characters")
+    assert (key, rule) == (bad["id"], "control_characters")
     assert bad["id"] in reason and "U+0000" in reason
     assert "object.definition.name.en-US" in reason and "result.response" in reason
     # The quarantined copy is stored (jsonb cannot hold \u0000) and the exact original is recoverable.

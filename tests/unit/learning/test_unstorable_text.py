@@ -56,7 +56,7 @@ def test_control_characters_quarantine_the_statement_naming_field_and_rule(chang
     stmt = statement()
     change(stmt)
     row = norm(stmt)
-    assert row.quarantine_rule == "no_control_characters"
+    assert row.quarantine_rule == "control_characters"
     assert row.quarantine_reason.startswith(f"statement {SID}: {field}: {what}")
     # Nothing derived from the record reaches a staging column.
     assert (row.actor_key, row.course_code, row.verb, row.score) == (None, None, None, None)
@@ -67,19 +67,19 @@ def test_tab_newline_and_carriage_return_are_ordinary_text() -> None:
     assert row.quarantine_rule is None
 
 
-def test_a_lone_surrogate_breaks_valid_unicode_and_a_nan_score_finite_numbers() -> None:
-    assert norm(statement(result={"response": "\ud800"})).quarantine_rule == "valid_unicode"
+def test_a_lone_surrogate_breaks_valid_unicode_and_a_nan_score_data_type() -> None:
+    assert norm(statement(result={"response": "\ud800"})).quarantine_rule == "invalid_unicode"
     row = norm(statement(result={"score": {"raw": float("nan"), "min": 0, "max": 10}}))
-    assert (row.quarantine_rule, "result.score.raw: nan" in row.quarantine_reason) == ("finite_numbers", True)
+    assert (row.quarantine_rule, "result.score.raw: nan" in row.quarantine_reason) == ("data_type", True)
 
 
 def test_every_field_is_named_and_the_first_rule_wins() -> None:
     stmt = statement(result={"response": "a\x00"})
     stmt["object"]["definition"]["name"]["en-US"] = "\ud83d"
     row = norm(stmt)
-    assert row.quarantine_rule == "valid_unicode"  # object comes before result in the statement
+    assert row.quarantine_rule == "invalid_unicode"  # object comes before result in the statement
     assert "object.definition.name.en-US: U+D83D (lone surrogate)" in row.quarantine_reason
-    assert "result.response: U+0000 (NUL) at offset 1 [no_control_characters]" in row.quarantine_reason
+    assert "result.response: U+0000 (NUL) at offset 1 [control_characters]" in row.quarantine_reason
 
 
 def test_the_kept_copy_is_storable_and_gives_back_the_exact_original() -> None:
@@ -99,7 +99,7 @@ def test_an_lms_completion_with_nul_is_quarantined_with_its_enrollment_id() -> N
             "completion_status": "completed", "completed_at": "2025-05-02T09:00:00Z",
             "updated_at": "2025-05-02T09:00:00Z"}
     row = normalise_lms_completion(item, row_number=1, now=NOW)
-    assert row is not None and row.quarantine_rule == "no_control_characters"
+    assert row is not None and row.quarantine_rule == "control_characters"
     assert row.quarantine_reason.startswith("enrollment enr-1: course_code: U+0000 (NUL)")
 
 
@@ -115,7 +115,7 @@ def test_staging_quarantines_a_record_built_elsewhere_that_still_holds_nul() -> 
     row = norm(statement())
     row.actor_key = "account:E\x0042"
     fixed, raw_json = storable(row)
-    assert fixed.quarantine_rule == "no_control_characters"
+    assert fixed.quarantine_rule == "control_characters"
     assert fixed.actor_key == "account:E\\u000042"
     assert "actor_key: U+0000 (NUL)" in fixed.quarantine_reason and SID in fixed.quarantine_reason
     assert json.loads(json.loads(raw_json)["statement_json"])["id"] == SID
@@ -131,5 +131,5 @@ def test_staging_leaves_an_escaped_backslash_alone() -> None:
 def test_find_unstorable_and_escape_text_agree() -> None:
     text = "a\x00b\x1fc\x7fd\ud800e\tf"
     assert escape_text(text) == "a\\u0000b\\u001fc\\u007fd\\ud800e\tf"
-    assert [f.rule for f in find_unstorable({"k": text})] == ["no_control_characters"]
+    assert [f.rule for f in find_unstorable({"k": text})] == ["control_characters"]
     assert find_unstorable({"k": escape_text(text)}) == []
