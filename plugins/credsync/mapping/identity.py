@@ -6,7 +6,7 @@ compares bytes, an HRIS may send full-width digits from a copy-paste. So every
 key is canonicalised once, where it enters (staging), and everything
 downstream compares the canonical form:
 
-1. Unicode NFKC (full-width ``Ｅ０００７３９`` → ``E000739``; ligatures split),
+1. Unicode NFKC (full-width digits and letters become ASCII ones; ligatures split),
 2. surrounding whitespace trimmed,
 3. the tenant's case policy: ``preserve`` (ids are case-sensitive: ``e1`` and
    ``E1`` are two people, and provisioning refuses to let one adopt the
