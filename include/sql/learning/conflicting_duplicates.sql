@@ -4,29 +4,30 @@
 -- content hash of the first version and the hash of this one. An identical re-send (same hash)
 -- is left alone: it merges as the no-op it has always been. Versions stored before 0010 whose
 -- staged copy was gone have no hash and cannot be compared; they are left alone too.
-WITH staged AS (
-    SELECT s.row_number, s.source_id, core.statement_content_hash(s.raw, s.completed_at) AS new_hash
+-- Only rows that meet a stored version are hashed: an ordinary pull compares next to nothing.
+WITH first_versions AS (
+    SELECT s.row_number, s.source_id, core.statement_content_hash(s.raw, s.completed_at) AS new_hash,
+           'core.completions' AS kept_in, k.batch_id AS first_batch, k.content_hash AS first_hash
     FROM staging.completions AS s
-    WHERE s.batch_id = %(batch_id)s AND s.source = 'xapi' AND s.quarantine_rule IS NULL
-      AND s.source_id IS NOT NULL
-), first_versions AS (
-    SELECT st.row_number, st.source_id, st.new_hash, 'core.completions' AS kept_in, k.batch_id AS first_batch,
-           k.content_hash AS first_hash
-    FROM staged AS st
     JOIN core.completions AS k
-      ON k.tenant_id = %(tenant_id)s AND k.source = 'xapi' AND k.source_id = st.source_id
+      ON k.tenant_id = %(tenant_id)s AND k.source = 'xapi' AND k.source_id = s.source_id
+    WHERE s.batch_id = %(batch_id)s AND s.source = 'xapi' AND s.quarantine_rule IS NULL
     UNION ALL
-    SELECT st.row_number, st.source_id, st.new_hash, 'core.voided_statements', v.batch_id, v.content_hash
-    FROM staged AS st
+    SELECT s.row_number, s.source_id, core.statement_content_hash(s.raw, s.completed_at),
+           'core.voided_statements', v.batch_id, v.content_hash
+    FROM staging.completions AS s
     JOIN core.voided_statements AS v
-      ON v.tenant_id = %(tenant_id)s AND v.source = 'xapi' AND v.voided_by = st.source_id
+      ON v.tenant_id = %(tenant_id)s AND v.source = 'xapi' AND v.voided_by = s.source_id
+    WHERE s.batch_id = %(batch_id)s AND s.source = 'xapi' AND s.quarantine_rule IS NULL
     UNION ALL
-    SELECT st.row_number, st.source_id, st.new_hash, 'core.held_completions', (h.record ->> 'batch_id')::uuid,
+    SELECT s.row_number, s.source_id, core.statement_content_hash(s.raw, s.completed_at),
+           'core.held_completions', (h.record ->> 'batch_id')::uuid,
            core.statement_content_hash(h.record -> 'raw', (h.record ->> 'completed_at')::timestamptz)
-    FROM staged AS st
+    FROM staging.completions AS s
     JOIN core.held_completions AS h
-      ON h.tenant_id = %(tenant_id)s AND h.source = 'xapi' AND h.source_id = st.source_id
-    WHERE h.released_at IS NULL
+      ON h.tenant_id = %(tenant_id)s AND h.source = 'xapi' AND h.source_id = s.source_id
+    WHERE s.batch_id = %(batch_id)s AND s.source = 'xapi' AND s.quarantine_rule IS NULL
+      AND h.released_at IS NULL
 ), conflicts AS (
     SELECT DISTINCT ON (f.row_number) f.*
     FROM first_versions AS f

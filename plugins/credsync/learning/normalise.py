@@ -48,6 +48,7 @@ _SUSPICIOUS_CHAR = re.compile(r"[\x7f-\x9f\ud800-\udfff]")
 _CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BS", 0x0B: "VT", 0x0C: "FF", 0x1B: "ESC", 0x7F: "DEL"}
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_FINDINGS_IN_REASON = 5
+MAX_KEY_IN_PATH = 120
 
 
 @dataclass
@@ -154,8 +155,9 @@ def _field_path(path: tuple[str | int, ...]) -> str:
             text += f"[{part}]"
         elif _PLAIN_KEY.match(part):
             text += f".{part}" if text else part
-        else:  # IRIs (extensions) and hostile keys: quoted, with the bad characters escaped
-            text += f"[{json.dumps(escape_text(part))}]"
+        else:  # IRIs (extensions) and hostile keys: quoted, escaped, and cut short in a reason
+            shown = part if len(part) <= MAX_KEY_IN_PATH else part[:MAX_KEY_IN_PATH] + "..."
+            text += f"[{json.dumps(escape_text(shown))}]"
     return text or "(the record itself)"
 
 
@@ -201,8 +203,9 @@ def _unstorable_reason(what: str, key: str | None, findings: list[TextFinding]) 
     rule = findings[0].rule
     listed = "; ".join(f"{f.field}: {f.what} [{f.rule}]" for f in findings[:MAX_FINDINGS_IN_REASON])
     more = len(findings) - MAX_FINDINGS_IN_REASON
+    shown = key if key is None or len(key) <= MAX_KEY_IN_PATH else key[:MAX_KEY_IN_PATH] + "..."
     return rule, (
-        f"{what} {escape_text(key) if key else '(no id)'}: {listed}"
+        f"{what} {escape_text(shown) if shown else '(no id)'}: {listed}"
         + (f"; and {more} more" if more > 0 else "")
         + " - NUL, other control characters (tab, LF and CR allowed), lone surrogates and non-finite"
         " numbers are not stored; fix the record at its source"
