@@ -12,9 +12,9 @@ from credsync.dagkit import (
     DEFAULT_ARGS,
     TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
+    check_warehouse_schema,
     enabled_tenants,
     label_tenant,
-    migrate_warehouse,
 )
 
 DOC = """
@@ -84,7 +84,7 @@ def issue(tenant_id: str, params: dict | None = None, run_id: str | None = None)
     },
 )
 def credential_issuance() -> None:
-    ready = migrate_warehouse() >> validate_rules()
+    ready = check_warehouse_schema() >> validate_rules()
     tenants = enabled_tenants()
     ready >> tenants
     issue.expand(tenant_id=tenants)

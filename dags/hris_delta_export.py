@@ -11,9 +11,9 @@ from credsync.dagkit import (
     TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     WORKERS,
+    check_warehouse_schema,
     enabled_tenants,
     label_tenant,
-    migrate_warehouse,
 )
 
 DOC_MD = """
@@ -135,7 +135,7 @@ def export_tenant(tenant_id: str) -> None:
 )
 def hris_delta_export() -> None:
     tenants = enabled_tenants()
-    migrate_warehouse() >> tenants
+    check_warehouse_schema() >> tenants
     export_tenant.expand(tenant_id=tenants)
 
 

@@ -10,8 +10,8 @@ from credsync.dagkit import (
     SUBMISSIONS,
     TENANT_MAP_INDEX,
     WRITEBACKS,
+    check_warehouse_schema,
     enabled_tenants,
-    migrate_warehouse,
 )
 from credsync.delivery.tasks import write_back
 
@@ -59,7 +59,7 @@ upserts; the CSV is rewritten atomically with the same bytes.
 )
 def hris_writeback() -> None:
     tenants = enabled_tenants()
-    migrate_warehouse() >> tenants
+    check_warehouse_schema() >> tenants
     write_back.override(outlets=[WRITEBACKS], map_index_template=TENANT_MAP_INDEX).expand(tenant_id=tenants)
 
 

@@ -12,9 +12,9 @@ from credsync.dagkit import (
     TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     WORKERS,
+    check_warehouse_schema,
     enabled_tenants,
     label_tenant,
-    migrate_warehouse,
 )
 
 DOC = """
@@ -120,9 +120,8 @@ def pull_tenant(tenant_id: str) -> None:
     },
 )
 def lms_completion_pull() -> None:
-    migrated = migrate_warehouse()
     tenants = enabled_tenants()
-    migrated >> tenants
+    check_warehouse_schema() >> tenants
     pull_tenant.expand(tenant_id=tenants)
 
 

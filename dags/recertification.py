@@ -10,8 +10,8 @@ from credsync.dagkit import (
     SUBMISSIONS,
     TENANT_MAP_INDEX,
     WRITEBACKS,
+    check_warehouse_schema,
     enabled_tenants,
-    migrate_warehouse,
 )
 from credsync.delivery.tasks import expire_and_remind, revoke_in_registry, write_back
 
@@ -62,7 +62,7 @@ def recertify_tenant(tenant_id: str) -> None:
 )
 def recertification() -> None:
     tenants = enabled_tenants()
-    migrate_warehouse() >> tenants
+    check_warehouse_schema() >> tenants
     recertify_tenant.expand(tenant_id=tenants)
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task, task_group
 
-from credsync.dagkit import DEFAULT_ARGS, FINDINGS, TENANT_MAP_INDEX, WAREHOUSE_CONN_ID, label_tenant
+from credsync.dagkit import (
+    DEFAULT_ARGS,
+    FINDINGS,
+    TENANT_MAP_INDEX,
+    WAREHOUSE_CONN_ID,
+    check_warehouse_schema,
+    label_tenant,
+)
 
 DOC = """
 ### reconciliation
@@ -127,7 +134,9 @@ def reconciliation() -> None:
         outcome = compare(tenant_id, snapshot_lms(tenant_id), snapshot_registry(tenant_id), snapshot_hris(tenant_id))
         gate(outcome) >> report(outcome)
 
-    reconcile_tenant.expand(tenant_id=tenants())
+    wanted = tenants()
+    check_warehouse_schema() >> wanted
+    reconcile_tenant.expand(tenant_id=wanted)
 
 
 reconciliation()

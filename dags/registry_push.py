@@ -9,8 +9,8 @@ from credsync.dagkit import (
     DEFAULT_ARGS,
     SUBMISSIONS,
     TENANT_MAP_INDEX,
+    check_warehouse_schema,
     enabled_tenants,
-    migrate_warehouse,
 )
 from credsync.operators.registry import RegistryPushOperator
 
@@ -60,7 +60,7 @@ Dead letters: fix the data, then trigger `dlq_replay`.
 )
 def registry_push() -> None:
     tenants = enabled_tenants()
-    migrate_warehouse() >> tenants
+    check_warehouse_schema() >> tenants
     RegistryPushOperator.partial(
         task_id="push_submissions",
         outlets=[SUBMISSIONS],

@@ -8,7 +8,7 @@ from airflow.sdk import Param, dag
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from credsync.dagkit import DEFAULT_ARGS, LEARNERS, TENANT_MAP_INDEX, WORKERS, enabled_tenants, migrate_warehouse
+from credsync.dagkit import DEFAULT_ARGS, LEARNERS, TENANT_MAP_INDEX, WORKERS, check_warehouse_schema, enabled_tenants
 from credsync.operators.scim import SCIM_POOL, ScimProvisionOperator
 
 DOC_MD = f"""
@@ -61,7 +61,7 @@ def scim_provisioning() -> None:
         map_index_template=TENANT_MAP_INDEX,
         outlets=[LEARNERS],
     ).expand(tenant_id=enabled_tenants())
-    migrate_warehouse() >> provision
+    check_warehouse_schema() >> provision
 
 
 scim_provisioning()

@@ -22,13 +22,10 @@ _hypothesis_settings.register_profile("ci", derandomize=True, database=None, pri
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
 
-# Gates run with test-specific thresholds; they validate against a copy of the GX
-# project so the committed suites stay as the pipeline's defaults leave them.
-_GX_COPY = Path(tempfile.mkdtemp(prefix="credsync-gx-"))
-shutil.copytree(Path(__file__).resolve().parents[1] / "great_expectations", _GX_COPY / "great_expectations",
-                ignore=shutil.ignore_patterns("uncommitted"))
-os.environ["CREDSYNC_GX_DIR"] = str(_GX_COPY / "great_expectations")
-atexit.register(shutil.rmtree, _GX_COPY, ignore_errors=True)
+# GX gates publish Data Docs to an object store; tests get their own (file://), not the demo's build/.
+_DATA_DOCS = Path(tempfile.mkdtemp(prefix="credsync-data-docs-"))
+os.environ.setdefault("CREDSYNC_DATA_DOCS_STORE", _DATA_DOCS.as_uri())
+atexit.register(shutil.rmtree, _DATA_DOCS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

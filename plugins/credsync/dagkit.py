@@ -1,4 +1,4 @@
-"""What every credsync DAG shares: default args, assets, tenant mapping, migrations.
+"""What every credsync DAG shares: default args, assets, tenant mapping, the schema check.
 
 Light to import: DAG files import this at parse time, so nothing heavy here.
 """
@@ -59,8 +59,14 @@ def enabled_tenants() -> list[str]:
 
 
 @task(retries=2)
-def migrate_warehouse(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """Apply pending warehouse migrations (a no-op when up to date); returns the revision."""
-    from credsync.warehouse import migrate, url_from_connection
+def check_warehouse_schema(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """Fail unless the warehouse is at the schema revision this code expects; returns the revision.
 
-    return migrate(url_from_connection(conn_id))
+    One SELECT of ``audit.alembic_version`` as the runtime role: migrations are a
+    deploy step (``python -m credsync.warehouse migrate`` or the ``warehouse_migrate``
+    DAG), so the pipelines need no DDL rights. The retries cover a migration that
+    is running right now; the message names both revisions and the command to run.
+    """
+    from credsync.warehouse import check_schema, url_from_connection
+
+    return check_schema(url_from_connection(conn_id), where=f"warehouse (connection {conn_id})")

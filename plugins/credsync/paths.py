@@ -8,7 +8,7 @@ PROJECT_ROOT = Path(os.environ.get("CREDSYNC_PROJECT_ROOT", Path(__file__).resol
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 MAPPINGS_DIR = INCLUDE_DIR / "mappings"
-# Overridable so test runs validate against a copy and never rewrite the committed suites.
+# Overridable for a deployment that keeps the GX suites elsewhere; gates only ever read them.
 GX_DIR = Path(os.environ.get("CREDSYNC_GX_DIR", PROJECT_ROOT / "great_expectations"))
 BUILD_DIR = Path(os.environ.get("CREDSYNC_BUILD_DIR", PROJECT_ROOT / "build"))
 

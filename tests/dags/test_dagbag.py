@@ -21,6 +21,7 @@ EXPECTED_DAGS = {
     "recertification",
     "dlq_replay",
     "reconciliation",
+    "warehouse_migrate",
 }
 HEAVY_MODULES = ("great_expectations", "pandas", "matplotlib", "psycopg", "joserfc", "scim2_client", "sqlalchemy_utils")
 
@@ -108,3 +109,15 @@ def test_per_tenant_chains_are_mapped_task_groups(dagbag):
 
 def _is_mapped(task) -> bool:
     return type(task).__name__ == "MappedOperator"
+
+
+def test_pipelines_check_the_schema_and_only_warehouse_migrate_migrates(dagbag):
+    """Migrations are a deploy step: the runtime role running the pipelines needs no DDL."""
+    missing = [dag_id for dag_id, dag in dagbag.dags.items()
+               if dag_id != "warehouse_migrate" and "check_warehouse_schema" not in dag.task_ids]
+    assert missing == [], f"DAGs that do not check the schema revision first: {missing}"
+    migrate = dagbag.dags["warehouse_migrate"]
+    assert migrate.schedule is None
+    assert migrate.task_ids == ["migrate_schema"]
+    # The Trigger button works with the defaults: every Param validates as declared.
+    assert migrate.params.validate() == {"conn_id": "credsync_warehouse"}

@@ -17,30 +17,24 @@ import logging
 import os
 
 from credsync.audit.checkpoints import Checkpoint, CheckpointKeyError, StorePath, write_checkpoint
+from credsync.objects import OBJECT_STORE_ENV, open_path, store_url
 
 CHECKPOINT_KEY_CONN_ID = "credsync_audit_checkpoint_key"
 KEY_ENV = "CREDSYNC_AUDIT_CHECKPOINT_KEY"
 PUBLIC_KEY_ENV = "CREDSYNC_AUDIT_CHECKPOINT_PUBLIC_KEY"
 STORE_ENV = "CREDSYNC_AUDIT_CHECKPOINT_STORE"
-OBJECT_STORE_ENV = "CREDSYNC_OBJECT_STORE"
 
 log = logging.getLogger(__name__)
 
 
 def store_url_from_env() -> str | None:
     """The checkpoint store URL the environment configures, or None."""
-    explicit = os.environ.get(STORE_ENV, "").strip()
-    if explicit:
-        return explicit
-    base = os.environ.get(OBJECT_STORE_ENV, "").strip()
-    return f"{base.rstrip('/')}/audit-checkpoints" if base else None
+    return store_url("audit-checkpoints", STORE_ENV)
 
 
 def open_store(url: str) -> StorePath:
-    """``url`` as an ``ObjectStoragePath`` (imported here: Airflow is heavy to import)."""
-    from airflow.sdk import ObjectStoragePath
-
-    return ObjectStoragePath(url)
+    """``url`` as an ``ObjectStoragePath``."""
+    return open_path(url)
 
 
 def private_key_text(conn_id: str = CHECKPOINT_KEY_CONN_ID) -> str:

@@ -26,7 +26,7 @@ STAGING_TABLE = "staging.completions"
 
 
 class BatchRejected(RuntimeError):
-    """The gate blocked a batch; the message is the gate summary (with the Data Docs path)."""
+    """The gate blocked a batch; the message is the gate summary (with the Data Docs link)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ def gate_batch(
                      params)
         conn.commit()
     if not result.success:
-        log.error("%s (Data Docs: %s)", result.summary, result.data_docs_url)
-        raise BatchRejected(f"{result.summary} (Data Docs: {result.data_docs_url})")
+        log.error("%s", result.summary)  # the summary ends with the Data Docs link when a store is configured
+        raise BatchRejected(result.summary)
     log.info("%s", result.summary)
     return result
 

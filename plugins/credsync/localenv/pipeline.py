@@ -1,8 +1,9 @@
 """The local pipeline environment behind ``make demo`` and the end-to-end tests.
 
-:func:`demo_environment` starts (or reuses) a Postgres, migrates the warehouse,
-starts the sandboxes and prepares an Airflow home, all under one build
-directory; the :class:`DemoEnvironment` it yields runs DAGs with
+:func:`demo_environment` starts (or reuses) a Postgres, starts the sandboxes,
+prepares an Airflow home and migrates the warehouse through its Airflow
+connection (the deploy step ``python -m credsync.warehouse migrate``, as a
+deployment runs it), all under one build directory; the :class:`DemoEnvironment` it yields runs DAGs with
 ``airflow dags test`` against them. Leaving the block stops the sandboxes and
 the embedded Postgres.
 """
@@ -173,7 +174,6 @@ def demo_environment(
     so a test starts empty even against a shared ``CREDSYNC_DATABASE_URL``.
     """
     from credsync.tenants import load_tenants
-    from credsync.warehouse import migrate
     from sandbox.launcher import start_all
 
     build_dir = Path(build_dir)
@@ -189,7 +189,6 @@ def demo_environment(
         where = f"embedded Postgres under {shown_path(build_dir / 'pgdata')}" if server.embedded \
             else "CREDSYNC_DATABASE_URL"
         say(f"warehouse: {where}" + (f", temporary database {database}" if database else ""))
-        migrate(url)
 
         tenants = load_tenants()
         secrets = load_or_create_secrets(demo_dir / "secrets.env", [t.tenant_id for t in tenants])
@@ -207,6 +206,7 @@ def demo_environment(
                 "CREDSYNC_BUILD_DIR": str(build_dir),
             }
             _prepare_airflow(env, demo_dir / "logs", say)
+            _migrate_warehouse(env, demo_dir / "logs", say)
             yield DemoEnvironment(build_dir=build_dir, warehouse_url=url, embedded_postgres=server.embedded,
                                   sandboxes=running, tenants=tenants, secrets=secrets, env=env, say=say)
     finally:
@@ -234,6 +234,14 @@ def _prepare_airflow(env: dict[str, str], log_dir: Path, say: Callable[[str], No
     _check([*airflow, "db", "migrate"], env, log_dir / "airflow-db-migrate.log")
     for pool, (slots, description) in POOLS.items():
         _check([*airflow, "pools", "set", pool, str(slots), description], env, log_dir / "pools.log")
+
+
+def _migrate_warehouse(env: dict[str, str], log_dir: Path, say: Callable[[str], None]) -> None:
+    """The deploy step, as a deployment runs it: the documented command against the Airflow connection."""
+    log_path = log_dir / "warehouse-migrate.log"
+    _check([sys.executable, "-m", "credsync.warehouse", "migrate", "--conn-id", "credsync_warehouse"], env, log_path)
+    lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    say(f"{lines[-1] if lines else 'warehouse: migrated'} (python -m credsync.warehouse migrate)")
 
 
 def _check(cmd: list[str], env: dict[str, str], log_path: Path) -> None:

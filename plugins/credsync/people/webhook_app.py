@@ -10,6 +10,9 @@
   413 ``too_large``: the body is over the limit (64 KiB unless configured);
 - 503 ``trigger_failed``: recorded, but no run could be triggered; delivering
   the event again retries (the hourly schedule is the safety net).
+- 503 ``schema_behind``: the warehouse is not at the schema revision this code
+  expects (the deploy step ``python -m credsync.warehouse migrate`` has not run);
+  nothing recorded, the sender's retry is accepted once it has.
 
 The receiver runs inside the api-server and answers senders it has not
 authenticated yet, so it never holds more than the limit of any request: a
@@ -61,6 +64,7 @@ from credsync.people.webhooks import (
     check_signature_header,
     log_rejection,
 )
+from credsync.warehouse.revision import SchemaMismatch
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +120,11 @@ def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | 
             receipt = await run_in_threadpool(found.receive, tenant_id, body, signature)
         except WebhookRejected as exc:
             return rejection_response(exc)
+        except SchemaMismatch as exc:
+            # Nothing recorded: the sender retries, and once migrated the receiver is built on the next delivery.
+            log.error("HRIS webhook refused: %s", exc)
+            return JSONResponse({"status": "unavailable", "reason": "schema_behind", "detail": str(exc)},
+                                status_code=503, headers={"Retry-After": "300"})
         answer = {"status": receipt.outcome.value, "event_id": receipt.event_id,
                   "triggered_run": receipt.triggered_run}
         headers = {"Retry-After": "60"} if receipt.outcome is Outcome.TRIGGER_FAILED else None
@@ -159,14 +168,16 @@ def max_body_bytes_from_env() -> int:
 def airflow_receiver() -> WebhookReceiver:
     """The receiver as the Airflow api-server runs it: Connections for secrets, DAG runs as the trigger.
 
-    Reads Connection ``credsync_warehouse`` (and migrates the warehouse once, a
-    no-op when current, so ``audit.hris_webhook_events`` exists before the first
-    DAG ran) and env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` and ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``.
+    Reads Connection ``credsync_warehouse`` and env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS``
+    and ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``. The api-server runs as the runtime role
+    and never migrates: a warehouse not at this code's schema revision raises
+    :class:`SchemaMismatch`, answered 503 until the deploy step has run.
     """
-    from credsync.warehouse import migrate, url_from_connection
+    from credsync.warehouse import check_schema, url_from_connection
 
     url = url_from_connection()
-    migrate(url)
+    check_schema(url, where="warehouse (connection credsync_warehouse)",
+                 then="then the sender's next delivery is accepted")
     raw = os.environ.get(TOLERANCE_ENV, "").strip()
     try:
         tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS

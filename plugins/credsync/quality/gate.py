@@ -1,20 +1,28 @@
 """The Great Expectations gate: validate one staged batch in Postgres before it may touch ``core``.
 
 Generic over staging tables: any table with ``tenant_id`` and ``batch_id``
-columns can be gated. The GX file project under ``great_expectations/`` holds
-one SQL datasource (``credsync_warehouse``), one table asset per gated table
+columns can be gated. Every run builds its own in-memory (ephemeral) GX 1.x
+context: one Postgres datasource (``credsync_warehouse``), one table asset
 with a batch definition partitioned on ``(tenant_id, batch_id)``, the suite,
-a validation definition and a checkpoint that updates Data Docs. Everything is
-written with ``add_or_update``, so re-running with the same expectations
-leaves the committed files as they were; only ``uncommitted/`` (validation
-results, Data Docs) grows.
+a validation definition and a checkpoint. Nothing is written under
+``great_expectations/`` and nothing is shared between runs, so gates of any
+number of tenants and tables run side by side on any worker without a lock.
 
-The datasource's connection string is the config variable
-``${CREDSYNC_GX_WAREHOUSE_URL}``, set in-process from the caller's URL: the
-warehouse address and password never land in the project files.
+The suite: ``great_expectations/expectations/<suite>.json`` is the reviewed,
+committed suite (read, never written). Callers pass the expectations their
+thresholds produce (``include/quality/*.yaml``, ``include/recon.yaml``, DAG
+params); when they match the committed suite the run uses it as committed,
+otherwise (a run-specific threshold) the run validates with the caller's and
+logs that it did. ``tests/unit/test_committed_suites.py`` keeps the
+committed suites equal to what the shipped thresholds produce.
+
+The warehouse connection string goes straight to the datasource: not into
+``os.environ``, a config file, the validation result or Data Docs.
 
 Validation runs as SQL in Postgres (SQLAlchemy execution engine), never by
-loading the batch into pandas.
+loading the batch into pandas. Data Docs are built for the validation in a
+temporary folder and published to the object store
+(:mod:`credsync.quality.data_docs`); ``GateResult.data_docs_url`` links the page.
 
 A failed expectation names the records that broke it: gated tables declare
 their record key (:data:`KEY_COLUMNS`), the checkpoint asks GX for the
@@ -27,12 +35,10 @@ optionally, a ``problem`` column saying what is wrong with the row.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +48,10 @@ from credsync.paths import GX_DIR
 log = logging.getLogger(__name__)
 
 DATASOURCE_NAME = "credsync_warehouse"
-URL_VARIABLE = "CREDSYNC_GX_WAREHOUSE_URL"
 BATCH_DEFINITION = "tenant_batch"
+#: The committed suites, one ``<suite name>.json`` each (GX 1.x suite JSON).
+SUITES_DIR = GX_DIR / "expectations"
+DATA_DOCS_SITE = "credsync"
 ExpectationsArg = Sequence[Any] | Callable[[], Sequence[Any]]
 #: How each gated table names a record: the business key first, the staged row as fallback.
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -60,7 +68,8 @@ class GateResult:
 
     ``summary`` is one human line for the task log; ``failed`` one line per
     failed expectation; ``validation`` the full GX result JSON (stored on
-    ``audit.batches.validation``); ``data_docs_url`` the local Data Docs page.
+    ``audit.batches.validation``); ``data_docs_url`` the validation's Data Docs
+    page in the object store (None when no store is configured).
     """
 
     success: bool
@@ -99,27 +108,28 @@ def run_gate(
     table: str,
     batch_id: str,
     tenant_id: str,
-    expectations: ExpectationsArg,
-    project_dir: Path = GX_DIR,
+    expectations: ExpectationsArg | None = None,
+    suites_dir: Path = SUITES_DIR,
     key_columns: Sequence[str] | None = None,
+    data_docs_store: str | None = None,
 ) -> GateResult:
     """Validate the rows of ``table`` with ``(tenant_id, batch_id)`` against ``expectations``.
 
     ``table`` is ``schema.table``; ``expectations`` is a list of GX 1.x
     expectation objects, or a zero-argument callable returning one (so
-    callers can build them lazily from their thresholds config).
+    callers can build them lazily from their thresholds config); None means
+    the committed suite ``suites_dir/<suite_name>.json`` as it is.
     ``key_columns`` name a record in failure messages (default: :data:`KEY_COLUMNS`).
+    ``data_docs_store`` is the Data Docs store URL (default: the environment's,
+    see :mod:`credsync.quality.data_docs`; no store, no Data Docs).
     """
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    import great_expectations as gx
-    from credsync.warehouse import sqlalchemy_url
+    from credsync.quality import data_docs
 
     schema, _, table_name = table.partition(".")
     if not table_name:
         raise ValueError(f"table must be schema-qualified (schema.table), got {table!r}")
-    items = list(expectations() if callable(expectations) else expectations)
-    if not items:
+    items = None if expectations is None else list(expectations() if callable(expectations) else expectations)
+    if items is not None and not items:
         raise ValueError(f"gate {suite_name!r}: no expectations given")
 
     keys = tuple(KEY_COLUMNS.get(table, ()) if key_columns is None else key_columns)
@@ -129,38 +139,76 @@ def run_gate(
         # empty batch on their own counts (e.g. every record quarantined), see with_batch_checks.
         return GateResult(success=True, summary=f"{label}: staged batch is empty; no expectation to evaluate",
                           failed=[], statistics={}, data_docs_url=None, label=label)
-    os.environ[URL_VARIABLE] = sqlalchemy_url(warehouse_url)
-    with _project_lock(project_dir):
-        context = _file_context(project_dir)
-        batch_definition = _batch_definition(context, schema, table_name)
-        suite = _suite(context, suite_name, items)
-        name = f"{suite_name}__{table}"
-        result_format = _result_format(keys)
-        try:
-            checkpoint = context.checkpoints.get(name)
-        except Exception:  # GX raises different not-found errors per store; any miss means "create"
-            validation = context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
-            )
-            checkpoint = context.checkpoints.add_or_update(
-                gx.Checkpoint(
-                    name=name,
-                    validation_definitions=[validation],
-                    actions=[UpdateDataDocsAction(name="update_data_docs")],
-                    result_format=result_format,
-                )
-            )
-        if _result_format_of(checkpoint) != result_format:
-            # Rewritten only when it changed (the committed checkpoint already matches).
-            checkpoint.result_format = result_format
-            checkpoint = context.checkpoints.add_or_update(checkpoint)
-        run = checkpoint.run(
-            batch_parameters={"tenant_id": tenant_id, "batch_id": _batch_key(batch_id)},
-            run_id=_run_id(suite_name, tenant_id, batch_id),
-        )
-        identifier, result = next(iter(run.run_results.items()))
-        docs_url = _docs_url(context, identifier)
+    store = data_docs_store or data_docs.store_url_from_env()
+    if not store:
+        log.warning("%s: no Data Docs (%s / %s unset); the verdict is in the log and audit.batches.validation",
+                    label, data_docs.STORE_ENV, "CREDSYNC_OBJECT_STORE")
+    with tempfile.TemporaryDirectory(prefix="credsync-gx-docs-") as site:
+        site_dir = Path(site)
+        context = _ephemeral_context(site_dir if store else None)
+        suite = context.suites.add(_suite(suite_name, items, suites_dir, label))
+        result, identifier = _validate(context, warehouse_url, schema, table_name, suite,
+                                       tenant_id=tenant_id, batch_id=batch_id, keys=keys, with_docs=bool(store))
+        docs_url = _publish_docs(context, identifier, site_dir, store, tenant_id) if store else None
     return _summarise(label, result.to_json_dict(), docs_url, keys)
+
+
+def _ephemeral_context(site_dir: Path | None) -> Any:
+    """An in-memory GX context; its one Data Docs site (if any) is the temporary ``site_dir``."""
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    import great_expectations as gx
+
+    sites = {} if site_dir is None else {DATA_DOCS_SITE: {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }}
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        data_docs_sites=sites,
+        # A worker does not phone home, and progress bars would flood the task log with carriage returns.
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _validate(context: Any, warehouse_url: str, schema: str, table_name: str, suite: Any, *, tenant_id: str,
+              batch_id: str, keys: Sequence[str], with_docs: bool) -> tuple[Any, Any]:
+    """Run the checkpoint on the ``(tenant_id, batch_id)`` batch; (validation result, its identifier)."""
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.partitioners import PartitionerMultiColumnValue
+
+    import great_expectations as gx
+    from credsync.warehouse import sqlalchemy_url
+
+    datasource = context.data_sources.add_postgres(name=DATASOURCE_NAME,
+                                                   connection_string=sqlalchemy_url(warehouse_url))
+    asset = datasource.add_table_asset(name=f"{schema}.{table_name}", table_name=table_name, schema_name=schema)
+    batch_definition = asset.add_batch_definition(
+        name=BATCH_DEFINITION,
+        partitioner=PartitionerMultiColumnValue(column_names=["tenant_id", "batch_id"]),
+        # GX only pre-validates date partitioners; a column-value one needs no sample row.
+        validate_partitioner=False,
+    )
+    name = f"{suite.name}__{schema}.{table_name}"
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+    actions = [UpdateDataDocsAction(name="update_data_docs", site_names=[DATA_DOCS_SITE])] if with_docs else []
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name=name, validation_definitions=[validation], actions=actions, result_format=_result_format(keys)))
+    run = checkpoint.run(
+        batch_parameters={"tenant_id": tenant_id, "batch_id": _batch_key(batch_id)},
+        run_id=_run_id(suite.name, tenant_id, batch_id),
+    )
+    identifier, result = next(iter(run.run_results.items()))
+    return result, identifier
 
 
 def _result_format(keys: Sequence[str]) -> dict[str, Any]:
@@ -169,15 +217,6 @@ def _result_format(keys: Sequence[str]) -> dict[str, Any]:
         return {"result_format": "SUMMARY", "partial_unexpected_count": 5}
     return {"result_format": "COMPLETE", "unexpected_index_column_names": list(keys),
             "partial_unexpected_count": 20, "return_unexpected_index_query": False}
-
-
-def _result_format_of(checkpoint: Any) -> dict[str, Any]:
-    value = checkpoint.result_format
-    if hasattr(value, "to_json_dict"):
-        value = value.to_json_dict()
-    elif hasattr(value, "dict"):
-        value = value.dict()
-    return dict(value) if isinstance(value, dict) else {"result_format": str(value)}
 
 
 def _staged_rows(warehouse_url: str, table: str, tenant_id: str, batch_id: str) -> int:
@@ -192,75 +231,42 @@ def _staged_rows(warehouse_url: str, table: str, tenant_id: str, batch_id: str) 
         return conn.execute(query, (tenant_id, str(batch_id))).fetchone()[0]
 
 
-def _batch_definition(context: Any, schema: str, table_name: str) -> Any:
-    """The ``(tenant_id, batch_id)`` batch definition of the table asset, created on first use.
-
-    Looked up before written so that a steady-state run does not rewrite
-    great_expectations.yml (GX assigns fresh ids on every add_or_update).
-    """
-    from great_expectations.core.partitioners import PartitionerMultiColumnValue
-
-    try:
-        datasource = context.data_sources.get(DATASOURCE_NAME)
-    except (KeyError, ValueError, LookupError):
-        datasource = context.data_sources.add_postgres(
-            name=DATASOURCE_NAME, connection_string="${" + URL_VARIABLE + "}"
-        )
-    asset_name = f"{schema}.{table_name}"
-    try:
-        asset = datasource.get_asset(asset_name)
-    except LookupError:
-        asset = datasource.add_table_asset(name=asset_name, table_name=table_name, schema_name=schema)
-    try:
-        return asset.get_batch_definition(BATCH_DEFINITION)
-    except KeyError:
-        return asset.add_batch_definition(
-            name=BATCH_DEFINITION,
-            partitioner=PartitionerMultiColumnValue(column_names=["tenant_id", "batch_id"]),
-            # GX only pre-validates date partitioners; a column-value one needs no sample row.
-            validate_partitioner=False,
-        )
-
-
-def _suite(context: Any, suite_name: str, items: list[Any]) -> Any:
-    """The saved suite, rewritten only when the expectations (e.g. thresholds) changed."""
+def committed_suite(suite_name: str, suites_dir: Path = SUITES_DIR) -> Any | None:
+    """The committed suite ``suites_dir/<suite_name>.json`` (read only), or None if there is none."""
     import great_expectations as gx
 
-    wanted = [_comparable(item) for item in items]
-    try:
-        suite = context.suites.get(suite_name)
-    except Exception:  # not saved yet
-        return context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=items))
-    if [_comparable(e) for e in suite.expectations] == wanted:
-        return suite
-    for expectation in list(suite.expectations):
-        suite.delete_expectation(expectation)
-    for item in items:
-        suite.add_expectation(item)
-    suite.save()
-    return suite
+    path = suites_dir / f"{suite_name}.json"
+    if not path.is_file():
+        return None
+    return gx.ExpectationSuite(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _suite(suite_name: str, items: list[Any] | None, suites_dir: Path, label: str) -> Any:
+    """The suite this run validates with: the committed one unless the caller's expectations differ."""
+    import great_expectations as gx
+
+    committed = committed_suite(suite_name, suites_dir)
+    if items is None:
+        if committed is None:
+            raise ValueError(f"gate {suite_name!r}: no expectations given and no committed suite "
+                             f"{suites_dir / (suite_name + '.json')}")
+        return committed
+    if committed is not None and same_expectations(committed.expectations, items):
+        return committed
+    log.info("%s: this run's thresholds differ from the committed suite %s.json; validating with this run's "
+             "expectations", label, suite_name)
+    return gx.ExpectationSuite(name=suite_name, expectations=items)
+
+
+def same_expectations(left: Sequence[Any], right: Sequence[Any]) -> bool:
+    """Whether two lists of expectations check the same things (ids aside)."""
+    return [_comparable(e) for e in left] == [_comparable(e) for e in right]
 
 
 def _comparable(expectation: Any) -> str:
     config = expectation.configuration.to_json_dict()
     config.pop("id", None)
     return json.dumps(config, sort_keys=True, default=str)
-
-
-def _file_context(project_dir: Path) -> Any:
-    """The GX 1.x file context rooted at ``project_dir`` (created on first use)."""
-    import great_expectations as gx
-
-    # GX appends "gx" to project_root_dir; context_root_dir points at the folder itself.
-    project_dir.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", context_root_dir=str(project_dir))
-    if context.variables.progress_bars is None:
-        from great_expectations.data_context.types.base import ProgressBarsConfig
-
-        # Progress bars would flood the Airflow task log with carriage-return noise.
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        context.variables.save()
-    return context
 
 
 def _batch_key(batch_id: str) -> Any:
@@ -279,26 +285,23 @@ def _run_id(suite_name: str, tenant_id: str, batch_id: str) -> Any:
     return RunIdentifier(run_name=f"{suite_name}:{tenant_id}:{batch_id}")
 
 
-def _docs_url(context: Any, identifier: Any) -> str | None:
+def _publish_docs(context: Any, identifier: Any, site_dir: Path, store: str, tenant_id: str) -> str | None:
+    """Copy the validation's Data Docs to the store; the page's URL there (None if that failed)."""
+    from urllib.parse import unquote, urlparse
+
+    from credsync.quality.data_docs import publish_site
+
     try:
-        sites = context.get_docs_sites_urls(resource_identifier=identifier)
-    except Exception:  # Data Docs are a convenience; a broken site must not hide the verdict.
-        log.warning("could not resolve the Data Docs page", exc_info=True)
+        sites = context.get_docs_sites_urls(resource_identifier=identifier, site_names=[DATA_DOCS_SITE])
+        local = next((site["site_url"] for site in sites if site.get("site_url")), None)
+        if local is None:
+            log.warning("GX built no Data Docs page for %s", identifier)
+            return None
+        page = Path(unquote(urlparse(local).path))
+        return publish_site(site_dir, page, store, tenant_id)
+    except Exception:  # Data Docs are a convenience; a store outage must not hide the verdict.
+        log.warning("could not publish the Data Docs page to %s", store, exc_info=True)
         return None
-    return next((site.get("site_url") for site in sites if site.get("site_url")), None)
-
-
-@contextlib.contextmanager
-def _project_lock(project_dir: Path) -> Iterator[None]:
-    """Serialise gate runs that share one GX project: GX rewrites its YAML on add_or_update."""
-    lock_dir = project_dir / "uncommitted"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with (lock_dir / ".gate.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _summarise(label: str, result: dict[str, Any], docs_url: str | None, keys: Sequence[str] = ()) -> GateResult:

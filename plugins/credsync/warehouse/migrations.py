@@ -1,4 +1,9 @@
-"""Schema migrations: Alembic revisions that each run one SQL file."""
+"""Schema migrations: Alembic revisions that each run one SQL file.
+
+A deploy step, run by a role allowed to change the schema (``python -m
+credsync.warehouse migrate`` or the ``warehouse_migrate`` DAG); pipelines only
+check the revision (:mod:`credsync.warehouse.revision`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from credsync.paths import SQL_DIR
 
 ALEMBIC_DIR = SQL_DIR / "alembic"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
-# Serialises concurrent migrate() calls (mapped tasks, parallel DAG runs).
+# Serialises concurrent migrate() calls (a deploy job next to a triggered warehouse_migrate run, test sessions).
 _LOCK_KEY = 0x63726564  # "cred"
 
 
@@ -40,6 +45,21 @@ def migrate(url: str, revision: str = "head") -> str:
             ).get_current_revision()
     finally:
         engine.dispose()
+
+
+def migrate_and_report(url: str, *, where: str, revision: str = "head") -> tuple[str, str]:
+    """:func:`migrate`, and one line saying what it did (for the CLI and the warehouse_migrate task log).
+
+    ``where`` names the database (a connection id); the URL may carry a password.
+    """
+    from credsync.warehouse.revision import current_revision, head_revision
+
+    before = current_revision(url)
+    after = migrate(url, revision)
+    if before == after:
+        return after, f"{where}: already at schema revision {after}; nothing to do"
+    return after, (f"{where}: migrated from {before or 'an empty schema'} to {after}"
+                   + (" (head)" if after == head_revision() else ""))
 
 
 def run_sql_file(name: str) -> None:

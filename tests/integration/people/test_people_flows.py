@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 import requests
@@ -152,7 +154,10 @@ def test_bad_batches_are_blocked_and_core_is_unchanged(people_env) -> None:
         export_once(env, open_export=crafted)
     # The mapping quarantines a malformed email itself now; the gate names the duplicated key.
     assert f"unique_employee_id(employee_id): 2 offending records, e.g. {sample[0][0]}" in str(err.value)
-    assert "Data Docs: file://" in str(err.value)
+    # The link is the validation's page in the object store (file:// in tests), and the page is there.
+    docs_url = str(err.value).split("Data Docs: ", 1)[1].split()[0].rstrip(";")
+    assert docs_url.startswith("file://") and f"/{env.tenant}/validations/hris_workers/" in docs_url
+    assert Path(unquote(urlparse(docs_url).path)).is_file()
 
     active = [w["employee_id"] for w in HrisHook(f"hris_{env.tenant}", env.tenant).export(None)
               if w["employment"]["status"] == "active"]
