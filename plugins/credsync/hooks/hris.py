@@ -16,6 +16,7 @@ from typing import Any
 from airflow.providers.http.hooks.http import HttpHook
 
 from credsync.people.http import ApiClient, HttpTarget
+from credsync.people.staging import UnreadableRecord
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -51,16 +52,36 @@ class WorkerExport:
                 return
 
 
-def read_worker_csv(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of an HRIS CSV export (dotted column names like ``name.given``); blanks become None."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
+#: Longest CSV cell read, in characters. csv's default (131,072) raised mid-file, failing the whole
+#: file on every run; a longer cell (a 10 MB name) is read and refused by the mapping's ``max_length``
+#: for its own record, naming the field. Past this a row is unreadable and quarantined as such.
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
+
+def read_worker_csv(path: Path) -> Iterator[dict[str, Any] | UnreadableRecord]:
+    """Rows of an HRIS CSV export (dotted column names like ``name.given``); blanks become None.
+
+    Bytes that are not UTF-8 are read as lone surrogates (``surrogateescape``), so the mapping
+    quarantines that record (``invalid_unicode``, naming the field) instead of the whole file
+    failing to decode; a row the csv module cannot parse is yielded as an :class:`UnreadableRecord`.
+    """
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # only ever raised: process-wide
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        reader = csv.DictReader(handle)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield UnreadableRecord(line=reader.line_num, error=str(exc))
+                continue
             yield {key: (value if value != "" else None) for key, value in row.items()}
 
 
 def worker_csv_header(path: Path) -> list[str | None]:
     """The header row of an HRIS CSV export as sent (staging checks it against the mapping)."""
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
         return [name or None for name in next(csv.reader(handle), [])]
 
 

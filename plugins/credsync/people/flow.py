@@ -57,10 +57,16 @@ def extract_and_stage(
         conn.commit()
         export = open_export(since)
         window_key = getattr(export, "window_key", None) or (f"updated_since={since}" if since else "full")
-        records = iter(export)
-        first = next(records, None)
         result: dict[str, Any] = {"tenant_id": tenant_id, "updated_since": since, "batch_id": None,
                                   "records_in": 0, "staged": 0, "quarantined": 0}
+        if window_key.startswith("file=") and conn.execute(
+                sql_text("people/merged_window.sql"), {"tenant_id": tenant_id, "window_key": window_key}).fetchone():
+            # A file's content is fixed: once merged, reading it again (the next run finds no newer
+            # drop) would only quarantine its bad rows a second time under a new batch.
+            log.info("tenant %s: %s is already merged; nothing to stage", tenant_id, window_key)
+            return {**result, "watermark": export.as_of}
+        records = iter(export)
+        first = next(records, None)
         if first is None:
             result["watermark"] = export.as_of
             log.info("tenant %s: no HRIS changes since %s", tenant_id, since)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from credsync.mapping import FieldMapping, MappingError, load_mapping
 from credsync.mapping.identity import DEFAULT_CASE_POLICY, canonical_id
+from credsync.mapping.transforms import RULE_MAX_LENGTH
 from credsync.paths import sql_text
 from credsync.people.drift import DriftCheck
 from credsync.quality.quarantine import record_json, storable_text
@@ -26,6 +27,19 @@ STAGED_COLUMNS = (
     "location", "source_updated_at", "mapping_version",
 )  # fmt: skip
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A source row the reader could not parse (CSV ``line``, the parser's ``error``): staging
+    quarantines it under its position, so it costs its own record and never the file."""
+
+    line: int
+    error: str
+
+    @property
+    def rule(self) -> str:
+        return RULE_MAX_LENGTH if "field larger than field limit" in self.error else "csv_row_shape"
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,7 @@ def stage_workers(
     conn: psycopg.Connection,
     *,
     tenant_id: str,
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any] | UnreadableRecord],
     batch_id: str | None = None,
     dag_run_id: str | None = None,
     mapping: FieldMapping | None = None,
@@ -99,6 +113,11 @@ def stage_workers(
             # A keyless record still needs a stable quarantine key: its position in the extract.
             quarantine_key = storable_text(key) if key is not None else f"#{records_in}"
             drift.observe(record, key)
+            if isinstance(record, UnreadableRecord):
+                rejects.append((batch_id, tenant_id, quarantine_key, record.rule,
+                                storable_text(f"record {records_in} (CSV line {record.line}): unreadable row: "
+                                              f"{record.error}"), record_json(record.__dict__)))
+                continue
             if parked and _is_parked(parked, key, id_case, record):
                 diverted += 1
                 continue
