@@ -46,8 +46,10 @@ named and continue: trigger this DAG with `park_tenant`, `park_batch_id` and `pa
 them, and the gate, merge and watermark proceed. Schema drift cannot be parked: fix the export or the
 mapping. CLI equivalent: `python -m credsync.people.park --url … --tenant … --batch … --record … --by …`.
 
-**Rerun safely**: clear any task or the whole run. A cleared extract stages a new batch of the same
-window; merging it changes nothing already merged (no new rows, no change history). Params:
+**Rerun safely**: clear any task or the whole run. A cleared extract re-stages the window's batch that
+is not merged yet (the same batch id, its attempt counted), reads the delta after the watermark once a
+merge moved it, and skips a file drop that was already merged; merging again changes nothing already
+merged (no new rows, no change history). Params:
 `full_export` ignores the watermark (a full reconciliation load); `source=filedrop` reads the newest
 `workers_*.csv` under `drop_dir/<tenant>/` instead of the API.
 """
