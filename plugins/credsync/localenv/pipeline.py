@@ -241,7 +241,7 @@ def _migrate_warehouse(env: dict[str, str], log_dir: Path, say: Callable[[str], 
     log_path = log_dir / "warehouse-migrate.log"
     _check([sys.executable, "-m", "credsync.warehouse", "migrate", "--conn-id", "credsync_warehouse"], env, log_path)
     lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-    say(f"{lines[-1] if lines else 'warehouse: migrated'} (python -m credsync.warehouse migrate)")
+    say(f"deploy step `python -m credsync.warehouse migrate`: {lines[-1] if lines else 'done'}")
 
 
 def _check(cmd: list[str], env: dict[str, str], log_path: Path) -> None:
