@@ -2,7 +2,8 @@
 
 The HRIS and LMS gates run through the flow functions the DAG tasks call, against the real Postgres,
 with a warehouse URL that carries a password (the machine's Postgres trusts loopback, so any password
-connects; the point is where the string travels). Data Docs go to this test's own object store.
+connects; the point is where the string travels) and names its host the way a Unix-socket URL does,
+in the query (the demo's embedded Postgres). Data Docs go to this test's own object store.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from credsync.learning.quality import CompletionGateThresholds, gate_batch
 from credsync.paths import GX_DIR
 from credsync.people import flow
 from credsync.people.merge import BatchRejected as WorkersRejected
+from credsync.quality.gate import URL_VARIABLE
 from credsync.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -41,11 +43,11 @@ def tree_digest(root: Path) -> dict[str, str]:
             for path in sorted(root.rglob("*")) if path.is_file()}
 
 
-def with_password(url: str) -> str:
+def socket_style_url(url: str) -> str:
+    """``url`` with a password, and host and port as query parameters (``postgresql://u:pw@/db?host=…``)."""
     parts = urlsplit(url)
-    user = parts.username or "postgres"
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=f"{user}:{PASSWORD}@{host}"))
+    query = f"host={parts.hostname}" + (f"&port={parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}:{PASSWORD}@", query=query))
 
 
 class Export:
@@ -83,7 +85,7 @@ def test_gates_touch_no_committed_file_take_no_lock_and_leak_no_secret(fresh_war
                                                                         caplog, capfd) -> None:
     store = tmp_path / "objects" / "data_docs"
     monkeypatch.setenv("CREDSYNC_DATA_DOCS_STORE", store.as_uri())
-    url = with_password(fresh_warehouse_url)
+    url = socket_style_url(fresh_warehouse_url)
     database = urlsplit(url).path.lstrip("/")
     committed = tree_digest(GX_DIR)
     assert committed, f"no committed GX suites under {GX_DIR}"
@@ -133,7 +135,7 @@ def test_gates_touch_no_committed_file_take_no_lock_and_leak_no_secret(fresh_war
     added = {key for key in os.environ if key not in environment} - {"PYTEST_CURRENT_TEST", "SF_PARTNER"}
     assert not added, f"the gates set environment variables: {sorted(added)}"
     assert not [key for key, value in os.environ.items() if PASSWORD in value or database in value]
-    assert "CREDSYNC_GX_WAREHOUSE_URL" not in os.environ
+    assert not {"CREDSYNC_GX_WAREHOUSE_URL", URL_VARIABLE} & set(os.environ)
     assert not [source for source, _, _, validation in batches if PASSWORD in validation]
     published = [p for p in store.rglob("*") if p.is_file()]
     assert any(p.suffix == ".html" for p in published)

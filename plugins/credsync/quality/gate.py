@@ -16,8 +16,12 @@ otherwise (a run-specific threshold) the run validates with the caller's and
 logs that it did. ``tests/unit/test_committed_suites.py`` keeps the
 committed suites equal to what the shipped thresholds produce.
 
-The warehouse connection string goes straight to the datasource: not into
-``os.environ``, a config file, the validation result or Data Docs.
+The warehouse connection string reaches the datasource as the config variable
+``${credsync_warehouse_url}``, resolved from the context's own in-memory runtime
+environment (never ``os.environ`` or a file). The datasource's config holds only
+the template, so the password is in no config, validation result, Data Docs
+page or log line; and GX does not re-validate the URL, which keeps libpq forms
+without a host part (Unix sockets: ``postgresql://u@/db?host=/run/pg``) working.
 
 Validation runs as SQL in Postgres (SQLAlchemy execution engine), never by
 loading the batch into pandas. Data Docs are built for the validation in a
@@ -48,6 +52,8 @@ from credsync.paths import GX_DIR
 log = logging.getLogger(__name__)
 
 DATASOURCE_NAME = "credsync_warehouse"
+#: The config variable the datasource's connection string names (lowercase: not an environment variable).
+URL_VARIABLE = "credsync_warehouse_url"
 BATCH_DEFINITION = "tenant_batch"
 #: The committed suites, one ``<suite name>.json`` each (GX 1.x suite JSON).
 SUITES_DIR = GX_DIR / "expectations"
@@ -145,16 +151,19 @@ def run_gate(
                     label, data_docs.STORE_ENV, "CREDSYNC_OBJECT_STORE")
     with tempfile.TemporaryDirectory(prefix="credsync-gx-docs-") as site:
         site_dir = Path(site)
-        context = _ephemeral_context(site_dir if store else None)
+        context = _ephemeral_context(site_dir if store else None, warehouse_url)
         suite = context.suites.add(_suite(suite_name, items, suites_dir, label))
-        result, identifier = _validate(context, warehouse_url, schema, table_name, suite,
+        result, identifier = _validate(context, schema, table_name, suite,
                                        tenant_id=tenant_id, batch_id=batch_id, keys=keys, with_docs=bool(store))
         docs_url = _publish_docs(context, identifier, site_dir, store, tenant_id) if store else None
     return _summarise(label, result.to_json_dict(), docs_url, keys)
 
 
-def _ephemeral_context(site_dir: Path | None) -> Any:
-    """An in-memory GX context; its one Data Docs site (if any) is the temporary ``site_dir``."""
+def _ephemeral_context(site_dir: Path | None, warehouse_url: str) -> Any:
+    """An in-memory GX context; its one Data Docs site (if any) is the temporary ``site_dir``.
+
+    ``warehouse_url`` lives in the context's runtime environment only (:data:`URL_VARIABLE`).
+    """
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
@@ -162,6 +171,7 @@ def _ephemeral_context(site_dir: Path | None) -> Any:
     )
 
     import great_expectations as gx
+    from credsync.warehouse import sqlalchemy_url
 
     sites = {} if site_dir is None else {DATA_DOCS_SITE: {
         "class_name": "SiteBuilder",
@@ -176,20 +186,20 @@ def _ephemeral_context(site_dir: Path | None) -> Any:
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )
-    return gx.get_context(mode="ephemeral", project_config=config)
+    return gx.get_context(mode="ephemeral", project_config=config,
+                          runtime_environment={URL_VARIABLE: sqlalchemy_url(warehouse_url)})
 
 
-def _validate(context: Any, warehouse_url: str, schema: str, table_name: str, suite: Any, *, tenant_id: str,
-              batch_id: str, keys: Sequence[str], with_docs: bool) -> tuple[Any, Any]:
+def _validate(context: Any, schema: str, table_name: str, suite: Any, *, tenant_id: str, batch_id: str,
+              keys: Sequence[str], with_docs: bool) -> tuple[Any, Any]:
     """Run the checkpoint on the ``(tenant_id, batch_id)`` batch; (validation result, its identifier)."""
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.partitioners import PartitionerMultiColumnValue
 
     import great_expectations as gx
-    from credsync.warehouse import sqlalchemy_url
 
     datasource = context.data_sources.add_postgres(name=DATASOURCE_NAME,
-                                                   connection_string=sqlalchemy_url(warehouse_url))
+                                                   connection_string="${" + URL_VARIABLE + "}")
     asset = datasource.add_table_asset(name=f"{schema}.{table_name}", table_name=table_name, schema_name=schema)
     batch_definition = asset.add_batch_definition(
         name=BATCH_DEFINITION,
