@@ -60,9 +60,16 @@ def stage_pull(
     lms_items: Iterable[dict[str, Any]] = (),
     dag_run_id: str | None = None,
     now: datetime | None = None,
+    window_key: str | None = None,
 ) -> tuple[StagedBatch, int]:
-    """Normalise and stage both sources as one batch; returns (batch, in-progress items skipped)."""
+    """Normalise and stage both sources as one batch; returns (batch, in-progress items skipped).
+
+    The batch is the window's (``window_key``, by default :func:`pull_window` of the two
+    sources): a pull of a window whose batch the gate refused re-stages that batch, so its
+    quarantine is written once per (window, record, rule) however often it is retried.
+    """
     now = now or datetime.now(UTC)
+    window_key = window_key or pull_window(statements, lms_items)
     skipped = 0
 
     def records() -> Iterator[StagedCompletion]:
@@ -81,8 +88,27 @@ def stage_pull(
 
     version = f"{XAPI_MAPPING[0]}_{XAPI_MAPPING[1]}+{LMS_MAPPING[0]}_{LMS_MAPPING[1]}"
     batch = stage_completions(conn, tenant_id=tenant_id, records=records(), mapping_version=version,
-                              dag_run_id=dag_run_id)
+                              dag_run_id=dag_run_id, window_key=window_key)
     return batch, skipped
+
+
+def pull_window(statements: Iterable[Any], lms_items: Iterable[Any] = ()) -> str | None:
+    """What a pull covers, as ``audit.batches.window_key``: where each pulled stream starts,
+    e.g. ``lrs.statements since=2025-05-01T10:00:01.000000Z; lms.completions updated_since=start``.
+
+    Read from the sources themselves (``StatementPull.since``, ``CompletionExport.updated_since``,
+    None = from the start), so a full pull is the window from the start whatever the
+    watermark. An empty list or tuple is a stream not pulled. A source that does not say where
+    it starts (a plain list of records) gives None: the pull is a batch of its own.
+    """
+    parts = []
+    for stream, source, attribute in ((LRS_STREAM, statements, "since"), (LMS_STREAM, lms_items, "updated_since")):
+        if isinstance(source, list | tuple) and not source:
+            continue
+        if not hasattr(source, attribute):
+            return None
+        parts.append(f"{stream[0]}.{stream[1]} {attribute}={getattr(source, attribute) or 'start'}")
+    return "; ".join(parts) or None
 
 
 def _guarded(normalise: Callable[..., StagedCompletion | None], record: Any, source: str, row_number: int,

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from credsync.ingest.batches import open_batch
 from credsync.learning.normalise import StagedCompletion, escape_text, find_unstorable, storable_copy
 from credsync.paths import sql_text
+from credsync.quality.quarantine import MAX_STORED_TEXT, capped
 
 if TYPE_CHECKING:
     import psycopg
 
 STAGING_TABLE = "staging.completions"
+SOURCE, STREAM = "lms", "completions"
 _COLUMNS = (
     "batch_id", "tenant_id", "row_number", "source", "source_id", "actor_key", "course_code", "verb",
     "voids_source_id", "success", "score", "completed_at", "stored_at", "registration", "raw",
@@ -32,7 +34,9 @@ _REFUSED_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 
 @dataclass(frozen=True)
 class StagedBatch:
-    """What staging produced; ``records_in = records_loaded + records_quarantined + records_dead``."""
+    """What staging produced; ``records_in = records_loaded + records_quarantined + records_dead``
+    (``records_loaded`` = staged to load if the gate passes; the gate sets it to 0 on refusal).
+    ``attempt`` > 1: the window's refused batch was staged again (:mod:`credsync.ingest.batches`)."""
 
     batch_id: str
     tenant_id: str
@@ -40,11 +44,13 @@ class StagedBatch:
     records_loaded: int
     records_quarantined: int
     records_dead: int
+    attempt: int = 1
 
     def as_counts(self) -> dict[str, object]:
         return {
             "batch_id": self.batch_id, "tenant_id": self.tenant_id, "in": self.records_in,
             "loaded": self.records_loaded, "quarantined": self.records_quarantined, "dead": self.records_dead,
+            "attempt": self.attempt,
         }
 
 
@@ -56,15 +62,22 @@ def stage_completions(
     mapping_version: str,
     dag_run_id: str | None = None,
     batch_id: str | None = None,
+    window_key: str | None = None,
 ) -> StagedBatch:
-    """Create a batch, COPY ``records`` into staging and quarantine the rejected ones, in one transaction."""
+    """Create a batch, COPY ``records`` into staging and quarantine the rejected ones, in one transaction.
+
+    The not-yet-merged batch of ``window_key`` (or an explicit ``batch_id``) is staged again
+    rather than a new one made (:func:`credsync.ingest.batches.open_batch`): the previous
+    attempt's staged rows and quarantine are replaced, so retrying a refused pull adds no
+    quarantine rows. Without a ``window_key`` every call is a new batch.
+    """
     require_idle(conn, "stage_completions")
-    batch_id = batch_id or str(uuid.uuid4())
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(sql_text("learning/create_batch.sql"), {
-            "batch_id": batch_id, "tenant_id": tenant_id, "mapping_version": mapping_version,
-            "dag_run_id": dag_run_id,
-        })
+        opened = open_batch(cur, tenant_id=tenant_id, source=SOURCE, stream=STREAM, mapping_version=mapping_version,
+                            window_key=window_key, batch_id=batch_id, dag_run_id=dag_run_id)
+        batch_id = opened.batch_id
+        if opened.retried:
+            cur.execute(sql_text("learning/clear_attempt.sql"), {"batch_id": batch_id})
         with cur.copy(f"COPY {STAGING_TABLE} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for record in records:
                 record, raw_json = storable(record)
@@ -76,10 +89,27 @@ def stage_completions(
                 ))
         # Before quarantine_rows.sql: a conflicting re-sent statement is quarantined like any other reject.
         cur.execute(sql_text("learning/conflicting_duplicates.sql"), {"batch_id": batch_id, "tenant_id": tenant_id})
+        _cap_quarantined(cur, batch_id)
         cur.execute(sql_text("learning/quarantine_rows.sql"), {"batch_id": batch_id})
         cur.execute(sql_text("learning/finish_staging.sql"), {"batch_id": batch_id})
         records_in, loaded, quarantined, dead = cur.fetchone()
-    return StagedBatch(batch_id, tenant_id, records_in, loaded, quarantined, dead)
+    return StagedBatch(batch_id, tenant_id, records_in, loaded, quarantined, dead, attempt=opened.attempt)
+
+
+def _cap_quarantined(cur: psycopg.Cursor, batch_id: str) -> None:
+    """Cut the staged copy of each large quarantined record the way audit.quarantine stores records
+    (:func:`credsync.quality.quarantine.capped`: long strings cut with length and sha256, a huge
+    record replaced by a stub), so a 10 MB statement is not stored whole. Only rows whose JSON text
+    is longer than the string limit can hold a string over it; ordinary rejects are not read back."""
+    rows = cur.execute(sql_text("learning/large_quarantined.sql"),
+                       {"batch_id": batch_id, "min_length": MAX_STORED_TEXT}).fetchall()
+    updates = []
+    for row_number, raw in rows:
+        kept = capped(raw)
+        if kept != raw:
+            updates.append((json.dumps(kept, ensure_ascii=False), batch_id, row_number))
+    if updates:
+        cur.executemany(sql_text("learning/cap_quarantined.sql"), updates)
 
 
 def storable(record: StagedCompletion) -> tuple[StagedCompletion, str]:

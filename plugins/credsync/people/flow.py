@@ -71,11 +71,9 @@ def extract_and_stage(
             result["watermark"] = export.as_of
             log.info("tenant %s: no HRIS changes since %s", tenant_id, since)
             return result
-        retried = conn.execute(sql_text("people/open_batch.sql"),
-                               {"tenant_id": tenant_id, "window_key": window_key}).fetchone()
+        # stage_workers re-stages the window's not-yet-merged batch, if there is one.
         staged = stage_workers(conn, tenant_id=tenant_id, records=itertools.chain([first], records),
-                               dag_run_id=dag_run_id, id_case=id_case,
-                               batch_id=retried[0] if retried else None, window_key=window_key,
+                               dag_run_id=dag_run_id, id_case=id_case, window_key=window_key,
                                columns=getattr(export, "columns", None),
                                ignored_fields=load_thresholds().ignored_source_fields)
     result.update(staged.as_dict(), watermark=export.as_of)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from credsync.ingest.batches import BatchClosed, open_batch
 from credsync.mapping import FieldMapping, MappingError, load_mapping
 from credsync.mapping.identity import DEFAULT_CASE_POLICY, canonical_id
 from credsync.mapping.transforms import RULE_MAX_LENGTH
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import psycopg
 
 MAPPING_NAME, MAPPING_VERSION = "hris_worker", "v1"
+SOURCE, STREAM = "hris", "workers"
 STAGED_COLUMNS = (
     "batch_id", "tenant_id", "row_number", "employee_id", "source_system", "given_name", "family_name",
     "preferred_name", "work_email", "email_normalized", "employment_status", "employment_type",
@@ -77,7 +78,8 @@ def stage_workers(
 
     Rows the mapping rejects go to ``audit.quarantine`` with the failed rule
     and the error naming file, row and field (idempotent per batch, record and
-    rule). A ``batch_id`` that exists and is not merged is staged again: the
+    rule). The not-yet-merged batch of ``window_key`` (or an explicit ``batch_id``)
+    is staged again (:func:`credsync.ingest.batches.open_batch`): the
     previous attempt's rows are replaced, its parked records stay parked and
     are diverted again (the same version; a newer one loads). ``columns`` is a
     CSV header (strict layout); without it records are judged as JSON. Schema
@@ -87,18 +89,16 @@ def stage_workers(
     policy ``id_case`` (``credsync.mapping.identity``), so every later step compares one form.
     """
     mapping = mapping or load_mapping(MAPPING_NAME, MAPPING_VERSION)
-    batch_id = batch_id or str(uuid.uuid4())
-    created = conn.execute(
-        sql_text("people/create_batch.sql"),
-        {"batch_id": batch_id, "tenant_id": tenant_id, "mapping_version": mapping.mapping_version,
-         "dag_run_id": dag_run_id, "window_key": window_key},
-    ).fetchone()
-    if created is None:
+    try:
+        opened = open_batch(conn, tenant_id=tenant_id, source=SOURCE, stream=STREAM,
+                            mapping_version=mapping.mapping_version, window_key=window_key, batch_id=batch_id,
+                            dag_run_id=dag_run_id)
+    except BatchClosed:
         conn.rollback()
-        raise ValueError(f"batch {batch_id} is merged or not an HRIS batch of tenant {tenant_id}: not re-staged")
-    attempt = created[0]
+        raise
+    batch_id, attempt = opened.batch_id, opened.attempt
     parked: dict[str, set[str | None]] = {}
-    if attempt > 1:
+    if opened.retried:
         conn.execute(sql_text("people/clear_attempt.sql"), {"batch_id": batch_id})
         for key, version in conn.execute(sql_text("people/parked_records.sql"), {"batch_id": batch_id}):
             parked.setdefault(key, set()).add(version)

@@ -1,0 +1,1 @@
+"""What every stage → gate → merge source shares (HRIS workers, LMS/xAPI completions)."""
