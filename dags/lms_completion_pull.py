@@ -35,7 +35,8 @@ retried every run), `core.voided_statements`, `audit.quarantine` (rule + reason 
 
 **Gate**: blocks the batch when more than `max_quarantine_share` of it is bad (missing actor, unknown verb,
 score outside 0..100, future timestamp, foreign activity) or ids repeat; the batch becomes `rejected`,
-`core` is untouched, the Data Docs path is in the log. Fix the source, then clear the tenant's task.
+`core` is untouched, the Data Docs link (in the object store) is in the log. Fix the source, then
+clear the tenant's task.
 
 **Rerun safely**: every step is idempotent (statements dedupe by id; the watermark advances only in the
 merge transaction). Clearing any task, or the whole run, adds nothing the second time.
