@@ -313,16 +313,21 @@ def _parse_rule(path: Path, line: int, raw: dict[str, str | None]) -> FieldRule:
     )
 
 
-def _lookup(record: MappingABC[str, Any], dotted: str) -> Any:
-    """A flat CSV column named ``a.b`` wins; otherwise walk the nested record."""
+def find_path(record: MappingABC[str, Any], dotted: str) -> tuple[bool, Any]:
+    """``(present, value)`` of a source field: a flat CSV column named ``a.b`` wins; otherwise walk
+    the nested record. A key whose value is null is present (schema drift tells the two apart)."""
     if dotted in record:
-        return record[dotted]
+        return True, record[dotted]
     value: Any = record
     for part in dotted.split("."):
         if not isinstance(value, MappingABC) or part not in value:
-            return None
+            return False, None
         value = value[part]
-    return value
+    return True, value
+
+
+def _lookup(record: MappingABC[str, Any], dotted: str) -> Any:
+    return find_path(record, dotted)[1]
 
 
 def _coerce(value: Any, data_type: str) -> Any:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credsync.mapping import FieldMapping
+from credsync.mapping.engine import find_path
 
 EXAMPLES = 3
 
@@ -134,11 +135,4 @@ def _leaf_paths(value: Mapping[Any, Any], prefix: str = "") -> Iterable[str]:
 
 def _present(record: Mapping[str, Any], dotted: str) -> bool:
     """The key exists (a null value counts as present): a flat dotted key, or the nested path."""
-    if dotted in record:
-        return True
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False
-        value = value[part]
-    return True
+    return find_path(record, dotted)[0]
