@@ -39,7 +39,8 @@ score outside 0..100, future timestamp, foreign activity) or ids repeat; the bat
 clear the tenant's task.
 
 **Rerun safely**: every step is idempotent (statements dedupe by id; the watermark advances only in the
-merge transaction). Clearing any task, or the whole run, adds nothing the second time.
+merge transaction). Clearing any task, or the whole run, adds nothing the second time: a pull of a
+window whose batch the gate refused re-stages that same batch, so its quarantine rows are written once.
 """
 
 

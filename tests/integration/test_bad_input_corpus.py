@@ -179,6 +179,7 @@ class CorpusPull:
         self.pull = StatementPull(HttpTarget(f"{env.lrs_url}/{TENANT}/xAPI/", basic=env.lrs_auth), since=since,
                                   page_size=10)
         self.crafted = crafted.get(since, [])
+        self.since = since  # the pull's window (credsync.learning.pull.pull_window), as StatementPull has it
 
     @property
     def watermark(self) -> str | None:
