@@ -190,6 +190,7 @@ def _apply_rule(rule: FieldRule, value: Any) -> Any:
     """One field: guard the source value, transform, type, guard what is emitted."""
     # The source value first: trim would silently drop a trailing control character, and a
     # 10 MB value should not be NFKC-normalised and regex-matched before it is refused.
+    source = value
     _guard(value, max(rule.max_length, DEFAULT_MAX_LENGTH))
     if isinstance(value, str) and not value.strip():
         value = None
@@ -201,7 +202,12 @@ def _apply_rule(rule: FieldRule, value: Any) -> Any:
                                  rule=RULE_REQUIRED)
         return None
     value = _coerce(value, rule.data_type)
-    _guard(value, rule.max_length)
+    if value is source and isinstance(value, str):
+        # Passed through unchanged (the common case): its characters were checked above; only the
+        # field's own, possibly tighter, length limit is left to check.
+        _guard_length(value, rule.max_length)
+    else:
+        _guard(value, rule.max_length)
     return value
 
 
@@ -211,6 +217,8 @@ def _guard(value: Any, limit: int) -> None:
     Walks iteratively with a budget, so a deep or huge nested value is refused
     rather than exhausting the stack or the worker's memory.
     """
+    if value is None:  # checked first: optional fields are mostly absent, and the ABC check below is slow
+        return
     if isinstance(value, str):
         _guard_text(value, limit)
         return
@@ -237,11 +245,15 @@ def _guard(value: Any, limit: int) -> None:
 
 
 def _guard_text(text: str, limit: int) -> None:
+    _guard_length(text, limit)
+    check_text(text)
+
+
+def _guard_length(text: str, limit: int) -> None:
     if len(text) > limit:
         declared = "" if limit == DEFAULT_MAX_LENGTH else " declared"
         raise TransformError(f"is {len(text)} characters long, more than the{declared} {limit} allowed",
                              rule=RULE_MAX_LENGTH)
-    check_text(text)
 
 
 def mapping_path(name: str, version: str, directory: Path = MAPPINGS_DIR) -> Path:
@@ -320,7 +332,8 @@ def find_path(record: MappingABC[str, Any], dotted: str) -> tuple[bool, Any]:
         return True, record[dotted]
     value: Any = record
     for part in dotted.split("."):
-        if not isinstance(value, MappingABC) or part not in value:
+        # type() first: records are plain dicts, and an ABC isinstance costs more than the lookup.
+        if not (type(value) is dict or isinstance(value, MappingABC)) or part not in value:
             return False, None
         value = value[part]
     return True, value
@@ -333,6 +346,8 @@ def _lookup(record: MappingABC[str, Any], dotted: str) -> Any:
 def _coerce(value: Any, data_type: str) -> Any:
     """Check/convert a transformed value to ``data_type``; TransformError says what was wrong."""
     if data_type == "string":
+        if type(value) is str:  # the common case, before the slow ABC checks below
+            return value
         # Only scalars read the same in every system become text: str(True), str(b"..") or a
         # container's repr would smuggle a made-up value into a text column.
         if isinstance(value, bool | bytes | bytearray | MappingABC | list | tuple | set | frozenset) or (
