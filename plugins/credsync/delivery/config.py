@@ -27,6 +27,11 @@ class RetryPolicy:
     max_seconds: float = 30.0
     max_attempts: int = 8
     max_throttled: int = 30
+    # A 429's Retry-After is honoured up to this; a longer one ends the call at once (the task holds a
+    # pool slot while it sleeps: an hour-long wait belongs to the next run, not to a sleeping worker).
+    max_retry_after_seconds: float = 60.0
+    # All waits of one call (backoff and Retry-After together) stay under this.
+    max_total_wait_seconds: float = 300.0
 
     def backoff(self, failures: int) -> float:
         """Upper bound of the wait after ``failures`` transient failures (1-based), before jitter."""

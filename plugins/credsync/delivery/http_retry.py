@@ -1,6 +1,8 @@
 """Retrying HTTP exchanges shared by the registry and HRIS write-back clients.
 
-429 waits for ``Retry-After``; 5xx, timeouts and connection resets (also
+429 waits for ``Retry-After`` up to a cap (a longer one, or a call whose waits
+would pass their total budget, ends at once as :class:`RegistryUnavailable`:
+the next run retries); 5xx, timeouts and connection resets (also
 mid-response: see :mod:`credsync.http_transient`) back off exponentially with
 full jitter, bounded by :class:`~credsync.delivery.config.RetryPolicy`. The
 body is read inside the retried section. Other request errors (a malformed
@@ -98,6 +100,7 @@ def send_with_retry(
     base_headers = dict(kwargs.pop("headers", None) or {})
     attempts: list[Attempt] = []
     failures = throttled = 0
+    waited = 0.0
     while True:
         request_id = str(uuid.uuid4())
         started = time.monotonic()
@@ -137,6 +140,17 @@ def send_with_retry(
         if wait is None:
             # Full jitter: spreads the retries of many clients instead of synchronising them.
             wait = rng.uniform(0, policy.backoff(failures))
+        elif wait > policy.max_retry_after_seconds:
+            raise RegistryUnavailable(
+                f"{service} {method} {path}: asked to retry after {wait:.0f} s, more than the "
+                f"{policy.max_retry_after_seconds:.0f} s a call waits (max_retry_after_seconds); "
+                "left for the next run", attempts)
+        if waited + wait > policy.max_total_wait_seconds:
+            raise RegistryUnavailable(
+                f"{service} {method} {path}: waiting {wait:.1f} s more would pass the "
+                f"{policy.max_total_wait_seconds:.0f} s budget of one call (max_total_wait_seconds) after "
+                f"{len(attempts)} attempts; left for the next run", attempts)
+        waited += wait
         sleep(wait)
 
 
