@@ -46,7 +46,10 @@ def tree_digest(root: Path) -> dict[str, str]:
 def socket_style_url(url: str) -> str:
     """``url`` with a password, and host and port as query parameters (``postgresql://u:pw@/db?host=…``)."""
     parts = urlsplit(url)
-    query = f"host={parts.hostname}" + (f"&port={parts.port}" if parts.port else "")
+    if parts.hostname is None:  # already a socket URL (the embedded Postgres): keep its query as it is
+        query = parts.query
+    else:
+        query = f"host={parts.hostname}" + (f"&port={parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}:{PASSWORD}@", query=query))
 
 
