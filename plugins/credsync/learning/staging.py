@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from credsync.ingest.batches import open_batch
 from credsync.learning.normalise import StagedCompletion, escape_text, find_unstorable, storable_copy
 from credsync.paths import sql_text
-from credsync.quality.quarantine import MAX_STORED_TEXT, capped
+from credsync.quality.quarantine import MAX_STORED_TEXT, REFUSED_BY_POSTGRES, capped
 
 if TYPE_CHECKING:
     import psycopg
@@ -29,7 +29,6 @@ _TEXT_FIELDS = ("source_id", "actor_key", "course_code", "verb", "voids_source_i
 # JSON text of ``raw`` NUL appears as its escape (a hit may be an escaped backslash: rechecked) and a
 # lone surrogate as itself.
 _REFUSED_IN_JSON = re.compile(r"\\u0000|[\ud800-\udfff]")
-_REFUSED_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def storable(record: StagedCompletion) -> tuple[StagedCompletion, str]:
             raw_json = None
     columns = {name: getattr(record, name) for name in _TEXT_FIELDS}
     if raw_json is not None and not _REFUSED_IN_JSON.search(raw_json) and not any(
-        isinstance(value, str) and _REFUSED_CHAR.search(value) for value in columns.values()
+        isinstance(value, str) and REFUSED_BY_POSTGRES.search(value) for value in columns.values()
     ):
         return record, raw_json
     findings = find_unstorable({**columns, "raw": record.raw})

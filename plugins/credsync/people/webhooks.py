@@ -53,6 +53,7 @@ from enum import StrEnum
 from typing import Any
 
 from credsync.paths import sql_text
+from credsync.quality.quarantine import REFUSED_BY_POSTGRES
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ _HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 _UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
 _CONTENT_LENGTH = re.compile(r"^[0-9]{1,20}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")  # jsonb takes no NUL; UTF-8 has no lone surrogates
 
 
 class Rejection(StrEnum):
@@ -364,7 +364,7 @@ def _unstorable(value: Any) -> bool:
     while stack:  # iterative: a deeply nested body must not exhaust the stack here either
         item = stack.pop()
         if isinstance(item, str):
-            if _UNSTORABLE.search(item):
+            if REFUSED_BY_POSTGRES.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())

@@ -21,9 +21,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 NUL = "\x00"
+#: What Postgres refuses in any text or jsonb value: NUL, and lone surrogates (they have no UTF-8 form).
+REFUSED_BY_POSTGRES = re.compile("[\x00\ud800-\udfff]")
 NUL_MARK = "\\u0000"
 #: A string value or key longer than this many characters is stored cut (:func:`cut_text`).
 MAX_STORED_TEXT = 4096
