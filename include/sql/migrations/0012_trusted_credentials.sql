@@ -1,0 +1,2 @@
+-- 0012_trusted_credentials: reserved; filled by the change that needs it.
+SELECT 1;
