@@ -22,6 +22,24 @@ _hypothesis_settings.register_profile("ci", derandomize=True, database=None, pri
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
 
+# Scenarios too slow for every local loop (a fresh virtualenv, a Celery cluster): always run in CI
+# (CI=true, as .ci/run on CI sets it) and locally with CREDSYNC_CI_SLOW=1 (README, "Tests").
+_RUN_CI_SLOW = bool(os.environ.get("CI") or os.environ.get("CREDSYNC_CI_SLOW"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ci_slow: minutes long; runs in CI and with CREDSYNC_CI_SLOW=1")
+
+
+def pytest_collection_modifyitems(config, items):
+    if _RUN_CI_SLOW:
+        return
+    skip = pytest.mark.skip(reason="ci_slow scenario: runs in CI; locally set CREDSYNC_CI_SLOW=1 to run it")
+    for item in items:
+        if "ci_slow" in item.keywords:
+            item.add_marker(skip)
+
+
 # GX gates publish Data Docs to an object store; tests get their own (file://), not the demo's build/.
 _DATA_DOCS = Path(tempfile.mkdtemp(prefix="credsync-data-docs-"))
 os.environ.setdefault("CREDSYNC_DATA_DOCS_STORE", _DATA_DOCS.as_uri())
