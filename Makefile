@@ -10,7 +10,7 @@ export NO_PROXY := *
 .PHONY: demo test lint airflow sandbox sandbox-down bench venv clean
 
 demo: $(VENV)/.installed  ## Run the whole pipeline end to end against the sandboxes
-	$(PY) -m credsync.localenv.demo
+	$(PY) -m credsync_dev.localenv.demo
 
 test: $(VENV)/.installed  ## Lint, then the whole test suite (fails when no test ran)
 	$(VENV)/bin/ruff check .
@@ -20,7 +20,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 airflow: $(VENV)/.installed  ## The Airflow UI on http://127.0.0.1:8080 with the DAGs and sandboxes
-	$(PY) -m credsync.localenv.standalone
+	$(PY) -m credsync_dev.localenv.standalone
 
 sandbox: $(VENV)/.installed  ## Start the sandboxes in the background (make sandbox-down stops them)
 	$(PY) -m sandbox up --data-dir build/sandbox
@@ -29,7 +29,7 @@ sandbox-down: $(VENV)/.installed
 	$(PY) -m sandbox down --data-dir build/sandbox
 
 bench: $(VENV)/.installed  ## Benchmarks; figures go to docs/benchmarks.md by hand
-	$(PY) -m credsync.bench
+	$(PY) -m credsync_dev.bench
 
 venv: $(VENV)/.installed
 

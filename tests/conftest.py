@@ -49,7 +49,7 @@ atexit.register(shutil.rmtree, _DATA_DOCS, ignore_errors=True)
 @pytest.fixture(scope="session")
 def postgres_server():
     """The configured Postgres if reachable, else the project's embedded one."""
-    from credsync.localenv.postgres import ensure_server
+    from credsync_dev.localenv.postgres import ensure_server
 
     server = ensure_server()
     yield server

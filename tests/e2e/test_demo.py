@@ -23,7 +23,7 @@ STATE_KEYS = ("workers", "learners", "completions", "credentials", "pushed_ackno
 
 def run_demo(build_dir: Path) -> dict:
     env = {**os.environ, "CREDSYNC_BUILD_DIR": str(build_dir), "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"}
-    done = subprocess.run([sys.executable, "-m", "credsync.localenv.demo"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "credsync_dev.localenv.demo"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "credsync demo summary" in done.stdout

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from credsync.localenv.pipeline import PIPELINE, DagRunResult, DemoEnvironment, demo_environment
 from credsync.recon.config import load_recon_config
 from credsync.warehouse import connect
+from credsync_dev.localenv.pipeline import PIPELINE, DagRunResult, DemoEnvironment, demo_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

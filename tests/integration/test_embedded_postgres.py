@@ -1,7 +1,7 @@
 """With no Postgres where CREDSYNC_DATABASE_URL points, the project starts its own."""
 
-from credsync.localenv.postgres import ensure_server
 from credsync.warehouse import connect
+from credsync_dev.localenv.postgres import ensure_server
 
 
 def test_unreachable_configured_url_falls_back_to_embedded_postgres(monkeypatch, tmp_path):

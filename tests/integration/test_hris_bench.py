@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from credsync.bench import hris_bench
 from credsync.warehouse import connect
+from credsync_dev.bench import hris_bench
 
 pytestmark = pytest.mark.slow
 

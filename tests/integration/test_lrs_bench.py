@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from credsync.bench.lrs_bench import run
 from credsync.warehouse import connect
+from credsync_dev.bench.lrs_bench import run
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from credsync.bench.recon_bench import run
 from credsync.warehouse import connect
+from credsync_dev.bench.recon_bench import run
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from credsync.localenv.airflow_env import warehouse_connection_env
 from credsync.people.webhooks import sign
 from credsync.warehouse import SchemaBehind, SchemaMismatch, check_schema, connect, head_revision, migrate
 from credsync.warehouse.revision import MIGRATE_COMMAND, current_revision
+from credsync_dev.localenv.airflow_env import warehouse_connection_env
 
 from .people.test_hris_webhooks import compact, post_event, serve
 

@@ -93,8 +93,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from credsync.audit.checkpoints import public_jwk
-    from credsync.localenv.secrets import new_signing_jwk
+    from credsync.audit.checkpoints import new_signing_jwk, public_jwk
 
     private = new_signing_jwk()
     fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

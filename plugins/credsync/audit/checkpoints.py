@@ -91,6 +91,13 @@ def _jwk(json_text: str, *, private: bool) -> Any:
     return key
 
 
+def new_signing_jwk() -> str:
+    """A fresh Ed25519 private key as a JWK (JSON text): an audit checkpoint key or an issuer key."""
+    from joserfc.jwk import OKPKey
+
+    return json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=True))
+
+
 def public_jwk(json_text: str) -> str:
     """The public half (JSON) of an Ed25519 JWK given as private or public JSON."""
     return _jwk(json_text, private=False).export_public()

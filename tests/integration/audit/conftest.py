@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from credsync.audit import append_event
-from credsync.localenv.secrets import new_signing_jwk
+from credsync.audit.checkpoints import new_signing_jwk
 from credsync.paths import PROJECT_ROOT
 from credsync.warehouse import connect
 

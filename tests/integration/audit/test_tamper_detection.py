@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from credsync.audit import row_hash, verify_chain
-from credsync.localenv.secrets import new_signing_jwk
+from credsync.audit.checkpoints import new_signing_jwk
 from credsync.warehouse import connect
 
 from .conftest import append

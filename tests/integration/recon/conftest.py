@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credsync.recon import synthetic
 from credsync.warehouse import connect
+from credsync_dev import synthetic
 
 from .support import TYPES, new_tenant_id
 

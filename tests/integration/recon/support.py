@@ -8,7 +8,6 @@ from datetime import datetime
 
 import psycopg
 
-from credsync.recon import synthetic
 from credsync.recon.compare import RunOutcome, reconcile
 from credsync.recon.config import load_recon_config
 from credsync.recon.snapshots import (
@@ -21,6 +20,7 @@ from credsync.recon.snapshots import (
     load_lms_users,
     load_registry_certificates,
 )
+from credsync_dev import synthetic
 
 TYPES = 2  # CERT-1 (pays) and CERT-2
 

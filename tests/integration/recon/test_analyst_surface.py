@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from credsync.recon import synthetic
 from credsync.recon.alerts import record_alert
 from credsync.recon.report import CHARTS, build_report
+from credsync_dev import synthetic
 
 from .support import TYPES, employee, load_snapshots, new_tenant_id, run
 

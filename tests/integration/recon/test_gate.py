@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from credsync.recon import synthetic
 from credsync.recon.config import load_recon_config
 from credsync.recon.gate import check_run
+from credsync_dev import synthetic
 
 from .support import TYPES, employee, load_snapshots, new_tenant_id, run
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credsync.recon import synthetic
+from credsync_dev import synthetic
 
 from .support import (
     TYPES,

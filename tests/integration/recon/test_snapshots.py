@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from credsync.recon import synthetic
 from credsync.recon.snapshots import ListingDuplicateError, load_hris_writebacks, load_registry_certificates
+from credsync_dev import synthetic
 
 
 def _snapshots(conn, tenant: str, source: str) -> list[tuple]:

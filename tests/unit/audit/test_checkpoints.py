@@ -11,11 +11,11 @@ from credsync.audit.checkpoints import (
     Checkpoint,
     CheckpointKeyError,
     load_checkpoints,
+    new_signing_jwk,
     public_jwk,
     read_checkpoint,
     sign_checkpoint,
 )
-from credsync.localenv.secrets import new_signing_jwk
 
 KEY = new_signing_jwk()
 PUBLIC = public_jwk(KEY)

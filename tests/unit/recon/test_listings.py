@@ -1,7 +1,7 @@
 from datetime import date
 
 from credsync.recon.listings import ENTERPRISE, hris_payroll_flag, registry_certificate, scim_user
-from credsync.recon.synthetic import _statements
+from credsync_dev.synthetic import _statements
 
 
 def test_scim_user_takes_primary_email_and_enterprise_department_and_manager():

@@ -10,8 +10,8 @@ be), pushes them all and prints:
 - HTTP requests per credential (goal close to 1 / batch size);
 - registry certificates vs credentials and duplicates (must be equal / 0).
 
-    python -m credsync.bench.registry_bench                       # 100,000 credentials
-    python -m credsync.bench.registry_bench --credentials 10000 --faults
+    python -m credsync_dev.bench.registry_bench                       # 100,000 credentials
+    python -m credsync_dev.bench.registry_bench --credentials 10000 --faults
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def run(credentials: int, rate: float, tenants: int, batch_size: int, faults: bo
     from credsync.delivery.config import load_delivery_settings
     from credsync.delivery.push import push_submissions
     from credsync.delivery.registry_client import RegistryClient, RegistryTarget
-    from credsync.localenv.postgres import ensure_server
     from credsync.warehouse import connect, migrate
+    from credsync_dev.localenv.postgres import ensure_server
     from sandbox.launcher import generate_secrets, start_all
 
     tenant_ids = [f"bench{i}" for i in range(tenants)]
@@ -132,7 +132,7 @@ def run(credentials: int, rate: float, tenants: int, batch_size: int, faults: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m credsync.bench.registry_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m credsync_dev.bench.registry_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--credentials", type=int, default=100_000)
     # Below the sandbox's own capacity (~12 batch requests/s on 2 cores), so the limit is what binds.
@@ -150,5 +150,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync.bench.registry_bench":
+if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync_dev.bench.registry_bench":
     sys.exit(main())

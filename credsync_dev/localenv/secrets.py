@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from credsync.audit.checkpoints import new_signing_jwk
+
 
 def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     secrets: dict[str, str] | None = None
@@ -33,9 +35,3 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
         json.dump(secrets, handle)
     return secrets
 
-
-def new_signing_jwk() -> str:
-    """A fresh Ed25519 private key as a JWK (JSON text)."""
-    from joserfc.jwk import OKPKey
-
-    return json.dumps(OKPKey.generate_key("Ed25519").as_dict(private=True))

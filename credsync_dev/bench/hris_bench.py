@@ -17,8 +17,8 @@ pages into ``COPY``), so ``extract`` is the time spent waiting for records and
 ``stage`` the rest. Seeding the sandbox and writing the delta into it are setup,
 reported apart from the pipeline.
 
-    python -m credsync.bench.hris_bench                        # 100,000 workers, 5,000-row delta
-    python -m credsync.bench.hris_bench --workers 300 --delta 50
+    python -m credsync_dev.bench.hris_bench                        # 100,000 workers, 5,000-row delta
+    python -m credsync_dev.bench.hris_bench --workers 300 --delta 50
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
+from credsync_dev.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 TENANT = "acme"
 SEED = 7
@@ -250,8 +250,8 @@ def hris_connection(base_url: str, token: str) -> Iterator[str]:
 
 def run(workers: int, delta: int, *, start_timeout: float) -> BenchReport:
     from credsync.hooks.hris import HrisHook
-    from credsync.localenv.postgres import ensure_server
     from credsync.warehouse import connect, migrate
+    from credsync_dev.localenv.postgres import ensure_server
     from sandbox.launcher import generate_secrets, start_all
 
     # Build the delta first: a --delta larger than the workforce can give fails before any setup.
@@ -318,7 +318,7 @@ def render(report: BenchReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m credsync.bench.hris_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m credsync_dev.bench.hris_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=100_000, help="workers seeded into the HRIS (full export)")
     parser.add_argument("--delta", type=int, default=5_000, help="changed existing workers in the delta export")
@@ -337,5 +337,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(report.checks().values()) else 1
 
 
-if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync.bench.hris_bench":
+if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync_dev.bench.hris_bench":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """``make airflow``: the Airflow UI locally, wired to the sandboxes and the warehouse.
 
 Runs ``airflow standalone`` (api-server, scheduler, dag-processor, triggerer)
-in the environment the demo uses (:func:`credsync.localenv.pipeline.demo_environment`):
+in the environment the demo uses (:func:`credsync_dev.localenv.pipeline.demo_environment`):
 the same warehouse, sandboxes, connections and pools. Ctrl-C stops Airflow and the sandboxes.
 """
 
@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from credsync.localenv.pipeline import demo_environment
 from credsync.paths import BUILD_DIR
+from credsync_dev.localenv.pipeline import demo_environment
 
 
 def main() -> int:

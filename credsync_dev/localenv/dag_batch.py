@@ -1,6 +1,6 @@
 """Run several DAGs one after another in one process, each exactly as ``airflow dags test`` does.
 
-``python -m credsync.localenv.dag_batch '[{"dag_id": "...", "conf": {...}}, ...]'``
+``python -m credsync_dev.localenv.dag_batch '[{"dag_id": "...", "conf": {...}}, ...]'``
 
 Every item goes through Airflow's own CLI code path (``dags test``), in order,
 stopping at the first failed run. One process saves the Airflow start-up

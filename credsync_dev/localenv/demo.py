@@ -13,9 +13,9 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from credsync.localenv.pipeline import PIPELINE, demo_environment
-from credsync.localenv.summary import collect_summary, render_summary
 from credsync.paths import BUILD_DIR
+from credsync_dev.localenv.pipeline import PIPELINE, demo_environment
+from credsync_dev.localenv.summary import collect_summary, render_summary
 
 __all__ = ["DEMO_DIR", "main"]
 

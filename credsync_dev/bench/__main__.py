@@ -13,15 +13,15 @@ import sys
 
 BENCHMARKS = (
     "sandbox.synth.bench",
-    "credsync.bench.hris_bench",
-    "credsync.bench.lrs_bench",
-    "credsync.bench.registry_bench",
-    "credsync.bench.recon_bench",
+    "credsync_dev.bench.hris_bench",
+    "credsync_dev.bench.lrs_bench",
+    "credsync_dev.bench.registry_bench",
+    "credsync_dev.bench.recon_bench",
 )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m credsync.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m credsync_dev.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=BENCHMARKS, help="run just these benchmarks")
     args = parser.parse_args(argv)

@@ -18,8 +18,8 @@ in one run:
 The warehouse database is created on the server ``ensure_server()`` gives
 (``CREDSYNC_DATABASE_URL`` or the embedded one) and dropped at the end.
 
-    python -m credsync.bench.lrs_bench                                   # 1,000,000 statements, 100,000 eligible
-    python -m credsync.bench.lrs_bench --statements 20000 --eligible 2000
+    python -m credsync_dev.bench.lrs_bench                                   # 1,000,000 statements, 100,000 eligible
+    python -m credsync_dev.bench.lrs_bench --statements 20000 --eligible 2000
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
+from credsync_dev.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 PULL_TENANT = "acme"
 ISSUE_TENANT = "bench_issue"
@@ -326,8 +326,8 @@ def run(statements: int, eligible: int, page_size: int = 500) -> dict[str, Any]:
     """The whole benchmark; returns the figures (``database`` names the dropped throwaway database)."""
     # Imported before any clock starts: the hook module pulls in Airflow (~2 s).
     from credsync.hooks.lrs import LrsHook
-    from credsync.localenv.postgres import ensure_server
     from credsync.warehouse import connect, migrate
+    from credsync_dev.localenv.postgres import ensure_server
     from sandbox.launcher import generate_secrets, start_all
     from sandbox.lrs.seeding import authority_for
 
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # GX logs every registration and substitution at INFO: hundreds of lines that would bury the figures.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    parser = argparse.ArgumentParser(prog="python -m credsync.bench.lrs_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m credsync_dev.bench.lrs_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--statements", type=int, default=1_000_000, help="xAPI statements seeded and pulled")
     parser.add_argument("--eligible", type=int, default=100_000, help="completions that each earn a credential")
@@ -418,5 +418,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync.bench.lrs_bench":
+if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync_dev.bench.lrs_bench":
     sys.exit(main())

@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credsync.localenv import dag_batch
-from credsync.localenv.airflow_env import (
+from credsync.paths import PROJECT_ROOT
+from credsync_dev.localenv import dag_batch
+from credsync_dev.localenv.airflow_env import (
     POOLS,
     airflow_base_env,
     sandbox_connections_env,
     warehouse_connection_env,
 )
-from credsync.localenv.postgres import ensure_server
-from credsync.localenv.secrets import load_or_create_secrets
-from credsync.paths import PROJECT_ROOT
+from credsync_dev.localenv.postgres import ensure_server
+from credsync_dev.localenv.secrets import load_or_create_secrets
 
 if TYPE_CHECKING:
     from credsync.tenants import Tenant
@@ -121,7 +121,7 @@ class DemoEnvironment:
         return DagRunResult(dag_id=dag_id, state=state, seconds=seconds, log=log_path)
 
     def run_dags(self, runs: Sequence[str | tuple[str, Mapping[str, Any]]], *, log_name: str) -> list[DagRunResult]:
-        """Run DAGs in order in one Airflow process (:mod:`credsync.localenv.dag_batch`), stopping at a failure.
+        """Run DAGs in order in one Airflow process (:mod:`credsync_dev.localenv.dag_batch`), stopping at a failure.
 
         Each item is a DAG id or ``(dag_id, conf)``. Same runs as :meth:`run_dag`
         without the start-up per DAG; the output of all goes to
@@ -131,7 +131,7 @@ class DemoEnvironment:
                  for r in runs]
         log_path = self.log_dir / f"{log_name}.log"
         self.say(f"running {', '.join(i['dag_id'] for i in items)} in one process ...")
-        _run([sys.executable, "-m", "credsync.localenv.dag_batch", json.dumps(items)], self.env, log_path)
+        _run([sys.executable, "-m", "credsync_dev.localenv.dag_batch", json.dumps(items)], self.env, log_path)
         results: list[DagRunResult] = []
         segment: list[str] = []
         for line in log_path.read_text(errors="replace").splitlines():

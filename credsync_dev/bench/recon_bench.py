@@ -24,8 +24,8 @@ ru_maxrss would include the parent's RSS at spawn). Postgres backend peaks are
 the largest VmHWM of the backends each tool used, shared buffers touched included.
 Seeding is not timed.
 
-    python -m credsync.bench.recon_bench                        # 1,000,000 workers, 2,000,000 credentials
-    python -m credsync.bench.recon_bench --workers 2000 --registry generator
+    python -m credsync_dev.bench.recon_bench                        # 1,000,000 workers, 2,000,000 credentials
+    python -m credsync_dev.bench.recon_bench --workers 2000 --registry generator
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from credsync.bench.lrs_bench import TimedIterable
-from credsync.bench.memory import peak_rss_mib, process_peak_rss_mib
+from credsync_dev.bench.lrs_bench import TimedIterable
+from credsync_dev.bench.memory import peak_rss_mib, process_peak_rss_mib
 
 if TYPE_CHECKING:
     import psycopg
@@ -208,7 +208,7 @@ def drifted_hris(writebacks: Iterable[HrisWriteback], drift: Drift) -> Iterator[
 
 def seed_registry_sandbox(conn: psycopg.Connection, data_dir: Path, drift: Drift) -> int:
     """Fill the registry sandbox's store (``<data_dir>/registry.sqlite``) with the drifted listing."""
-    from credsync.recon import synthetic
+    from credsync_dev import synthetic
     from sandbox.registry.store import RegistryStore, format_timestamp
 
     path = data_dir / "registry.sqlite"
@@ -357,11 +357,11 @@ def run_credsync(url: str, registry: RegistryAccess | None, drift: Drift, types:
 
 def run_reconcile(url: str, snapshot_ids: dict[str, uuid.UUID], types: int) -> dict[str, Any]:
     """reconcile over the loaded snapshots (the course rules come from the project's mapping)."""
-    from credsync.recon import synthetic
     from credsync.recon.compare import reconcile
     from credsync.recon.config import load_recon_config
     from credsync.recon.snapshots import SnapshotIds, load_course_rules
     from credsync.warehouse import connect
+    from credsync_dev import synthetic
 
     config = load_recon_config()
     statements: dict[str, float] = {}
@@ -457,10 +457,10 @@ def _in_fresh_process(function: Any, *args: Any) -> dict[str, Any]:
 
 def run(workers: int, types: int = 2, registry: str = "http", threads: int = 2) -> dict[str, Any]:
     """Seed, time credsync and reladiff on the same data, drop the database; returns the figures."""
-    from credsync.localenv.postgres import ensure_server
-    from credsync.recon import synthetic
     from credsync.recon.config import load_recon_config
     from credsync.warehouse import connect, migrate
+    from credsync_dev import synthetic
+    from credsync_dev.localenv.postgres import ensure_server
     from sandbox.launcher import generate_secrets, start_all
 
     server = ensure_server()
@@ -527,7 +527,7 @@ PRINTED = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m credsync.bench.recon_bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m credsync_dev.bench.recon_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=1_000_000, help="workers of the one tenant (>= 100)")
     parser.add_argument("--types", type=int, default=2, help="credentials per worker")
@@ -548,5 +548,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync.bench.recon_bench":
+if __name__ == "__main__" and __spec__ is not None and __spec__.name == "credsync_dev.bench.recon_bench":
     sys.exit(main())
