@@ -1,5 +1,6 @@
 # credsync — the two commands (`make demo`, `make test`) set up everything they
 # need: a virtualenv, a Postgres (embedded when none is configured), Airflow.
+# The repo root is on PYTHONPATH for the dev tooling (credsync_dev, sandbox), plugins/ for credsync.
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -33,9 +34,10 @@ bench: $(VENV)/.installed  ## Benchmarks; figures go to docs/benchmarks.md by ha
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt constraints.txt
+# requirements-dev.txt pulls in requirements.txt (runtime) and adds Airflow and the dev/test tools.
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip check
 	touch $@
 

@@ -3,8 +3,25 @@
 import os
 from pathlib import Path
 
-# plugins/credsync/paths.py -> the repository (or AIRFLOW_HOME-style deploy) root.
-PROJECT_ROOT = Path(os.environ.get("CREDSYNC_PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+
+def _project_root() -> Path:
+    """The directory holding include/ and great_expectations/.
+
+    CREDSYNC_PROJECT_ROOT when set; else the checkout this module sits in (plugins/credsync/paths.py);
+    else, for the package installed with ``pip install .``, AIRFLOW_HOME (Airflow's own default
+    ``~/airflow``), where the deploy steps copy include/ and great_expectations/ (README, "Deploying
+    into an existing Airflow").
+    """
+    configured = os.environ.get("CREDSYNC_PROJECT_ROOT")
+    if configured:
+        return Path(configured)
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "include" / "tenants.yaml").is_file():
+        return checkout
+    return Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser()
+
+
+PROJECT_ROOT = _project_root()
 INCLUDE_DIR = PROJECT_ROOT / "include"
 SQL_DIR = INCLUDE_DIR / "sql"
 MAPPINGS_DIR = INCLUDE_DIR / "mappings"

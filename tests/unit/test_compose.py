@@ -111,7 +111,7 @@ def test_build_context_and_dockerfile_exist_and_extend_the_official_image(servic
     assert builds == {(".", "docker/Dockerfile")}
     dockerfile = ROOT / "docker" / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")
-    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11\s*$", text, re.MULTILINE)
+    assert re.search(r"^FROM apache/airflow:3\.3\.2-python3\.11(\s+AS\s+\w+)?\s*$", text, re.MULTILINE)
     assert "-r /opt/credsync/requirements.txt -c /opt/credsync/constraints.txt" in text
     for copied in ("requirements.txt", "constraints.txt"):
         assert (ROOT / copied).is_file()
