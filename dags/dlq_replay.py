@@ -46,7 +46,9 @@ TENANT_CHOICES = ["all", *[t.tenant_id for t in load_tenants()]]
         "tenant": Param("all", type="string", enum=TENANT_CHOICES, description="Tenant to replay, or all."),
         "source": Param("all", type="string", enum=["all", "registry", "hris_writeback"],
                         description="Which dead letters: registry pushes, HRIS write-backs, or both."),
-        "reason": Param("", type="string", maxLength=200,
+        # Nullable: the trigger form sends an empty field as null, and a plain "string" type would
+        # then count as required and disable the Trigger button.
+        "reason": Param(None, type=["null", "string"], maxLength=200,
                         description="SQL LIKE filter on the reason, e.g. registry_rejected_%. Empty = any."),
         "max_records": Param(100, type="integer", minimum=1, maximum=10000,
                              description="At most this many letters per tenant."),

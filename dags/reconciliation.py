@@ -31,7 +31,12 @@ demand from the trigger form.
    delivery success ≥ 99 %. A breach fails the task (no retry) and the
    `on_failure_callback` logs it and writes `recon.alerts`.
 4. **report** — HTML + PNG charts to `build/reports/<tenant>/` (runs even when
-   the gate failed).
+   the gate failed; fails with a clear message when compare did not finish).
+
+**Backfill one run at a time:** a backfill has its own `max_active_runs` (10 by
+default), not this DAG's: `airflow backfill create --dag-id reconciliation
+--from-date … --to-date … --max-active-runs 1`. Overlapping runs replace each
+other's snapshots and their compare fails with `SnapshotMissing`.
 
 **Rerun safely:** clearing a task or the run is idempotent — the run id is derived
 from (tenant, DAG run id), an open finding keeps one row, and a fix is applied only
@@ -119,20 +124,28 @@ def reconciliation() -> None:
             raise AirflowFailException(str(exc)) from None
 
     @task(map_index_template=TENANT_MAP_INDEX, trigger_rule="all_done")
-    def report(outcome: dict, params: dict | None = None) -> dict:
+    def report(outcome: dict | None, tenant_id: str, params: dict | None = None) -> dict:
+        """The tenant's report; runs after a failed gate too, but not without a compared run."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from credsync.recon.tasks import report as write_report
         from credsync.warehouse import url_from_connection
 
-        label_tenant(outcome["tenant_id"])
-        return write_report(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"],
-                            (params or {}).get("report_dir"))
+        label_tenant(tenant_id)
+        if not outcome:
+            # all_done also fires when compare failed (e.g. SnapshotMissing): there is no run to report.
+            raise AirflowFailException(
+                f"tenant {tenant_id}: compare did not finish in this DAG run, so there is nothing to report. "
+                "Read compare's log (SnapshotMissing: runs overlapped, see docs/runbook.md 'Reconciliation'), "
+                "then clear compare with downstream.")
+        return write_report(url_from_connection(WAREHOUSE_CONN_ID), tenant_id, (params or {}).get("report_dir"))
 
     @task_group
     def reconcile_tenant(tenant_id: str) -> None:
         """One tenant's chain; a mapped group, so one tenant's failure leaves the others running."""
         # The three listings run side by side; compare waits for all of them.
         outcome = compare(tenant_id, snapshot_lms(tenant_id), snapshot_registry(tenant_id), snapshot_hris(tenant_id))
-        gate(outcome) >> report(outcome)
+        gate(outcome) >> report(outcome, tenant_id)
 
     wanted = tenants()
     check_warehouse_schema() >> wanted
