@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from sandbox.launcher import DEFAULT_PORTS, SANDBOXES
+from tests.distributed import cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yaml"
@@ -47,6 +51,15 @@ def env_example() -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip().strip("'")
     return values
+
+
+@pytest.fixture(scope="module")
+def compose_spec() -> jsonschema.protocols.Validator:
+    """The published Compose-spec schema, as vendored (with its licence) by check-jsonschema."""
+    schema = json.loads(files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema, format_checker=validator.FORMAT_CHECKER)
 
 
 def _depends_on(service: dict[str, Any]) -> list[str]:
@@ -177,3 +190,42 @@ def test_postgres_init_script_creates_the_warehouse_database(services: dict[str,
     assert ("./docker/postgres-init", "/docker-entrypoint-initdb.d") in _volumes(services["postgres"])
     scripts = "\n".join(p.read_text(encoding="utf-8") for p in sorted(init_dir.glob("*.sql")))
     assert re.search(r"^CREATE DATABASE credsync\b", scripts, re.MULTILINE | re.IGNORECASE)
+
+
+def test_compose_file_follows_the_compose_spec(compose: dict[str, Any], compose_spec) -> None:
+    # `docker compose config` needs a Docker engine; the spec's own schema does not.
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in compose_spec.iter_errors(compose)]
+    assert errors == []
+
+
+@pytest.mark.parametrize(("path", "value", "complaint"), [
+    (("services", "redis", "healthcheck", "interval"), 10, "is not of type 'string'"),
+    (("services", "airflow-worker", "restart_policy"), "always", "restart_policy"),
+    (("services", "airflow-worker", "depends_on", "redis", "condition"), "service_ready", "is not one of"),
+])
+def test_compose_spec_check_catches_what_compose_would_refuse(compose, compose_spec, path, value, complaint) -> None:
+    broken = copy.deepcopy(compose)
+    parent = broken
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    errors = list(compose_spec.iter_errors(broken))
+    messages = []
+    while errors:  # a oneOf/anyOf failure carries the reasons of each branch in .context
+        error = errors.pop()
+        messages.append(error.message)
+        errors.extend(error.context or [])
+    assert any(complaint in m for m in messages), messages
+
+
+def test_compose_runs_the_components_the_distributed_test_runs(services: dict[str, Any]) -> None:
+    """docker-compose.yaml and tests/distributed deploy the same layout (tests.distributed.cluster)."""
+    commands = {svc.get("command") for svc in services.values() if isinstance(svc.get("command"), str)}
+    assert set(cluster.COMPONENTS.values()) <= commands
+    assert services["airflow-worker"]["deploy"]["replicas"] == cluster.WORKERS
+    for name in AIRFLOW_SERVICES:
+        environment = services[name]["environment"]
+        missing = [k for k in cluster.DEPLOYMENT_SETTINGS if not environment.get(k)]
+        assert missing == [], name
+        assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].endswith("/execution/"), name
+        assert environment["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql"), name
