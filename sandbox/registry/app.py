@@ -276,7 +276,8 @@ def build_api(settings: RegistrySettings, store: RegistryStore) -> FastAPI:
     @api.post("/v1/verify")
     async def verify(request: Request, _principal: Reader) -> dict[str, Any]:
         credential = (await _json_body(request, "VerifyRequest"))["credential"]
-        result = await run_in_threadpool(verify_credential, credential, store.is_credential_revoked)
+        result = await run_in_threadpool(verify_credential, credential, store.is_credential_revoked,
+                                         trusted=settings.trusted_issuers)
         return result.as_json()
 
     # -- sandbox administration (no auth, loopback only; not part of the contract) --

@@ -32,6 +32,8 @@ class RegistrySettings:
     token_ttl_seconds: int = 300
     rate_per_second: float = 200.0
     burst: int = 400
+    # Issuer DIDs whose credentials /v1/verify can accept (comma-separated in the environment).
+    trusted_issuers: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls) -> RegistrySettings:
@@ -47,6 +49,9 @@ class RegistrySettings:
             token_ttl_seconds=_number("SANDBOX_REGISTRY_TOKEN_TTL", 300, int),
             rate_per_second=_number("SANDBOX_REGISTRY_RATE", 200.0, float),
             burst=_number("SANDBOX_REGISTRY_BURST", 400, int),
+            trusted_issuers=frozenset(
+                d.strip() for d in os.environ.get("SANDBOX_REGISTRY_TRUSTED_ISSUERS", "").split(",") if d.strip()
+            ),
         )
 
 

@@ -1,7 +1,11 @@
-"""Verification of VC-JWT credentials issued by a ``did:key`` (``POST /v1/verify``).
+"""Verification of vc+jwt credentials (``POST /v1/verify``): trust list, issuer key, proof, window, status.
 
-Pure functions: the registry's revocation look-up is passed in, so this module
-needs neither the web app nor the store.
+Only issuers on the registry's trust list (``SANDBOX_REGISTRY_TRUSTED_ISSUERS``) are accepted. A
+``did:web`` issuer is resolved over HTTP and the signing key must be one its DID document lists for
+assertion (and, once retired, only for credentials signed before the retirement); a ``did:key``
+issuer is its own key. A credential with a ``credentialStatus`` has its Bitstring Status List
+fetched, verified and read. The registry's revocation look-up is passed in, so this module needs
+neither the web app nor the store.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey
 
 from sandbox.registry.didkey import DidKeyError, did_key_to_jwk
+from sandbox.registry.didweb import ResolutionError, assertion_key, get, status_bit
 
 # JOSE algorithm -> (JWK kty, crv) the did:key must resolve to. "Ed25519" is the
 # fully-specified name from RFC 9864; "EdDSA" is what most VC tooling still emits.
@@ -99,57 +104,106 @@ def _validity_reasons(claims: dict[str, Any], now: float) -> list[str]:
     return reasons
 
 
-def verify_credential(
-    credential: str,
-    is_revoked: Callable[[str], bool] = lambda _credential: False,
-    now: float | None = None,
-) -> VerificationResult:
-    """Check a compact JWS credential signed by a did:key issuer.
-
-    ``is_revoked(credential)`` reports whether the registry revoked a certificate
-    carrying exactly this credential.
-    """
-    result = VerificationResult()
+def _signed_claims(credential: str, trusted: frozenset[str], result: VerificationResult) -> dict[str, Any] | None:
+    """Header, trust, issuer key and signature; the claims when all of them hold."""
     parts = credential.strip().split(".")
     if len(parts) != 3:
         result.reasons.append("credential is not a compact JWS (expected three dot-separated parts)")
-        return result
+        return None
     try:
         header = _b64url_json(parts[0], "header")
         claims = _b64url_json(parts[1], "payload")
     except ValueError as exc:
         result.reasons.append(str(exc))
-        return result
+        return None
 
     result.issuer = _issuer_of(claims)
     if result.issuer is None:
         result.reasons.append("credential names no issuer (iss, issuer or vc.issuer)")
-        return result
+        return None
+    if result.issuer not in trusted:
+        result.reasons.append(f"issuer {result.issuer} is not on the registry's trust list")
+        return None
     alg = header.get("alg")
     if alg not in ALGORITHM_KEYS:
         result.reasons.append(f"algorithm {alg!r} is not accepted (use one of {sorted(ALGORITHM_KEYS)})")
-        return result
+        return None
     kid = header.get("kid")
     if isinstance(kid, str) and kid.startswith("did:") and kid.split("#", 1)[0] != result.issuer:
         result.reasons.append(f"kid {kid!r} does not belong to issuer {result.issuer!r}")
-        return result
+        return None
+    retired_at = None
     try:
-        jwk = did_key_to_jwk(result.issuer)
-    except DidKeyError as exc:
+        if result.issuer.startswith("did:web:"):
+            if not isinstance(kid, str) or not kid.startswith(result.issuer + "#"):
+                result.reasons.append("a did:web credential must name its key (kid = <issuer DID>#<key>)")
+                return None
+            jwk, retired_at = assertion_key(result.issuer, kid)
+        else:
+            jwk = did_key_to_jwk(result.issuer)
+    except (DidKeyError, ResolutionError) as exc:
         result.reasons.append(f"issuer cannot be resolved: {exc}")
-        return result
+        return None
     if (jwk["kty"], jwk["crv"]) != ALGORITHM_KEYS[alg]:
         result.reasons.append(f"algorithm {alg} does not match the issuer's {jwk['crv']} key")
-        return result
+        return None
 
-    key = OKPKey.import_key(jwk) if jwk["kty"] == "OKP" else ECKey.import_key(jwk)
     try:
+        key = OKPKey.import_key(jwk) if jwk["kty"] == "OKP" else ECKey.import_key(jwk)
         jws.deserialize_compact(credential.strip(), key, algorithms=[alg])
-    except JoseError as exc:
-        result.reasons.append(f"signature does not verify with the issuer's key ({exc.error})")
-        return result
+    except (JoseError, ValueError) as exc:
+        result.reasons.append(f"signature does not verify with the issuer's key ({getattr(exc, 'error', exc)})")
+        return None
+    if retired_at is not None:
+        signed = _timestamp(claims.get("iat")) or _timestamp(claims.get("validFrom"))
+        if signed is None or signed >= retired_at:
+            result.reasons.append(f"signed with key {kid} after the issuer retired it")
+            return None
+    return claims
 
+
+def _status_reasons(claims: dict[str, Any], trusted: frozenset[str], issuer: str) -> list[str]:
+    entry = claims.get("credentialStatus")
+    if entry is None:
+        return []
+    reasons = []
+    for item in entry if isinstance(entry, list) else [entry]:
+        url = item.get("statusListCredential") if isinstance(item, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            reasons.append("credentialStatus has no statusListCredential URL")
+            continue
+        try:
+            token = get(url, "status list").decode("ascii", "replace").strip()
+            listed = VerificationResult()
+            list_claims = _signed_claims(token, trusted, listed)
+            if list_claims is None:
+                reasons.append(f"status list {url} does not verify: {'; '.join(listed.reasons)}")
+                continue
+            if status_bit(list_claims, item, issuer):
+                reasons.append(f"the issuer has set the {item.get('statusPurpose')} bit (status list {url})")
+        except ResolutionError as exc:
+            reasons.append(f"status cannot be checked: {exc}")
+    return reasons
+
+
+def verify_credential(
+    credential: str,
+    is_revoked: Callable[[str], bool] = lambda _credential: False,
+    now: float | None = None,
+    *,
+    trusted: frozenset[str] = frozenset(),
+) -> VerificationResult:
+    """Check a compact JWS credential from a trusted did:web or did:key issuer.
+
+    ``is_revoked(credential)`` reports whether the registry revoked a certificate
+    carrying exactly this credential.
+    """
+    result = VerificationResult()
+    claims = _signed_claims(credential, trusted, result)
+    if claims is None:
+        return result
     result.reasons.extend(_validity_reasons(claims, time.time() if now is None else now))
+    result.reasons.extend(_status_reasons(claims, trusted, result.issuer or ""))
     if is_revoked(credential.strip()):
         result.reasons.append("the registry holds this credential as revoked")
     return result

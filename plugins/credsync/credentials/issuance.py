@@ -2,9 +2,12 @@
 
 One transaction per tenant: revoke credentials whose evidence was voided, plan
 every (worker, credential type) against the rules in SQL, supersede renewed
-credentials, insert new ones, sign each as a VC-JWT, log decisions and audit
-events. Rerunning over unchanged completions changes nothing (a credential is
-issued at most once per evidence set: ``core.credentials.evidence_key``).
+credentials, insert new ones, give each a random index in its issuer's revocation
+status list, sign each as an OB 3.0 vc+jwt by the tenant's did:web issuer, log
+decisions and audit events. Then, once committed, publish the issuer's DID document
+and every status list whose bits changed (revocations included). Rerunning over
+unchanged completions changes nothing (a credential is issued at most once per
+evidence set: ``core.credentials.evidence_key``; a status index is allocated once).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
+from credsync.credentials import issuer_store, status
+from credsync.credentials.issuers import Issuer
 from credsync.credentials.keys import SigningKey
 from credsync.credentials.plan import build_plan
 from credsync.credentials.rules import CredentialRule
@@ -39,6 +44,7 @@ class IssuanceResult:
     renewed: int = 0
     revoked_evidence_voided: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    published: dict[str, object] | None = None
 
     def as_counts(self) -> dict[str, object]:
         return {
@@ -47,6 +53,7 @@ class IssuanceResult:
             "renewed": self.renewed,
             "revoked_evidence_voided": self.revoked_evidence_voided,
             "skipped": dict(self.skipped),
+            "published": self.published,
         }
 
 
@@ -58,10 +65,20 @@ def issue_credentials(
     signing_key: SigningKey,
     as_of: date | None = None,
     run_id: str | None = None,
+    issuer: Issuer | None = None,
+    publish: bool | None = None,
 ) -> IssuanceResult:
-    """Evaluate ``rules`` for ``tenant_id`` as of ``as_of`` (UTC today) and commit the outcome."""
+    """Evaluate ``rules`` for ``tenant_id`` as of ``as_of`` (UTC today) and commit the outcome.
+
+    ``issuer`` defaults to the tenant's did:web issuer at ``$CREDSYNC_ISSUER_BASE_URL`` with
+    ``signing_key``; ``publish`` (default: when a did-web store is configured) writes its DID
+    document and changed status lists after the commit.
+    """
     from credsync.audit import AuditEvent, append_event, append_events
+    from credsync.credentials.publish import did_web_root, publish_issuer
     from credsync.learning.staging import require_idle
+
+    issuer = issuer or Issuer.for_tenant(tenant_id, signing_key)
 
     require_idle(conn, "issue_credentials")
     as_of = as_of or datetime.now(UTC).date()
@@ -73,6 +90,7 @@ def issue_credentials(
         # Serialise issuance per tenant: two overlapping runs could both plan the same issue.
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('credsync.issuance:' || %s))", (tenant_id,))
         _load_rules(cur, rules)
+        issuer_store.register_key(cur, issuer)
 
         cur.execute(sql_text("credentials/revoke_voided.sql"), params)
         for revoked in cur.fetchall():
@@ -110,11 +128,18 @@ def issue_credentials(
 
         rules_by_id = {rule.rule_id: rule for rule in rules}
         cur.execute(sql_text("credentials/to_sign.sql"))
+        to_sign = cur.fetchall()
+        slots = issuer_store.allocate(cur, issuer.did, [str(row[0]) for row in to_sign])
         signatures: list[dict[str, str]] = []
         events: list[AuditEvent] = []
-        for row in cur.fetchall():
-            claims = _claims(tenant_id, row, rules_by_id)
-            signatures.append({"vc_jwt": sign_credential(claims, signing_key), "credential_id": claims.credential_id})
+        signed_at = datetime.now(UTC)
+        for row in to_sign:
+            number, index = slots[str(row[0])]
+            claims = _claims(tenant_id, row, rules_by_id,
+                             status.status_entry(issuer.base, "revocation", number, index))
+            signatures.append({"vc_jwt": sign_credential(claims, issuer, signed_at=signed_at),
+                               "credential_id": claims.credential_id, "issuer_did": issuer.did,
+                               "key_id": issuer.key.key_id})
             decision = row[11]
             events.append(AuditEvent(
                 event_type=f"credential.{decision}",
@@ -137,6 +162,8 @@ def issue_credentials(
     result.issued = counts.get("issued", 0)
     result.renewed = counts.get("renewed", 0)
     result.skipped = {k: v for k, v in counts.items() if k.startswith("skipped_")}
+    if publish if publish is not None else bool(did_web_root()):
+        result.published = publish_issuer(conn, issuer).as_counts()
     log.info("tenant %s credential issuance: %s", tenant_id, result.as_counts())
     return result
 
@@ -156,9 +183,10 @@ def _load_rules(cur: psycopg.Cursor, rules: list[CredentialRule]) -> None:
             ))
 
 
-def _claims(tenant_id: str, row: tuple, rules_by_id: dict[str, CredentialRule]) -> CredentialClaims:
+def _claims(tenant_id: str, row: tuple, rules_by_id: dict[str, CredentialRule],
+            status_entry: dict[str, str]) -> CredentialClaims:
     (credential_id, employee_id, credential_type, achievement_name, issuer, rule_id, rule_version,
-     issue_date, expiry_date, _previous, _version, _decision, met_at, items) = row
+     issue_date, expiry_date, _previous, _version, _decision, met_at, items, award_id, awarded_date) = row
     scores = [item["score"] for item in items if item.get("score") is not None]
     return CredentialClaims(
         credential_id=str(credential_id),
@@ -171,6 +199,9 @@ def _claims(tenant_id: str, row: tuple, rules_by_id: dict[str, CredentialRule]) 
         rule_version=rule_version,
         issue_date=issue_date,
         expiry_date=expiry_date,
+        award_id=str(award_id) if award_id else None,
+        awarded_date=awarded_date,
+        status=status_entry,
         evidence=Evidence(
             source_ids=[item["source_id"] for item in items],
             # A set rule's score is its weakest course: that is what the min_score held against.

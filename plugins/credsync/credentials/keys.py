@@ -1,8 +1,11 @@
-"""The issuer's signing key: an Ed25519 private JWK and the ``did:key`` it resolves to.
+"""The issuer's signing key: an Ed25519 private JWK, named by its key id.
 
 The key lives in the Airflow connection ``credsync_signing_key`` (password field =
-private JWK as JSON). ``did:key`` needs no network to resolve: the DID *is* the
-public key (multicodec ``ed25519-pub`` 0xed01, base58btc, multibase prefix ``z``).
+private JWK as JSON), or a secrets backend behind it; never in files or the warehouse.
+Its key id (``key-`` + the first 16 characters of the RFC 7638 JWK thumbprint) is the
+fragment of its verification method in the issuer's did:web DID document, so putting a
+new key in the connection is a rotation: the new key is added, the old one stays listed.
+``did_key_from_jwk`` remains for tooling that wants the key's ``did:key`` form.
 """
 
 from __future__ import annotations
@@ -28,17 +31,15 @@ class SigningKey:
     private_jwk: dict[str, str]
 
     @property
-    def did(self) -> str:
-        return did_key_from_jwk(self.private_jwk)
+    def key_id(self) -> str:
+        """``key-`` + 16 characters of the JWK thumbprint: stable, and the same wherever the key is stored."""
+        from jwcrypto import jwk
 
-    @property
-    def verification_method(self) -> str:
-        """The key id a verifier dereferences: ``did:key:z..#z..``."""
-        did = self.did
-        return f"{did}#{did.removeprefix('did:key:')}"
+        thumb = jwk.JWK(**{k: self.private_jwk[k] for k in ("kty", "crv", "x")}).thumbprint()
+        return f"key-{thumb[:16]}"
 
     def public_jwk(self) -> dict[str, str]:
-        return {k: v for k, v in self.private_jwk.items() if k != "d"}
+        return {k: self.private_jwk[k] for k in ("kty", "crv", "x")}
 
 
 def generate_signing_key() -> str:

@@ -1,28 +1,37 @@
-"""Credentials as W3C Verifiable Credentials: Open Badges 3.0 shape, signed as VC-JWT.
+"""Credentials as W3C VC Data Model 2.0 Open Badges 3.0 ``AchievementCredential``, secured as ``vc+jwt``.
 
-Format (see docs/credentials.md): VC Data Model 1.1 with the JWT encoding
-(``iss``/``sub``/``jti``/``nbf``/``exp`` claims mirror the ``vc`` claim), the
-``OpenBadgeCredential`` type and the OB 3.0 context, signed EdDSA (Ed25519) by
-a ``did:key`` issuer. VC 1.1 rather than 2.0 because didkit rejects the 2.0
-context and did-jwt-vc expects 1.1 for JWTs; both verify this format offline.
+Format (docs/credentials.md): the JWT payload *is* the credential (VC-JOSE-COSE), plus the JWT claims
+``iss`` (= ``issuer.id``), ``nbf`` (= ``validFrom``), ``exp`` (= ``validUntil``) and ``iat`` (signing time)
+that JWT libraries check; header ``{"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": "<did:web>#key-…"}``.
+The credential ``id`` is stable per award (``urn:uuid:{award_id}``): a renewal keeps it with a newer
+``validFrom`` and the original ``awardedDate`` (OB 3.0 equality rules). The subject is an
+``IdentityObject`` with a salted SHA-256 of the employee id: no names, e-mails or national ids.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
-from credsync.credentials.keys import SigningKey, did_key_from_jwk
+if TYPE_CHECKING:
+    from credsync.credentials.issuers import Issuer
 
-VC_CONTEXT_V1 = "https://www.w3.org/2018/credentials/v1"
+VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
-JWT_TYP = "JWT"
+OB3_SCHEMA_ID = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
+OB3_SCHEMA_TYPE = "1EdTechJsonSchemaValidator2019"
+CREDENTIAL_TYPES = ["VerifiableCredential", "AchievementCredential"]
+JWT_TYP = "vc+jwt"
 JWT_ALG = "EdDSA"
+IDENTITY_TYPE = "ext:hrisEmployeeId"
 
 
 class CredentialVerificationError(ValueError):
-    """A VC-JWT failed to verify: bad signature, wrong issuer, malformed or outside its validity."""
+    """A credential failed to verify: the message says which check and why."""
 
 
 @dataclass(frozen=True)
@@ -51,153 +60,111 @@ class CredentialClaims:
     issue_date: date
     expiry_date: date | None
     evidence: Evidence
+    award_id: str | None = None  # the first credential of the award; defaults to credential_id
+    awarded_date: date | None = None  # when the award was first made; defaults to issue_date
+    achievement_type: str = "Certification"
+    image_url: str | None = None
+    subject_did: str | None = None
+    status: dict[str, str] | None = None  # the BitstringStatusListEntry
     extra: dict[str, object] = field(default_factory=dict)
 
-    @property
-    def subject_id(self) -> str:
-        # A pseudonymous URN: the employee id is the join key already shared with the
-        # registry; names and e-mails stay out of the credential.
-        return f"urn:credsync:{self.tenant_id}:worker:{self.employee_id}"
 
-
-def _valid_from(day: date) -> datetime:
+def valid_from(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _valid_until(day: date) -> datetime:
+def valid_until(day: date) -> datetime:
     # expiry_date is the last day the credential is valid, so it lapses at the next midnight UTC.
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_credential(claims: CredentialClaims, issuer_did: str) -> dict[str, object]:
-    """The unsigned ``vc`` object (OpenBadgeCredential, VC data model 1.1)."""
+def identity_hash(employee_id: str, salt: str) -> str:
+    """OB 3.0 IdentityHash: ``sha256$`` + hex SHA-256 of the identifier followed by the salt."""
+    return "sha256$" + hashlib.sha256((employee_id + salt).encode("utf-8")).hexdigest()
+
+
+def _subject(claims: CredentialClaims, salt: str) -> dict[str, Any]:
+    achievement: dict[str, Any] = {
+        "id": f"urn:credsync:achievement:{claims.credential_type}:{claims.rule_version}",
+        "type": ["Achievement"],
+        "achievementType": claims.achievement_type,
+        "name": claims.achievement_name,
+        "description": f"{claims.achievement_name} ({claims.credential_type})",
+        "criteria": {"narrative": f"Meets credential rule {claims.rule_id} v{claims.rule_version}"},
+    }
+    if claims.image_url:
+        achievement["image"] = {"id": claims.image_url, "type": "Image"}
+    subject: dict[str, Any] = {"type": ["AchievementSubject"], "achievement": achievement}
+    if claims.subject_did:
+        subject["id"] = claims.subject_did
+    else:
+        subject["identifier"] = [{
+            "type": "IdentityObject",
+            "identityHash": identity_hash(claims.employee_id, salt),
+            "identityType": IDENTITY_TYPE,
+            "hashed": True,
+            "salt": salt,
+        }]
+    return subject
+
+
+def build_credential(claims: CredentialClaims, issuer_did: str, *, salt: str | None = None) -> dict[str, Any]:
+    """The unsigned AchievementCredential (VC Data Model 2.0, OB 3.0)."""
     ev = claims.evidence
-    evidence_entry: dict[str, object] = {
+    evidence_entry: dict[str, Any] = {
         "type": ["Evidence"],
         "name": f"Completion of {' + '.join(ev.course_codes)}",
         "narrative": (
             f"Rule {claims.rule_id} v{claims.rule_version}; statements {', '.join(ev.source_ids)}; "
-            f"score {ev.score if ev.score is not None else 'n/a'}; completed {_iso(ev.completed_at)}"
+            f"score {ev.score if ev.score is not None else 'n/a'}; completed {iso(ev.completed_at)}"
         ),
     }
     if ev.evidence_url:
         evidence_entry["id"] = ev.evidence_url
-    credential: dict[str, object] = {
-        "@context": [VC_CONTEXT_V1, OB3_CONTEXT],
-        "id": f"urn:uuid:{claims.credential_id}",
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+    credential: dict[str, Any] = {
+        "@context": [VC_CONTEXT_V2, OB3_CONTEXT],
+        "id": f"urn:uuid:{claims.award_id or claims.credential_id}",
+        "type": list(CREDENTIAL_TYPES),
         "name": claims.achievement_name,
         "issuer": {"id": issuer_did, "type": ["Profile"], "name": claims.issuer_name},
-        "issuanceDate": _iso(_valid_from(claims.issue_date)),
-        "credentialSubject": {
-            "id": claims.subject_id,
-            "type": ["AchievementSubject"],
-            "achievement": {
-                "id": f"urn:credsync:achievement:{claims.credential_type}:{claims.rule_version}",
-                "type": ["Achievement"],
-                "name": claims.achievement_name,
-                "description": f"{claims.achievement_name} ({claims.credential_type})",
-                "criteria": {"narrative": f"Meets credential rule {claims.rule_id} v{claims.rule_version}"},
-            },
-        },
+        "validFrom": iso(valid_from(claims.issue_date)),
+        "awardedDate": iso(valid_from(claims.awarded_date or claims.issue_date)),
+        "credentialSubject": _subject(claims, salt if salt is not None else secrets.token_hex(16)),
+        "credentialSchema": [{"id": OB3_SCHEMA_ID, "type": OB3_SCHEMA_TYPE}],
         "evidence": [evidence_entry],
     }
     if claims.expiry_date is not None:
-        credential["expirationDate"] = _iso(_valid_until(claims.expiry_date))
+        credential["validUntil"] = iso(valid_until(claims.expiry_date))
+    if claims.status is not None:
+        credential["credentialStatus"] = dict(claims.status)
     return credential
 
 
-def sign_credential(claims: CredentialClaims, key: SigningKey) -> str:
-    """The credential as a compact VC-JWT signed with ``key`` (EdDSA, kid = did:key VM)."""
-    from jwcrypto import jwk, jwt
-
-    vc = build_credential(claims, key.did)
-    payload: dict[str, object] = {
-        "iss": key.did,
-        "sub": claims.subject_id,
-        "jti": vc["id"],
-        "nbf": int(_valid_from(claims.issue_date).timestamp()),
-        "vc": vc,
-    }
-    if claims.expiry_date is not None:
-        payload["exp"] = int(_valid_until(claims.expiry_date).timestamp())
-    token = jwt.JWT(
-        header={"alg": JWT_ALG, "typ": JWT_TYP, "kid": key.verification_method},
-        claims=json.dumps(payload, separators=(",", ":"), sort_keys=True),
-    )
-    token.make_signed_token(jwk.JWK(**key.private_jwk))
-    return token.serialize()
+def jwt_payload(credential: dict[str, Any], *, signed_at: datetime | None = None) -> dict[str, Any]:
+    """The credential plus the JWT claims that mirror it (they never disagree with it)."""
+    payload = dict(credential)
+    issuer = credential["issuer"]
+    payload["iss"] = issuer["id"] if isinstance(issuer, dict) else issuer
+    payload["nbf"] = int(datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00")).timestamp())
+    if "validUntil" in credential:
+        payload["exp"] = int(datetime.fromisoformat(credential["validUntil"].replace("Z", "+00:00")).timestamp())
+    payload["iat"] = int((signed_at or datetime.now(UTC)).timestamp())
+    return payload
 
 
-def verify_credential(token: str, *, now: datetime | None = None) -> dict[str, object]:
-    """Check a VC-JWT against the public key inside its own ``did:key`` issuer.
+def sign_payload(payload: dict[str, Any], issuer: Issuer) -> str:
+    """``payload`` as a compact JWS (vc+jwt) signed with the issuer's current key."""
+    from joserfc import jws
 
-    Our own check, used by the pipeline and tests; third-party verifiers
-    (``verifiers/verify.mjs``, didkit) are what prove interoperability.
-    Returns the ``vc`` claim; raises CredentialVerificationError otherwise.
-    """
-    from jwcrypto import jwk, jws
-    from jwcrypto.common import JWException, json_decode
-
-    try:
-        parsed = jws.JWS()
-        parsed.deserialize(token)
-        header = parsed.jose_header
-    except (JWException, ValueError) as exc:
-        raise CredentialVerificationError(f"not a compact JWS: {exc}") from exc
-    if header.get("alg") != JWT_ALG:
-        raise CredentialVerificationError(f"unexpected alg {header.get('alg')!r}")
-    try:
-        unverified = json_decode(parsed.objects["payload"])
-        issuer = str(unverified["iss"])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CredentialVerificationError("payload has no issuer") from exc
-    public = _public_jwk_from_did_key(issuer)
-    try:
-        parsed.verify(jwk.JWK(**public), alg=JWT_ALG)
-    except JWException as exc:
-        raise CredentialVerificationError(f"signature does not verify for issuer {issuer}") from exc
-    claims = json_decode(parsed.payload)
-    if not str(header.get("kid", "")).startswith(issuer):
-        raise CredentialVerificationError("kid does not belong to the issuer DID")
-    moment = int((now or datetime.now(UTC)).timestamp())
-    if "nbf" in claims and moment < int(claims["nbf"]):
-        raise CredentialVerificationError("credential is not yet valid")
-    if "exp" in claims and moment >= int(claims["exp"]):
-        raise CredentialVerificationError("credential has expired")
-    vc = claims.get("vc")
-    if not isinstance(vc, dict) or "OpenBadgeCredential" not in vc.get("type", []):
-        raise CredentialVerificationError("payload is not an OpenBadgeCredential")
-    return vc
+    header = {"alg": JWT_ALG, "typ": JWT_TYP, "cty": "vc", "kid": issuer.key_method_id}
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return jws.serialize_compact(header, body, issuer.joserfc_key, algorithms=[JWT_ALG])
 
 
-def _public_jwk_from_did_key(did: str) -> dict[str, str]:
-    from jwcrypto.common import base64url_encode
-
-    if not did.startswith("did:key:z"):
-        raise CredentialVerificationError(f"issuer {did!r} is not a did:key")
-    raw = _base58btc_decode(did.removeprefix("did:key:z"))
-    if raw[:2] != b"\xed\x01" or len(raw) != 34:
-        raise CredentialVerificationError(f"issuer {did!r} is not an Ed25519 did:key")
-    public = {"kty": "OKP", "crv": "Ed25519", "x": base64url_encode(raw[2:])}
-    if did_key_from_jwk(public) != did:
-        raise CredentialVerificationError(f"issuer {did!r} is not canonically encoded")
-    return public
-
-
-def _base58btc_decode(text: str) -> bytes:
-    from credsync.credentials.keys import _BASE58_ALPHABET
-
-    number = 0
-    for char in text:
-        index = _BASE58_ALPHABET.find(char)
-        if index < 0:
-            raise CredentialVerificationError("did:key is not base58btc")
-        number = number * 58 + index
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b""
-    leading = len(text) - len(text.lstrip("1"))
-    return b"\x00" * leading + body
+def sign_credential(claims: CredentialClaims, issuer: Issuer, *, signed_at: datetime | None = None) -> str:
+    """The credential for ``claims`` as a vc+jwt signed by ``issuer``."""
+    return sign_payload(jwt_payload(build_credential(claims, issuer.did), signed_at=signed_at), issuer)

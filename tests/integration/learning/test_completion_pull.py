@@ -16,10 +16,12 @@ import requests
 from credsync.credentials.issuance import issue_credentials
 from credsync.credentials.keys import generate_signing_key, parse_signing_key
 from credsync.credentials.rules import load_rules
-from credsync.learning.http import HttpTarget
+from credsync.hooks.transport import BearerAuth, HTTPBasicAuth, HttpClient
+from credsync.ingest.gate import BatchRejected, gate_batch
+from credsync.ingest.watermarks import current_watermark
 from credsync.learning.merge import merge_completions
-from credsync.learning.pull import LMS_STREAM, LRS_STREAM, current_watermark, stage_pull
-from credsync.learning.quality import BatchRejected, CompletionGateThresholds, gate_batch
+from credsync.learning.pull import LMS_STREAM, LRS_STREAM, stage_pull
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.paths import PROJECT_ROOT
 from credsync.warehouse import connect
 
@@ -76,11 +78,14 @@ def pull(conn, url: str, lrs_auth, lms_token, warehouse_url: str, *, max_share: 
 
     since_lrs = None if full else current_watermark(conn, TENANT, LRS_STREAM)
     since_lms = None if full else current_watermark(conn, TENANT, LMS_STREAM)
-    statements = StatementPull(HttpTarget(f"{url}/{TENANT}/xAPI/", basic=lrs_auth), since=since_lrs, page_size=3)
-    items = CompletionExport(HttpTarget(f"{url}/{TENANT}/lms/api/v1/", bearer=lms_token), updated_since=since_lms)
+    statements = StatementPull(HttpClient.for_url(
+        f"{url}/{TENANT}/xAPI/", auth=HTTPBasicAuth(*lrs_auth)), since=since_lrs, page_size=3)
+    items = CompletionExport(HttpClient.for_url(
+        f"{url}/{TENANT}/lms/api/v1/", auth=BearerAuth(lms_token)), updated_since=since_lms)
     batch, _ = stage_pull(conn, tenant_id=TENANT, statements=statements, lms_items=items)
-    gate_batch(warehouse_url, tenant_id=TENANT, batch_id=batch.batch_id,
-               thresholds=CompletionGateThresholds(max_quarantine_share=max_share))
+    gate_batch(warehouse_url, completion_gate(CompletionGateThresholds(max_quarantine_share=max_share)),
+               tenant_id=TENANT,
+               batch_id=batch.batch_id)
     merged = merge_completions(conn, tenant_id=TENANT, batch_id=batch.batch_id,
                                watermarks={LRS_STREAM: statements.watermark, LMS_STREAM: items.watermark})
     return batch, merged, statements
@@ -90,8 +95,15 @@ def scalar(conn, sql: str, *args: object):
     return conn.execute(sql, args).fetchone()[0]
 
 
-def test_pull_quarantines_holds_merges_and_issues_idempotently(lrs, fresh_warehouse_url) -> None:
+def test_pull_quarantines_holds_merges_and_issues_idempotently(lrs, fresh_warehouse_url, tmp_path,
+                                                               monkeypatch) -> None:
+    from sandbox.issuer_web.server import start
+
     url, lrs_auth, lms_token = lrs
+    # The issuer's web origin, so the credentials' did:web issuer and status list resolve over HTTP.
+    origin = start(tmp_path / "did-web")
+    monkeypatch.setenv("CREDSYNC_ISSUER_BASE_URL", f"http://localhost:{origin.server_address[1]}")
+    monkeypatch.setenv("CREDSYNC_DID_WEB_STORE", (tmp_path / "did-web").as_uri())
     conn = connect(fresh_warehouse_url, autocommit=True)
     add_worker(conn, "E1", "e1@acme.example")
     add_worker(conn, "E2", "Ann.Two@acme.example")
@@ -164,11 +176,11 @@ def test_pull_quarantines_holds_merges_and_issues_idempotently(lrs, fresh_wareho
 
 
 def third_party_verifies(token: str) -> bool:
-    """did-jwt-vc (npm) on the pipeline's credential: the check a relying party would run."""
+    """did-jwt-vc, jose and the bitstring status list (npm) on the pipeline's credential, as a relying party."""
     verifiers = PROJECT_ROOT / "verifiers"
     if shutil.which("node") is None:
         pytest.skip("node not installed")
-    if not Path(verifiers, "node_modules", "did-jwt-vc").is_dir():
+    if not Path(verifiers, "node_modules", "web-did-resolver").is_dir():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=verifiers, check=True, capture_output=True)
     done = subprocess.run(["node", "verify.mjs", token], cwd=verifiers, capture_output=True, text=True, timeout=60)
     return json.loads(done.stdout)["verified"] is True

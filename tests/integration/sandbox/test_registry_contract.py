@@ -107,10 +107,22 @@ def _close_http_client() -> Iterator[None]:
     HTTP.close()
 
 
+# /v1/verify accepts only issuers on the registry's trust list: these are on it.
+_TRUSTED: dict[str, tuple[Any, str]] = {}
+TRUSTED_ISSUERS = (("accepted", "Ed25519"), ("p256", "P-256"), ("forged", "Ed25519"), ("revoked", "Ed25519"))
+
+
+def trusted_issuer(name: str) -> tuple[Any, str]:
+    if name not in _TRUSTED:
+        _TRUSTED[name] = ed25519_issuer() if dict(TRUSTED_ISSUERS)[name] == "Ed25519" else p256_issuer()
+    return _TRUSTED[name]
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The sandbox with default limits (generous rate, 300 s tokens)."""
-    with running_registry(tmp_path_factory.mktemp("registry")) as base_url:
+    trusted = ",".join(trusted_issuer(name)[1] for name, _ in TRUSTED_ISSUERS)
+    with running_registry(tmp_path_factory.mktemp("registry"), SANDBOX_REGISTRY_TRUSTED_ISSUERS=trusted) as base_url:
         yield base_url
 
 
@@ -547,7 +559,7 @@ def test_empty_token_bucket_answers_429_with_retry_after(strict_registry: str) -
 
 def test_verify_accepts_an_ed25519_did_key_credential_and_rejects_a_changed_byte(registry: str) -> None:
     access = token(registry)
-    key, issuer = ed25519_issuer()
+    key, issuer = trusted_issuer("accepted")
     credential = sign_vc(key, issuer, "EdDSA")
 
     accepted = verify(registry, access, credential)
@@ -563,20 +575,27 @@ def test_verify_accepts_an_ed25519_did_key_credential_and_rejects_a_changed_byte
 
 
 def test_verify_accepts_an_es256_p256_did_key_credential(registry: str) -> None:
-    key, issuer = p256_issuer()
+    key, issuer = trusted_issuer("p256")
     assert verify(registry, token(registry), sign_vc(key, issuer, "ES256"))["valid"] is True
 
 
 def test_verify_rejects_a_credential_signed_by_another_key_than_the_issuers(registry: str) -> None:
-    _, issuer = ed25519_issuer()
+    _, issuer = trusted_issuer("forged")
     impostor, _ = ed25519_issuer()
     result = verify(registry, token(registry), sign_vc(impostor, issuer, "EdDSA"))
     assert result["valid"] is False
 
 
+def test_verify_refuses_a_well_signed_credential_from_an_issuer_not_on_the_trust_list(registry: str) -> None:
+    key, issuer = ed25519_issuer()
+    result = verify(registry, token(registry), sign_vc(key, issuer, "EdDSA"))
+    assert result == {"valid": False, "issuer": issuer,
+                      "reasons": [f"issuer {issuer} is not on the registry's trust list"]}
+
+
 def test_verify_reports_a_revoked_registered_credential(registry: str) -> None:
     access = token(registry)
-    key, issuer = ed25519_issuer()
+    key, issuer = trusted_issuer("revoked")
     credential = sign_vc(key, issuer, "EdDSA")
     created = create(registry, access, certificate(issuer=issuer, credential_jwt=credential)).json()
     HTTP.post(

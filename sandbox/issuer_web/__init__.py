@@ -1,0 +1,1 @@
+"""Stand-in for an issuer's web origin: serves the published did-web folder over loopback HTTP."""

@@ -1,0 +1,103 @@
+"""An issuer web origin on loopback HTTP over a did-web folder in the object store (file://)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from credsync.credentials.issuers import Issuer
+from credsync.credentials.keys import SigningKey, generate_signing_key, parse_signing_key
+from credsync.paths import PROJECT_ROOT
+from credsync.warehouse import connect
+from sandbox.issuer_web.server import start
+
+VERIFIERS_DIR = PROJECT_ROOT / "verifiers"
+BATCH = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class IssuerWeb:
+    root: Path
+    base_url: str
+
+    def issuer(self, tenant_id: str, key: SigningKey) -> Issuer:
+        return Issuer.for_tenant(tenant_id, key, base_url=self.base_url)
+
+
+@pytest.fixture(scope="module")
+def issuer_web(tmp_path_factory) -> Iterator[IssuerWeb]:
+    root = tmp_path_factory.mktemp("did-web")
+    server = start(root)
+    try:
+        yield IssuerWeb(root, f"http://localhost:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def web_env(issuer_web, monkeypatch) -> IssuerWeb:
+    """The environment a worker has: base URL and did-web store configured."""
+    monkeypatch.setenv("CREDSYNC_ISSUER_BASE_URL", issuer_web.base_url)
+    monkeypatch.setenv("CREDSYNC_DID_WEB_STORE", issuer_web.root.as_uri())
+    return issuer_web
+
+
+@pytest.fixture
+def key() -> SigningKey:
+    return parse_signing_key(generate_signing_key())
+
+
+@pytest.fixture
+def tenant() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def conn(warehouse_url):
+    with connect(warehouse_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="session")
+def node_verifier() -> Path:
+    """verifiers/ with node_modules installed from the lockfile (npm ci); skip without node."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node/npm not installed: the did-jwt-vc / jose verifiers cannot run")
+    if not (VERIFIERS_DIR / "node_modules" / "web-did-resolver").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=VERIFIERS_DIR, check=True,
+                       capture_output=True, timeout=300)
+    return VERIFIERS_DIR
+
+
+def add_worker(conn, tenant: str, employee_id: str) -> None:
+    conn.execute(
+        "INSERT INTO core.workers (tenant_id, employee_id, source_system, given_name, family_name,"
+        " employment_status, employment_type, source_updated_at, mapping_version, last_batch_id)"
+        " VALUES (%s, %s, 'hris_main', 'Test', 'Worker', 'active', 'employee', now(), 'v1', %s)",
+        (tenant, employee_id, BATCH),
+    )
+
+
+def add_completion(conn, tenant: str, employee_id: str, course: str, when: str, score: float = 90) -> str:
+    source_id = str(uuid.uuid4())
+    conn.execute(
+        "INSERT INTO core.completions (tenant_id, source, source_id, employee_id, course_code, verb, success,"
+        " score, completed_at, batch_id, mapping_version) VALUES (%s, 'xapi', %s, %s, %s, 'passed', true, %s, %s,"
+        " %s, 'v1')",
+        (tenant, source_id, employee_id, course, score, datetime.fromisoformat(when).replace(tzinfo=UTC), BATCH),
+    )
+    return source_id
+
+
+def tokens(conn, tenant: str) -> dict[str, str]:
+    rows = conn.execute("SELECT employee_id || ':' || credential_type, vc_jwt FROM core.credentials"
+                        " WHERE tenant_id = %s AND status = 'active'", (tenant,)).fetchall()
+    return dict(rows)

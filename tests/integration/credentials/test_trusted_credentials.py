@@ -1,0 +1,249 @@
+"""Issued credentials, as third parties see them: did:web over loopback HTTP, trust, forgery, rotation, status.
+
+Real parts: Postgres, the issuance flow (``issue_credentials``: the credential_issuance DAG's task body),
+publication through ``ObjectStoragePath`` to a file:// store served by an HTTP origin, the registry sandbox
+over HTTP, and verifiers credsync did not write (did-jwt-vc + web resolution, jose and
+@digitalbazaar/vc-bitstring-status-list via ``verifiers/verify.mjs``; the 1EdTech OB 3.0 JSON Schema).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from credsync.credentials import did_web, issuer_store
+from credsync.credentials.issuance import issue_credentials
+from credsync.credentials.issuers import Issuer, load_trust_list, tenant_issuer_did
+from credsync.credentials.keys import SigningKeyError, generate_signing_key, parse_signing_key
+from credsync.credentials.publish import publish_issuer
+from credsync.credentials.rules import load_rules
+from credsync.credentials.vc import CredentialClaims, Evidence, sign_credential
+from credsync.credentials.verify import FileResolver, Resolver, verify
+from tests.integration.credentials.conftest import add_completion, add_worker, tokens
+from tests.integration.sandbox.test_registry_contract import running_registry
+from tests.integration.sandbox.test_registry_contract import token as registry_token
+from tests.integration.sandbox.test_registry_contract import verify as registry_verify
+
+AS_OF = date(2025, 6, 1)
+NOW = datetime(2025, 6, 2, tzinfo=UTC)
+# The registry sandbox is started once with its trust list, so the tenants are fixed per module.
+TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(8)]
+
+
+@pytest.fixture(scope="module")
+def registry(issuer_web, tmp_path_factory):
+    trusted = ",".join(tenant_issuer_did(t, issuer_web.base_url) for t in TENANTS)
+    with running_registry(tmp_path_factory.mktemp("registry"), SANDBOX_REGISTRY_TRUSTED_ISSUERS=trusted) as url:
+        yield url
+
+
+_free_tenants = iter(TENANTS)
+
+
+@pytest.fixture
+def tenant() -> str:
+    return next(_free_tenants)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def trusted(web) -> frozenset[str]:
+    return load_trust_list(tenants=TENANTS, base_url=web.base_url)
+
+
+def issue(conn, tenant, rules, key, as_of=AS_OF):
+    return issue_credentials(conn, tenant_id=tenant, rules=rules, signing_key=key, as_of=as_of, run_id="test")
+
+
+def node(verifiers: Path, *jwts: str, env: dict[str, str] | None = None) -> list[dict]:
+    done = subprocess.run(["node", "verify.mjs", "-"], cwd=verifiers, input="\n".join(jwts), capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert done.stdout, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def forklift_worker(conn, tenant, employee_id="E1", when="2025-05-01T10:00:00") -> str:
+    add_worker(conn, tenant, employee_id)
+    return add_completion(conn, tenant, employee_id, "FORKLIFT-200", when, score=88)
+
+
+def claims_for(employee_id: str, *, issue_date=date(2025, 5, 1), status=None) -> CredentialClaims:
+    return CredentialClaims(
+        credential_id=str(uuid.uuid4()), tenant_id="x", employee_id=employee_id,
+        credential_type="forklift_operator", achievement_name="Forklift operator", issuer_name="credsync-training",
+        rule_id="FORKLIFT-OP", rule_version="1", issue_date=issue_date, expiry_date=date(2099, 1, 1),
+        evidence=Evidence(["s-1"], 88.0, datetime(2025, 5, 1, tzinfo=UTC), ["FORKLIFT-200"]), status=status,
+    )
+
+
+def test_issued_credential_is_published_and_verifies_over_http(conn, web_env, tenant, rules, key) -> None:
+    forklift_worker(conn, tenant)
+    result = issue(conn, tenant, rules, key)
+    assert result.issued == 1
+    assert result.published == {"did_document_written": True, "lists_written": 1, "lists_unchanged": 0}
+    [jwt] = tokens(conn, tenant).values()
+    did = tenant_issuer_did(tenant, web_env.base_url)
+    assert (web_env.root / "issuers" / tenant / "did.json").is_file()
+    verdict = verify(jwt, trusted=trusted(web_env), now=NOW)
+    assert verdict.valid, verdict.reasons
+    assert verdict.issuer == did and verdict.key_id == f"{did}#{key.key_id}"
+    assert verdict.status == {"revocation": False}
+    # Fully offline: the same checks from a copy of the published folder.
+    offline = verify(jwt, trusted=trusted(web_env), resolver=FileResolver(web_env.root), now=NOW)
+    assert offline.valid, offline.reasons
+
+
+def test_rerun_changes_nothing_and_republishes_nothing(conn, web_env, tenant, rules, key) -> None:
+    forklift_worker(conn, tenant)
+    issue(conn, tenant, rules, key)
+    before = conn.execute("SELECT credential_id, list_index FROM core.credential_status s JOIN core.credentials c"
+                          " USING (credential_id) WHERE c.tenant_id = %s", (tenant,)).fetchall()
+    again = issue(conn, tenant, rules, key)
+    assert (again.issued, again.renewed) == (0, 0)
+    assert again.published == {"did_document_written": False, "lists_written": 0, "lists_unchanged": 1}
+    after = conn.execute("SELECT credential_id, list_index FROM core.credential_status s JOIN core.credentials c"
+                         " USING (credential_id) WHERE c.tenant_id = %s", (tenant,)).fetchall()
+    assert before == after and len(after) == 1
+
+
+def test_third_party_verifiers_accept_issued_and_reject_tampered(conn, web_env, tenant, rules, key,
+                                                                 node_verifier) -> None:
+    for employee in ("E1", "E2", "E3"):
+        forklift_worker(conn, tenant, employee)
+    issue(conn, tenant, rules, key)
+    jwts = list(tokens(conn, tenant).values())
+    outcomes = node(node_verifier, *jwts)
+    assert [o["verified"] for o in outcomes] == [True] * 3, outcomes
+    assert all(o["checks"] == {"didJwtVc": True, "jose": True, "status": True} for o in outcomes)
+    assert all(o["revoked"] is False for o in outcomes)
+    header, payload, signature = jwts[0].split(".")
+    tampered = ".".join([header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"), signature])
+    [bad] = node(node_verifier, tampered)
+    assert bad["verified"] is False and bad["checks"]["didJwtVc"] is False and bad["checks"]["jose"] is False
+    assert not verify(tampered, trusted=trusted(web_env), now=NOW).valid
+
+
+def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tenant, rules, key, node_verifier,
+                                                             registry) -> None:
+    """Same issuer DID, same shape, same kid, signed by a freshly generated key — and a variant naming
+    the forger's own key id."""
+    forklift_worker(conn, tenant)
+    issue(conn, tenant, rules, key)
+    [genuine] = tokens(conn, tenant).values()
+    forger = parse_signing_key(generate_signing_key())
+    real_issuer = Issuer.for_tenant(tenant, key, base_url=web_env.base_url)
+    same_kid = _resign_as(genuine, real_issuer, forger, keep_kid=True)
+    own_kid = _resign_as(genuine, real_issuer, forger, keep_kid=False)
+    ours = [verify(f, trusted=trusted(web_env), now=NOW) for f in (same_kid, own_kid)]
+    assert "signature does not verify" in ours[0].reasons[0]
+    assert "is not listed for assertion" in ours[1].reasons[0]
+    outcomes = node(node_verifier, genuine, same_kid, own_kid)
+    assert [o["verified"] for o in outcomes] == [True, False, False], outcomes
+    assert [o["checks"].get("didJwtVc") for o in outcomes] == [True, False, False]
+    assert [o["checks"].get("jose") for o in outcomes] == [True, False, False]
+    access = registry_token(registry)
+    answers = [registry_verify(registry, access, jwt) for jwt in (genuine, same_kid, own_kid)]
+    assert [a["valid"] for a in answers] == [True, False, False], answers
+    assert "signature does not verify" in answers[1]["reasons"][0]
+    assert "not listed for assertion" in answers[2]["reasons"][0]
+
+
+def _resign_as(genuine: str, issuer: Issuer, forger, *, keep_kid: bool) -> str:
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    payload = json.loads(jws.extract_compact(genuine.encode()).payload)
+    kid = issuer.key_method_id if keep_kid else f"{issuer.did}#{forger.key_id}"
+    header = {"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": kid}
+    return jws.serialize_compact(header, json.dumps(payload).encode(), OKPKey.import_key(forger.private_jwk),
+                                 algorithms=["EdDSA"])
+
+
+def test_untrusted_issuer_is_refused_even_when_its_own_document_lists_the_key(conn, web_env, tenant, rules,
+                                                                              key, registry) -> None:
+    """A look-alike issuer that publishes a perfectly valid DID document of its own is still not trusted."""
+    impostor = Issuer.for_tenant("impostor-" + tenant, key, base_url=web_env.base_url)
+    with conn.cursor() as cur:
+        issuer_store.register_key(cur, impostor)
+    publish_issuer(conn, impostor)
+    jwt = sign_credential(claims_for("E9"), impostor)
+    verdict = verify(jwt, trusted=trusted(web_env), now=NOW)
+    assert verdict.reasons == [f"issuer {impostor.did} is not on the trust list"]
+    answer = registry_verify(registry, registry_token(registry), jwt)
+    assert answer["valid"] is False and "trust list" in answer["reasons"][0]
+
+
+def test_rotation_keeps_old_credentials_valid_and_refuses_a_retired_key(conn, web_env, tenant, rules, key,
+                                                                        node_verifier, registry) -> None:
+    forklift_worker(conn, tenant, "E1")
+    issue(conn, tenant, rules, key)
+    new_key = parse_signing_key(generate_signing_key())
+    forklift_worker(conn, tenant, "E2")
+    issue(conn, tenant, rules, new_key)  # the connection now holds the new key: that is a rotation
+    by_worker = tokens(conn, tenant)
+    did = tenant_issuer_did(tenant, web_env.base_url)
+    listed = did_web.resolve(did)
+    assert set(listed) == {f"{did}#{key.key_id}", f"{did}#{new_key.key_id}"}
+
+    # After E1's and E2's credentials were signed (published to the second).
+    retired_on = (datetime.now(UTC) + timedelta(seconds=1)).replace(microsecond=0)
+    with conn.cursor() as cur:
+        assert issuer_store.retire_key(cur, did, key.key_id, retired_on, "rotated")
+    publish_issuer(conn, Issuer.for_tenant(tenant, new_key, base_url=web_env.base_url))
+    assert did_web.resolve(did)[f"{did}#{key.key_id}"].expires is not None
+
+    old_issuer = Issuer.for_tenant(tenant, key, base_url=web_env.base_url)
+    after_retirement = sign_credential(claims_for("E3"), old_issuer, signed_at=retired_on + timedelta(hours=1))
+    checks = {name: verify(jwt, trusted=trusted(web_env), resolver=Resolver(), now=NOW, check_status=False)
+              for name, jwt in (("old", by_worker["E1:forklift_operator"]),
+                                ("new", by_worker["E2:forklift_operator"]), ("late", after_retirement))}
+    assert checks["old"].valid, checks["old"].reasons
+    assert checks["new"].valid, checks["new"].reasons
+    assert "after its retirement" in checks["late"].reasons[0]
+    access = registry_token(registry)
+    answers = [registry_verify(registry, access, by_worker["E1:forklift_operator"]),
+               registry_verify(registry, access, after_retirement)]
+    assert answers[0]["valid"] is True, answers[0]
+    assert answers[1]["valid"] is False and "retired" in answers[1]["reasons"][0]
+    outcomes = node(node_verifier, by_worker["E1:forklift_operator"], by_worker["E2:forklift_operator"])
+    assert [o["verified"] for o in outcomes] == [True, True], outcomes
+    # Issuing with the retired key is refused, naming what to do.
+    forklift_worker(conn, tenant, "E4")
+    with pytest.raises(SigningKeyError, match="retired"):
+        issue(conn, tenant, rules, key)
+
+
+def test_revocation_flips_the_bit_and_every_verifier_sees_it(conn, web_env, tenant, rules, key, node_verifier,
+                                                             registry) -> None:
+    """The real revocation path: a voided completion revokes its credential on the next issuance run."""
+    statement = forklift_worker(conn, tenant, "E1")
+    forklift_worker(conn, tenant, "E2")
+    issue(conn, tenant, rules, key)
+    jwts = tokens(conn, tenant)
+    revoked_jwt, kept_jwt = jwts["E1:forklift_operator"], jwts["E2:forklift_operator"]
+    conn.execute("UPDATE core.completions SET voided = true, voided_at = now() WHERE tenant_id = %s"
+                 " AND source_id = %s", (tenant, statement))
+    result = issue(conn, tenant, rules, key)
+    assert result.revoked_evidence_voided == 1
+    assert result.published["lists_written"] == 1
+
+    ours = verify(revoked_jwt, trusted=trusted(web_env), now=NOW)
+    assert ours.reasons == ["revoked by the issuer"] and ours.status == {"revocation": True}
+    assert verify(kept_jwt, trusted=trusted(web_env), now=NOW).valid
+    outcomes = node(node_verifier, revoked_jwt, kept_jwt)
+    assert [(o["revoked"], o["checks"]["status"]) for o in outcomes] == [(True, True), (False, True)], outcomes
+    assert [o["verified"] for o in outcomes] == [False, True]
+    answers = [registry_verify(registry, registry_token(registry), jwt) for jwt in (revoked_jwt, kept_jwt)]
+    assert [a["valid"] for a in answers] == [False, True], answers
+    assert "revocation bit" in answers[0]["reasons"][0]
+    audit = conn.execute("SELECT count(*) FROM audit.events WHERE tenant_id = %s AND event_type = 'credential.revoked'"
+                         " AND detail->>'reason' = 'evidence_voided'", (tenant,)).fetchone()[0]
+    assert audit == 1
