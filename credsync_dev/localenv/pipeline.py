@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from credsync.credentials.issuers import tenant_issuer_did
 from credsync.paths import PROJECT_ROOT
 from credsync_dev.localenv import dag_batch
 from credsync_dev.localenv.airflow_env import (
@@ -192,7 +193,11 @@ def demo_environment(
 
         tenants = load_tenants()
         secrets = load_or_create_secrets(demo_dir / "secrets.env", [t.tenant_id for t in tenants])
-        sandbox_env = {**secrets, "SANDBOX_SEED": json.dumps({"tenants": dict(workforce)})}
+        # The issuers' web origin (DID documents, status lists) and the registry's trust list naming them.
+        issuer_base = _start_issuer_origin(build_dir / "objects" / "did-web", say)
+        trusted = ",".join(tenant_issuer_did(t.tenant_id, issuer_base) for t in tenants)
+        sandbox_env = {**secrets, "SANDBOX_SEED": json.dumps({"tenants": dict(workforce)}),
+                       "SANDBOX_REGISTRY_TRUSTED_ISSUERS": trusted}
         with start_all(demo_dir / "sandbox", env=sandbox_env) as running:
             say("sandboxes: " + ", ".join(f"{n} {running.url(n)}" for n in sorted(running.ports)))
             env = {
@@ -203,6 +208,7 @@ def demo_environment(
                 "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": secrets["CREDSYNC_SIGNING_CONN"],
                 "AIRFLOW_CONN_CREDSYNC_AUDIT_CHECKPOINT_KEY": secrets["CREDSYNC_AUDIT_CHECKPOINT_CONN"],
                 "CREDSYNC_OBJECT_STORE": f"file://{build_dir / 'objects'}",
+                "CREDSYNC_ISSUER_BASE_URL": issuer_base,
                 "CREDSYNC_BUILD_DIR": str(build_dir),
             }
             _prepare_airflow(env, demo_dir / "logs", say)
@@ -213,6 +219,20 @@ def demo_environment(
         if database:
             server.drop_database(database)
         server.stop()
+
+
+def _start_issuer_origin(root: Path, say: Callable[[str], None]) -> str:
+    """Serve the did-web folder on loopback (a fixed port keeps the issuer DIDs stable across runs)."""
+    from sandbox.issuer_web.server import start
+
+    port = int(os.environ.get("CREDSYNC_DEMO_ISSUER_PORT", "8089"))
+    try:
+        server = start(root, port=port)
+    except OSError:
+        server = start(root)  # the port is taken: this run's issuer DIDs name another one
+    base = f"http://localhost:{server.server_address[1]}"
+    say(f"issuer web origin: {base} (serving {shown_path(root)})")
+    return base
 
 
 def shown_path(path: Path) -> Path:

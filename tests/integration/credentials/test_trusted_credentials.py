@@ -247,3 +247,59 @@ def test_revocation_flips_the_bit_and_every_verifier_sees_it(conn, web_env, tena
     audit = conn.execute("SELECT count(*) FROM audit.events WHERE tenant_id = %s AND event_type = 'credential.revoked'"
                          " AND detail->>'reason' = 'evidence_voided'", (tenant,)).fetchone()[0]
     assert audit == 1
+
+
+def test_every_rule_and_a_renewal_validate_against_the_official_ob3_schema(conn, web_env, tenant, rules,
+                                                                           key) -> None:
+    """Every credential shape the demo issues (each rule, a course set, a renewal) against the 1EdTech schema."""
+    from joserfc import jws
+    from jsonschema import Draft201909Validator
+
+    from credsync.credentials.verify import SCHEMA_PATH
+
+    add_worker(conn, tenant, "E1")
+    for course in ("CPR-101", "FIRSTAID-110", "FORKLIFT-200", "HAZMAT-300", "SAFETY-100"):
+        add_completion(conn, tenant, "E1", course, "2025-05-01T10:00:00", score=95)
+    issue(conn, tenant, rules, key)
+    add_completion(conn, tenant, "E1", "SAFETY-100", "2026-04-20T10:00:00", score=95)
+    renewed = issue(conn, tenant, rules, key, as_of=date(2026, 4, 21))
+    assert renewed.renewed == 1
+    rows = conn.execute("SELECT credential_type, vc_jwt, award_id, credential_id FROM core.credentials"
+                        " WHERE tenant_id = %s", (tenant,)).fetchall()
+    assert {r[0] for r in rows} == {"cpr_aed", "first_aid", "first_responder", "forklift_operator",
+                                    "hazmat_handling", "workplace_safety"}
+    validator = Draft201909Validator(json.loads(SCHEMA_PATH.read_text()))
+    payloads = [json.loads(jws.extract_compact(jwt.encode()).payload) for _, jwt, _, _ in rows]
+    for payload in payloads:
+        assert [e.message for e in validator.iter_errors(payload)] == [], payload["credentialSubject"]
+    safety = sorted((p for p in payloads if "SAFETY" in p["evidence"][0]["name"]), key=lambda p: p["validFrom"])
+    assert len(safety) == 2 and safety[0]["id"] == safety[1]["id"]  # one award, re-issued
+    assert safety[1]["awardedDate"] == safety[0]["awardedDate"] < safety[1]["validFrom"]
+    assert len({p["credentialStatus"]["statusListIndex"] for p in payloads}) == len(payloads)
+
+
+def test_offline_command_verifies_from_a_copy_of_the_published_files(conn, web_env, tenant, rules, key,
+                                                                     tmp_path) -> None:
+    import os
+    import shutil
+    import sys
+
+    from credsync.paths import PROJECT_ROOT
+
+    forklift_worker(conn, tenant)
+    issue(conn, tenant, rules, key)
+    [jwt] = tokens(conn, tenant).values()
+    copy = tmp_path / "published"
+    shutil.copytree(web_env.root, copy)
+    trust = tmp_path / "trust.yaml"
+    trust.write_text(f"issuers:\n  - did: {tenant_issuer_did(tenant, web_env.base_url)}\n")
+    env = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}"}
+    command = [sys.executable, "-m", "credsync.credentials", "verify", "--files", str(copy), "--trust-list",
+               str(trust), "--at", "2025-06-02T00:00:00+00:00"]
+    good = subprocess.run([*command, jwt], capture_output=True, text=True, env=env, timeout=60)
+    assert good.returncode == 0 and good.stdout.startswith("VALID urn:uuid:"), good.stdout + good.stderr
+    untrusted = tmp_path / "empty.yaml"
+    untrusted.write_text("issuers: []\n")
+    bad = subprocess.run([*command[:-4], "--trust-list", str(untrusted), jwt], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert bad.returncode == 1 and "is not on the trust list" in bad.stdout

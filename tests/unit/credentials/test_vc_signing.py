@@ -154,7 +154,8 @@ def test_verifier_checks_the_validity_window(issuer, published) -> None:
     ("not json", "is not JSON"),
     ([], "is not a JSON object"),
     ({"id": "did:web:elsewhere", "@context": [did_web.DID_CONTEXT]}, "is not did:web"),
-    ({"@context": [did_web.DID_CONTEXT], "verificationMethod": [], "assertionMethod": ["#k"]}, "not a verificationMethod"),
+    ({"@context": [did_web.DID_CONTEXT], "verificationMethod": [], "assertionMethod": ["#k"]},
+     "not a verificationMethod"),
     ({"@context": [did_web.DID_CONTEXT], "verificationMethod": [{"id": "#k", "publicKeyJwk": {"kty": "RSA"}}],
       "assertionMethod": ["#k"]}, "not an Ed25519"),
     ({"@context": [did_web.DID_CONTEXT], "verificationMethod": [
