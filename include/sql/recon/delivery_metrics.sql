@@ -2,12 +2,19 @@
 -- (window_start, as_of]. Completion time is when the credential's rule was met
 -- (evidence `met_at`: its latest qualifying completion), else the evidence
 -- `completed_at` of credentials loaded from elsewhere, else the start of its issue date.
+-- Latency counts live completions only: a credential issued more than 30 days after its
+-- completion came in as history (a tenant's first load, a full pull); its age is not a delivery
+-- latency (it made the first demo report read "registry latency p95 17525.7 h"). Same rule as
+-- include/sql/ui/delivery_daily.sql.
 -- One pass per delivery kind: the rate and both percentiles (one sort) together.
 WITH reg AS (
     SELECT s.state,
            date_part('epoch', s.acknowledged_at - coalesce(
                (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
-               k.issue_date::timestamptz)) AS latency_s
+               k.issue_date::timestamptz)) AS latency_s,
+           k.created_at - coalesce(
+               (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
+               k.issue_date::timestamptz) <= interval '30 days' AS live
     FROM core.registry_submissions s
     JOIN core.credentials k ON k.credential_id = s.credential_id
     WHERE s.tenant_id = %(tenant_id)s AND s.operation = 'issue'
@@ -18,7 +25,10 @@ WITH reg AS (
     SELECT b.state, b.target,
            date_part('epoch', b.delivered_at - coalesce(
                (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
-               k.issue_date::timestamptz)) AS latency_s
+               k.issue_date::timestamptz)) AS latency_s,
+           k.created_at - coalesce(
+               (k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
+               k.issue_date::timestamptz) <= interval '30 days' AS live
     FROM core.writebacks b
     -- Latency is reported for profile write-backs only; payroll flags need no credential here.
     LEFT JOIN core.credentials k ON k.credential_id = b.credential_id AND b.target = 'hris_profile'
@@ -28,12 +38,13 @@ WITH reg AS (
 ), reg_m AS (
     SELECT round(count(*) FILTER (WHERE state = 'acknowledged')::numeric / nullif(count(*), 0), 6) AS success,
            percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_s)
-               FILTER (WHERE state = 'acknowledged') AS latency
+               FILTER (WHERE state = 'acknowledged' AND live) AS latency
     FROM reg
 ), wb_m AS (
     SELECT round(count(*) FILTER (WHERE state = 'delivered')::numeric / nullif(count(*), 0), 6) AS success,
            percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY latency_s)
-               FILTER (WHERE state = 'delivered' AND target = 'hris_profile' AND latency_s IS NOT NULL) AS latency
+               FILTER (WHERE state = 'delivered' AND target = 'hris_profile' AND latency_s IS NOT NULL AND live)
+               AS latency
     FROM wb
 )
 SELECT reg_m.success AS registry_success_rate,
