@@ -23,18 +23,27 @@ DOC = """
 **What**: per tenant, evaluates `include/mappings/credential_rules.csv` against `core.completions` in SQL
 (set-based), then: revokes active credentials whose evidence was voided (`evidence_voided`), issues new
 ones, renews within the rule's window (the old one becomes `revoked`/`superseded`, the new one links to it
-via `previous_credential_id`), and signs each as an Open Badges 3.0 VC-JWT (see `docs/credentials.md`).
+via `previous_credential_id`), gives each new credential a random index in its issuer's revocation status
+list, and signs each as an Open Badges 3.0 `AchievementCredential` (VC 2.0, `vc+jwt`) by the tenant's
+did:web issuer (see `docs/credentials.md`). After the commit it publishes the issuer's DID document and every
+status list whose bits changed (revocations and supersessions of this run) to the object store.
 Terminated workers get nothing; a completion whose credential would already be expired is recorded as
 `skipped_expired`, never issued active. Every decision lands in `core.credential_decisions` with the rule
 version and evidence; every issuance/revocation appends an `audit.events` entry.
 
 **Inputs**: `core.completions`, `core.workers`, the rules CSV (validated at load: errors name file, row,
-field), connection `credsync_signing_key` (password = private Ed25519 JWK).
+field), connection `credsync_signing_key` (password = private Ed25519 JWK: a new JWK there is a key
+rotation), `CREDSYNC_ISSUER_BASE_URL` (the issuers' web origin).
 
-**Outputs**: `core.credentials`, `core.credential_decisions`, `audit.events`; emits `core.credentials`.
+**Outputs**: `core.credentials`, `core.credential_decisions`, `core.credential_status`, `audit.events`;
+`did-web/issuers/<tenant>/did.json` and `…/status/revocation-<n>` in the object store; emits
+`core.credentials`. XCom `published` says what was rewritten.
 
-**Rerun safely**: a credential is issued once per evidence set, so rerunning (or clearing) changes nothing
-unless completions changed. `as_of` (YYYY-MM-DD) replays a decision date for investigations.
+**Rerun safely**: a credential is issued once per evidence set and a status index allocated once, and files
+are rewritten only when they changed, so rerunning (or clearing) changes nothing unless completions changed;
+a publish that failed after the commit is redone by the rerun. A retired signing key fails the task with
+"retired … put the new private JWK in the signing key connection" (runbook: *Credential keys and status
+lists*). `as_of` (YYYY-MM-DD) replays a decision date for investigations.
 """
 
 
