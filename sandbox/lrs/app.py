@@ -113,8 +113,32 @@ class LrsApi:
         return authority_for(tenant, key)
 
     def _xapi_headers(self, version: str) -> dict[str, str]:
+        if "no_consistent_through" in self.settings.quirks:
+            return {VERSION_HEADER: version}
         consistent = self.store.consistent_through_us(self.settings.consistency_lag_s)
         return {VERSION_HEADER: version, CONSISTENT_HEADER: micros_to_iso(consistent)}
+
+    def _page(self, tenant: str, query: StatementQuery, after: tuple[int, int] | None, limit: int) -> list[Any]:
+        """Up to ``limit`` rows after ``after``; with the since_on_timestamp quirk the window is on
+        each statement's timestamp (Ralph's reading), scanned in stored order and filtered here."""
+        if "since_on_timestamp" not in self.settings.quirks or (query.since_us is None and query.until_us is None):
+            return self.store.query_statements(tenant, query, after=after, limit=limit)
+        unbounded = StatementQuery(keys=query.keys, ascending=query.ascending)
+        kept: list[Any] = []
+        while len(kept) < limit:
+            rows = self.store.query_statements(tenant, unbounded, after=after, limit=max(limit, 500))
+            for row in rows:
+                try:
+                    moment = iso_to_micros(json.loads(row.body).get("timestamp"))
+                except (TimestampError, TypeError, ValueError):
+                    continue
+                if (query.since_us is None or moment > query.since_us) and (
+                        query.until_us is None or moment <= query.until_us):
+                    kept.append(row)
+            if len(rows) < max(limit, 500):
+                break
+            after = (rows[-1].stored_us, rows[-1].seq)
+        return kept[:limit]
 
     @staticmethod
     async def _json_body(request: Request) -> Any:
@@ -220,7 +244,7 @@ class LrsApi:
         query = _statement_query(params)
         limit = _limit(params, self.settings.max_limit)
         after = _decode_more(params["more"]) if "more" in params else None
-        rows = await run_in_threadpool(self.store.query_statements, tenant, query, after=after, limit=limit + 1)
+        rows = await run_in_threadpool(self._page, tenant, query, after, limit + 1)
         more = ""
         if len(rows) > limit:
             rows = rows[:limit]
@@ -230,6 +254,8 @@ class LrsApi:
                 [("more", _encode_more(last.stored_us, last.seq)), *carried]
             )
         headers = self._xapi_headers(version)
+        if "descending_pages" in self.settings.quirks and query.ascending:
+            rows = rows[::-1]  # the cursor above came from the real last row; only the page is reversed
         if statement_format == "exact":
             # Stored JSON is spliced in as-is: exact means byte-for-byte what was stored, and it is fast.
             payload = '{"statements":[' + ",".join(r.body for r in rows) + '],"more":' + json.dumps(more) + "}"

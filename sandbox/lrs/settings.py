@@ -15,6 +15,15 @@ class SeedPlan:
     seed: int
 
 
+#: Behaviours of real LRSs the spec does not have, switched on by ``SANDBOX_LRS_QUIRKS`` (comma list),
+#: each seen in Ralph (ralph-malph 5.1): so tests meet them here too, not only against Ralph.
+QUIRKS = {
+    "since_on_timestamp": "since/until filter on the statement's timestamp, not on stored",
+    "no_consistent_through": "no X-Experience-API-Consistent-Through header",
+    "descending_pages": "each page newest-first, even with ascending=true",
+}
+
+
 @dataclass(frozen=True)
 class LrsSettings:
     """Environment:
@@ -25,6 +34,7 @@ class LrsSettings:
     - ``SANDBOX_LRS_CONSISTENCY_LAG_S``: seconds ``X-Experience-API-Consistent-Through`` trails now (0).
     - ``SANDBOX_LRS_MAX_LIMIT``: page size for ``limit=0`` and the cap on larger limits (500).
     - ``SANDBOX_SEED``: ``{"tenants": {"acme": {"workers": 1000, "seed": 7}}}`` seeds empty tenants at start.
+    - ``SANDBOX_LRS_QUIRKS``: comma list of :data:`QUIRKS` (e.g. ``since_on_timestamp,descending_pages``).
     """
 
     credentials: dict[str, tuple[str, str]]
@@ -33,6 +43,7 @@ class LrsSettings:
     consistency_lag_s: float = 0.0
     max_limit: int = 500
     seed_plans: dict[str, SeedPlan] = field(default_factory=dict)
+    quirks: frozenset[str] = frozenset()
 
     @property
     def database_path(self) -> Path:
@@ -58,7 +69,11 @@ class LrsSettings:
         max_limit = int(env.get("SANDBOX_LRS_MAX_LIMIT") or 500)
         if max_limit < 1:
             raise RuntimeError("SANDBOX_LRS_MAX_LIMIT must be at least 1")
+        quirks = frozenset(q.strip() for q in (env.get("SANDBOX_LRS_QUIRKS") or "").split(",") if q.strip())
+        if quirks - QUIRKS.keys():
+            raise RuntimeError(f"SANDBOX_LRS_QUIRKS: unknown {sorted(quirks - QUIRKS.keys())}; known: {sorted(QUIRKS)}")
         return cls(
+            quirks=quirks,
             credentials={tenant: (pair[0], pair[1]) for tenant, pair in credentials.items()},
             lms_tokens=dict(tokens),
             data_dir=Path(env.get("SANDBOX_DATA_DIR") or "build/sandbox"),

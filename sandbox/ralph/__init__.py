@@ -1,0 +1,1 @@
+"""The real Ralph LRS (ralph-malph) in its own virtualenv: see README.md."""
