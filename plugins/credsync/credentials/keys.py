@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 SIGNING_KEY_CONN_ID = "credsync_signing_key"
 
@@ -30,7 +31,7 @@ class SigningKey:
 
     private_jwk: dict[str, str]
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         """``key-`` + 16 characters of the JWK thumbprint: stable, and the same wherever the key is stored."""
         from jwcrypto import jwk
