@@ -126,6 +126,12 @@ def _pools(tenant_id: str, seed: int) -> _Pools:
     for offset, locale in enumerate(_LOCALES):
         fake = Faker(locale)
         fake.seed_instance(derive_seed(tenant_id, seed, f"faker:{offset}"))
+        # Faker's it_IT address provider builds its city list from a set, so the order (and the
+        # city a seeded draw returns) follows the per-process hash salt; sorted, every sandbox
+        # process draws the same cities.
+        for provider in fake.get_providers():
+            if isinstance(getattr(provider, "cities", None), list):
+                provider.cities = sorted(provider.cities)
         fakers.append(fake)
     turn = itertools.count()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import subprocess
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from sandbox.synth.learning import (
 from sandbox.synth.workforce import EDGE_CASES, edge_case_ids, iter_workers
 
 COUNT = 5000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,20 @@ def test_same_seed_gives_the_same_output_and_another_seed_does_not() -> None:
     assert list(iter_statements("acme", 200, 7, "2.0")) == list(iter_statements("acme", 200, 7, "2.0"))
     assert list(iter_rest_completions("acme", 200, 7)) == list(iter_rest_completions("acme", 200, 7))
     assert list(iter_changes("acme", 300, 7, 3)) == list(iter_changes("acme", 300, 7, 3))
+
+
+def test_the_workforce_is_the_same_in_every_process_whatever_its_hash_salt() -> None:
+    # The HRIS and LRS sandboxes each build the workforce in a process of their own; two sandbox
+    # starts (a rerun, the distributed test's two runs) must serve the same workers. Faker's it_IT
+    # city list comes from a set, whose order follows the per-process hash salt.
+    script = ("import json; from sandbox.synth.workforce import iter_workers; "
+              "print(json.dumps(list(iter_workers('acme', 300, 7)), default=str))")
+    outputs = {
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": salt, "PYTHONPATH": str(ROOT)}).stdout
+        for salt in ("1", "2", "3")
+    }
+    assert len(outputs) == 1
 
 
 def test_a_smaller_workforce_is_a_prefix_of_a_larger_one() -> None:
