@@ -196,8 +196,9 @@ class StatementSync:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         try:
-            pull = self.open_pull(self.since)
-            yield from self._guarded(pull, seen, query=f"since={self.since or '(none)'}")
+            query = f"since={self.since or '(none)'}"
+            pull = self._open(self.since, query)
+            yield from self._guarded(pull, seen, query=query)
             self._note_consistency(pull)
             self.stats.duplicates += int(getattr(pull, "duplicates", 0) or 0)
             if self._reconcile_since is not None:
@@ -212,6 +213,12 @@ class StatementSync:
         record_pull(conn, tenant_id=tenant_id, batch_id=batch_id, stats=self.stats)
 
     # -- the pulls -------------------------------------------------------------------------
+
+    def _open(self, since: str | None, query: str) -> Iterable[dict[str, Any]]:
+        try:
+            return self.open_pull(since)
+        except Exception as exc:  # a Connection or client the hook cannot build: same explanation
+            raise LrsQueryFailed(self._explain(exc, query)) from exc
 
     def _guarded(self, pull: Iterable[dict[str, Any]], seen: set[str], *, query: str,
                  keep: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
@@ -260,9 +267,9 @@ class StatementSync:
             self.stats.reconcile_missing += len(kept)
             return kept
 
-        pull = self.open_pull(self._reconcile_since)
-        yield from self._guarded(pull, seen, query=f"since={self._reconcile_since} (statement-id reconciliation)",
-                                 keep=missing)
+        query = f"since={self._reconcile_since} (statement-id reconciliation)"
+        pull = self._open(self._reconcile_since, query)
+        yield from self._guarded(pull, seen, query=query, keep=missing)
         self._note_consistency(pull)
         if self.stats.reconcile_missing:
             log.warning("%s: the statement-id reconciliation found %d statement(s) since %s that no pull had"
