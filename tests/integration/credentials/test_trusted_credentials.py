@@ -96,6 +96,13 @@ def test_issued_credential_is_published_and_verifies_over_http(conn, web_env, te
     assert verdict.valid, verdict.reasons
     assert verdict.issuer == did and verdict.key_id == f"{did}#{key.key_id}"
     assert verdict.status == {"revocation": False}
+    import requests
+
+    served = requests.get(f"{web_env.base_url}/issuers/{tenant}/did.json", timeout=5)
+    listing = requests.get(verdict.credential["credentialStatus"]["statusListCredential"], timeout=5)
+    assert served.headers["Content-Type"] == "application/did+json"
+    assert (listing.headers["Content-Type"], listing.headers["Cache-Control"]) == \
+        ("application/vc+jwt", "public, max-age=300")
     # Fully offline: the same checks from a copy of the published folder.
     offline = verify(jwt, trusted=trusted(web_env), resolver=FileResolver(web_env.root), now=NOW)
     assert offline.valid, offline.reasons

@@ -226,3 +226,25 @@ def test_key_id_is_the_thumbprint_and_stable() -> None:
     text = generate_signing_key()
     assert parse_signing_key(text).key_id == parse_signing_key(text).key_id
     assert parse_signing_key(text).key_id.startswith("key-") and len(parse_signing_key(text).key_id) == 20
+
+
+@pytest.mark.parametrize(("did", "url"), [
+    ("did:web:example.org", "https://example.org/.well-known/did.json"),
+    ("did:web:example.org:issuers:acme", "https://example.org/issuers/acme/did.json"),
+    ("did:web:localhost%3A8089:issuers:acme", "http://localhost:8089/issuers/acme/did.json"),
+    ("did:web:localhost:issuers:acme#key-1", "http://localhost/issuers/acme/did.json"),
+])
+def test_did_web_resolves_to_the_method_url(did, url) -> None:
+    assert did_web.document_url(did) == url
+
+
+def test_issuer_did_round_trips_its_base_url() -> None:
+    assert did_web.did_for("http://localhost:8089", "issuers", "acme") == "did:web:localhost%3A8089:issuers:acme"
+    assert did_web.did_for("https://cred.example.org/base", "issuers", "acme") == \
+        "did:web:cred.example.org:base:issuers:acme"
+
+
+@pytest.mark.parametrize("did", ["did:key:z6Mk", "did:web:", "did:web:a::b", "did:web:user%40evil.example"])
+def test_did_web_refuses_what_is_not_one(did) -> None:
+    with pytest.raises(did_web.DidDocumentError):
+        did_web.document_url(did)
