@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -29,10 +30,12 @@ DEV_MODULES = frozenset({
     "sandbox", "credsync_dev", "tests", "faker", "pgserver", "pytest", "reladiff", "hypothesis",
     "schemathesis", "scim2_server", "scim2_tester", "scim2_client", "didkit", "a2wsgi",
 })
-# Measured with pip's cache warm (after `make venv`): 228 s alone, 289 s with the 2 cores shared by
-# other jobs (about 130 s of it the Airflow install the README assumes). A guard against installs that
-# start building from source or pulling dev requirements, not a benchmark.
-INSTALL_BUDGET_S = 360
+# Budget for the install (fresh venv, Airflow, the README block) in CPU seconds of the child
+# processes, which other jobs on the machine do not inflate the way they inflate wall time.
+# Measured with pip's cache warm (after `make venv`): about 110 s CPU; wall 228 s on a quiet
+# machine, 289-491 s with its 2 cores shared by other jobs. A guard against an install that starts
+# building from source or pulling the dev requirements, not a benchmark.
+INSTALL_CPU_BUDGET_S = 240
 
 # Runs in the fresh virtualenv with AIRFLOW_HOME set, from a directory outside the checkout.
 PROBE = f"""
@@ -83,6 +86,11 @@ def airflow_pin() -> str:
     raise AssertionError("requirements-dev.txt pins no apache-airflow")
 
 
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(command: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{command} exited {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
@@ -101,26 +109,28 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env |= {"PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", "VIRTUAL_ENV": str(venv),
             "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     base_python = getattr(sys, "_base_executable", sys.executable)
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), _children_cpu_s()
     _run([base_python, "-m", "venv", str(venv)], env=env, cwd=base)
     # The existing Airflow the README assumes (pinned as development pins it).
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", airflow_pin(),
           "-c", str(ROOT / "constraints.txt")], env=env, cwd=base)
     airflow_s = time.monotonic() - start
     _run(["bash", "-euo", "pipefail", "-c", readme_deploy_block()], env=env, cwd=ROOT)
-    install_s = time.monotonic() - start
-    print(f"\nfresh venv + Airflow: {airflow_s:.0f}s, then the README deploy block: {install_s - airflow_s:.0f}s")
+    install_s, install_cpu_s = time.monotonic() - start, _children_cpu_s() - cpu_start
+    print(f"\nfresh venv + Airflow: {airflow_s:.0f}s, then the README deploy block: {install_s - airflow_s:.0f}s"
+          f" (wall); {install_cpu_s:.0f}s CPU in all")
     pip_check = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "check"], env=env,
                                capture_output=True, text=True, check=False)
     freeze = _run([str(venv / "bin" / "python"), "-m", "pip", "freeze"], env=env, cwd=base).stdout
     probe = _run([str(venv / "bin" / "python"), "-c", PROBE], env=env, cwd=elsewhere)
     result = json.loads(probe.stdout.strip().splitlines()[-1])
-    return {**result, "install_s": install_s, "home": home, "venv": venv, "pip_check": pip_check,
-            "freeze": freeze}
+    return {**result, "install_s": install_s, "install_cpu_s": install_cpu_s, "home": home, "venv": venv,
+            "pip_check": pip_check, "freeze": freeze}
 
 
 def test_install_stays_within_budget(deployment: dict) -> None:
-    assert deployment["install_s"] < INSTALL_BUDGET_S, f"took {deployment['install_s']:.0f}s"
+    assert deployment["install_cpu_s"] < INSTALL_CPU_BUDGET_S, (
+        f"took {deployment['install_cpu_s']:.0f}s CPU ({deployment['install_s']:.0f}s wall)")
 
 
 def test_the_installed_environment_is_consistent(deployment: dict) -> None:
