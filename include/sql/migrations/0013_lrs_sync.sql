@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS audit.lrs_pulls (
     statements          bigint NOT NULL DEFAULT 0,
     duplicates          bigint NOT NULL DEFAULT 0,   -- same id twice in this pull (overlap, pages)
     already_quarantined bigint NOT NULL DEFAULT 0,   -- sent again, quarantined by a merged batch: skipped
+    already_merged      bigint NOT NULL DEFAULT 0,   -- re-read by the overlap, already in the warehouse: skipped
     future_dated        bigint NOT NULL DEFAULT 0,   -- timestamp beyond now + skew (quarantined)
     reconciled          boolean NOT NULL DEFAULT false,
     reconcile_since     text,

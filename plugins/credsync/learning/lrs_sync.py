@@ -118,6 +118,7 @@ class PullStats:
     statements: int = 0
     duplicates: int = 0
     already_quarantined: int = 0
+    already_merged: int = 0
     future_dated: int = 0
     reconciled: bool = False
     reconcile_since: str | None = None
@@ -149,6 +150,7 @@ class PullStats:
             "since": self.since, "watermark_before": self.watermark_before, "watermark_after": self.watermark_after,
             "consistent_through": self.consistent_through, "statements": self.statements,
             "duplicates": self.duplicates, "already_quarantined": self.already_quarantined,
+            "already_merged": self.already_merged,
             "future_dated": self.future_dated, "reconciled": self.reconciled,
             "reconcile_since": self.reconcile_since, "reconcile_listed": self.reconcile_listed,
             "reconcile_missing": self.reconcile_missing, "lateness_count": self.lateness_count,
@@ -176,6 +178,8 @@ class StatementSync:
                  on_close: Callable[[], None] | None = None) -> None:
         self.open_pull, self.policy, self.skip_ids, self.known_ids = open_pull, policy, skip_ids, known_ids
         self._on_close = on_close
+        #: Statements stored before this are re-reads of the overlap (the last merged pull's start).
+        self.old_news_before: datetime | None = None
         self.lrs_name = lrs_name
         self.now = now or datetime.now(UTC)
         self.since = policy.since_for(watermark)
@@ -198,7 +202,8 @@ class StatementSync:
         try:
             query = f"since={self.since or '(none)'}"
             pull = self._open(self.since, query)
-            yield from self._guarded(pull, seen, query=query)
+            overlap = self._drop_merged_in_overlap if self.known_ids and self.watermark else None
+            yield from self._guarded(pull, seen, query=query, keep=overlap)
             self._note_consistency(pull)
             self.stats.duplicates += int(getattr(pull, "duplicates", 0) or 0)
             if self._reconcile_since is not None:
@@ -222,7 +227,7 @@ class StatementSync:
 
     def _guarded(self, pull: Iterable[dict[str, Any]], seen: set[str], *, query: str,
                  keep: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
-                 ) -> Iterator[dict[str, Any]]:
+                 listing: bool = False) -> Iterator[dict[str, Any]]:
         """Statements of ``pull`` not seen in this sync and not quarantined before; LRS errors explained."""
         iterator = iter(pull)
         chunk: list[dict[str, Any]] = []
@@ -233,7 +238,7 @@ class StatementSync:
                 break
             except Exception as exc:  # whatever the HTTP layer raises: name the LRS and the query
                 raise LrsQueryFailed(self._explain(exc, query)) from exc
-            if keep is not None:
+            if listing:
                 self.stats.reconcile_listed += 1
             statement_id = statement.get("id") if isinstance(statement, dict) else None
             if isinstance(statement_id, str):
@@ -254,6 +259,19 @@ class StatementSync:
         if keep is not None and chunk:
             yield from (self._observe(s) for s in keep(chunk))
 
+    def _drop_merged_in_overlap(self, chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The overlap re-reads statements stored before the watermark: those the warehouse already
+        has are dropped here (``already_merged``) rather than staged, gated and merged as no-ops.
+        Statements stored after the watermark are always staged (a re-sent id with other content
+        is still caught as conflicting_duplicate)."""
+        before = max(filter(None, (parse_time(self.watermark), self.old_news_before)), default=None)
+        in_overlap = [s["id"] for s in chunk if isinstance(s, dict) and isinstance(s.get("id"), str)
+                      and (stored := parse_time(s.get("stored"))) is not None and before is not None
+                      and stored <= before]
+        known = self.known_ids(in_overlap) if in_overlap and self.known_ids else set()
+        self.stats.already_merged += len(known)
+        return [s for s in chunk if not (isinstance(s, dict) and s.get("id") in known)]
+
     def _reconcile(self, seen: set[str]) -> Iterator[dict[str, Any]]:
         """Read the wide window and keep the statements whose ids the warehouse has never seen."""
         if self.known_ids is None:
@@ -269,7 +287,7 @@ class StatementSync:
 
         query = f"since={self._reconcile_since} (statement-id reconciliation)"
         pull = self._open(self._reconcile_since, query)
-        yield from self._guarded(pull, seen, query=query, keep=missing)
+        yield from self._guarded(pull, seen, query=query, keep=missing, listing=True)
         self._note_consistency(pull)
         if self.stats.reconcile_missing:
             log.warning("%s: the statement-id reconciliation found %d statement(s) since %s that no pull had"
@@ -394,8 +412,12 @@ def open_statement_sync(
         conn = connect(warehouse_url, autocommit=True)
         skip = frozenset() if replay_quarantined else quarantined_statement_ids(conn, tenant_id)
         since = reconcile_since(conn, tenant_id, policy, watermark=watermark, requested=reconcile)
-        return StatementSync(open_pull, watermark=watermark, policy=policy, skip_ids=skip, reconcile_since=since,
+        sync = StatementSync(open_pull, watermark=watermark, policy=policy, skip_ids=skip, reconcile_since=since,
                              known_ids=known_ids_lookup(conn, tenant_id), lrs_name=lrs_name, on_close=conn.close)
+        last_pull = conn.execute(sql_text("learning/last_reconciliation.sql"), {"tenant_id": tenant_id}).fetchone()[1]
+        if watermark is not None and last_pull is not None:
+            sync.old_news_before = last_pull - policy.clock_skew
+        return sync
 
     return open_sync
 

@@ -89,3 +89,14 @@ def test_policy_from_connection_extra_and_params() -> None:
     assert (policy.lookback, policy.reconcile_window, policy.reconcile_every) == (
         timedelta(hours=48), timedelta(days=30), timedelta(days=1))
     assert policy.since_for(None) is None
+
+
+def test_overlap_drops_statements_already_in_the_warehouse_stored_before_the_last_pull() -> None:
+    watermark = format_watermark(NOW - timedelta(hours=1))
+    s = sync([Pull([st("old-known", NOW - timedelta(hours=3), NOW - timedelta(hours=3)),
+                    st("old-new", NOW - timedelta(hours=3), NOW - timedelta(hours=9)),
+                    st("fresh-known", NOW - timedelta(minutes=1), NOW - timedelta(minutes=2))])],
+             watermark=watermark, known_ids=lambda ids: {"old-known", "fresh-known"} & set(ids))
+    s.old_news_before = NOW - timedelta(minutes=30)
+    assert [x["id"] for x in s] == ["old-new", "fresh-known"]  # a fresh store is staged (duplicate check)
+    assert s.stats.already_merged == 1
