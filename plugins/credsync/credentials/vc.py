@@ -2,7 +2,8 @@
 
 Format (docs/credentials.md): the JWT payload *is* the credential (VC-JOSE-COSE), plus the JWT claims
 ``iss`` (= ``issuer.id``), ``jti`` (= ``id``), ``nbf`` (= ``validFrom``), ``exp`` (= ``validUntil``) and ``iat``
-(signing time) that JWT libraries check; header ``{"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": "<did:web>#key-…"}``.
+(signing time) that JWT libraries check;
+header ``{"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": "<did:web>#key-…"}``.
 The credential ``id`` is stable per award (``urn:uuid:{award_id}``): a renewal keeps it with a newer
 ``validFrom`` and the original ``awardedDate`` (OB 3.0 equality rules). The subject is an
 ``IdentityObject`` with a salted SHA-256 of the employee id: no names, e-mails or national ids.
