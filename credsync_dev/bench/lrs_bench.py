@@ -225,7 +225,7 @@ def lrs_connection(base_url: str, auth: tuple[str, str], page_size: int) -> Iter
     variable = f"AIRFLOW_CONN_{LRS_CONN_ID.upper()}"
     os.environ[variable] = json.dumps({
         "conn_type": "http", "host": parts.hostname, "port": parts.port, "schema": parts.scheme,
-        "login": auth[0], "password": auth[1], "extra": {"page_size": page_size},
+        "login": auth[0], "password": auth[1], "extra": {"page_size": page_size, "base_path": "/{tenant}/xAPI/"},
     })
     try:
         yield LRS_CONN_ID

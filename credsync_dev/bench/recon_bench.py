@@ -325,9 +325,9 @@ def load_listing(url: str, source: str, registry: RegistryAccess | None, drift: 
             load = load_registry_certificates
             records = drifted_registry(synthetic.registry_certificates(conn, TENANT), drift)
         else:
-            from credsync.delivery.registry_client import RegistryClient, RegistryTarget
+            from credsync.hooks.registry import RegistryClient
 
-            client = RegistryClient(RegistryTarget(registry.base_url, registry.client_id, registry.client_secret))
+            client = RegistryClient.for_url(registry.base_url, registry.client_id, registry.client_secret)
             load, records = load_registry_certificates, listings.registry_certificates(client, TENANT)
         # Time spent waiting on the listing (HTTP pages or the generator), apart from COPYing it.
         listing = TimedIterable(records)

@@ -53,7 +53,7 @@ def _admin(base: str, method: str, path: str, body: dict[str, Any] | None = None
 def run(credentials: int, rate: float, tenants: int, batch_size: int, faults: bool) -> dict[str, Any]:
     from credsync.delivery.config import load_delivery_settings
     from credsync.delivery.push import push_submissions
-    from credsync.delivery.registry_client import RegistryClient, RegistryTarget
+    from credsync.hooks.registry import RegistryClient
     from credsync.warehouse import connect, migrate
     from credsync_dev.localenv.postgres import ensure_server
     from sandbox.launcher import generate_secrets, start_all
@@ -82,14 +82,14 @@ def run(credentials: int, rate: float, tenants: int, batch_size: int, faults: bo
             if faults:
                 _admin(base, "PUT", "/admin/faults", FAULTS)
             client_id, entry = next(iter(json.loads(env["SANDBOX_REGISTRY_CLIENTS"]).items()))
-            target = RegistryTarget(base, client_id, entry["secret"])
             started = time.monotonic()
             finished: dict[str, float] = {}
             lock = threading.Lock()
 
             def push(tenant: str) -> dict[str, Any]:
                 # One client per tenant, as separate Airflow task processes would have.
-                result = push_submissions(url, tenant, RegistryClient(target, settings), settings=settings)
+                client = RegistryClient.for_url(base, client_id, entry["secret"], **settings.client_options())
+                result = push_submissions(url, tenant, client, settings=settings)
                 with lock:
                     finished[tenant] = time.monotonic() - started
                 return result.as_counts()
@@ -99,7 +99,7 @@ def run(credentials: int, rate: float, tenants: int, batch_size: int, faults: bo
             elapsed = time.monotonic() - started
             _admin(base, "DELETE", "/admin/faults")
             stats = _admin(base, "GET", "/admin/stats")
-            listing_client = RegistryClient(target, settings)
+            listing_client = RegistryClient.for_url(base, client_id, entry["secret"], **settings.client_options())
             duplicates = 0
             total_registered = 0
             for tenant in tenant_ids:

@@ -67,8 +67,10 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
         conns = {
             tenant.conn_id("hris"): _http(urls["hris"], password=hris_tokens[tid]),
             tenant.conn_id("scim"): _http(urls["scim"], password=secrets["SANDBOX_SCIM_TOKEN"]),
-            tenant.conn_id("lrs"): _http(urls["lrs"], login=lrs_credentials[tid][0], password=lrs_credentials[tid][1]),
-            tenant.conn_id("lms"): _http(urls["lrs"], password=lms_tokens[tid]),
+            # The LRS and LMS hooks take the whole endpoint from the connection: the sandbox's per-tenant paths.
+            tenant.conn_id("lrs"): _http(f"{urls['lrs']}/{tid}/xAPI/", login=lrs_credentials[tid][0],
+                                         password=lrs_credentials[tid][1]),
+            tenant.conn_id("lms"): _http(f"{urls['lrs']}/{tid}/lms/api/v1/", password=lms_tokens[tid]),
             tenant.conn_id("registry"): _http(urls["registry"], login=client_id, password=client["secret"]),
         }
         for conn_id, conn in conns.items():
@@ -77,12 +79,5 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
 
 
 def _http(base_url: str, *, login: str = "", password: str = "") -> dict[str, object]:
-    parts = urlsplit(base_url)
-    return {
-        "conn_type": "http",
-        "host": parts.hostname,
-        "port": parts.port,
-        "schema": parts.scheme,
-        "login": login,
-        "password": password,
-    }
+    # host as the full URL (scheme, port, path): credsync.hooks.base reads it as one.
+    return {"conn_type": "http", "host": base_url, "login": login, "password": password}

@@ -31,7 +31,7 @@ import requests
 
 from credsync.hooks.hris import HrisHook
 from credsync.hooks.scim import ScimHook
-from credsync.learning.http import HttpTarget
+from credsync.hooks.transport import HTTPBasicAuth, HttpClient
 from credsync.learning.merge import merge_completions
 from credsync.learning.pull import LRS_STREAM, current_watermark, stage_pull
 from credsync.learning.quality import BatchRejected as CompletionsRejected
@@ -176,7 +176,8 @@ class CorpusPull:
     def __init__(self, env: Env, since: str | None, crafted: dict[str | None, list[Any]]) -> None:
         from credsync.hooks.lrs import StatementPull
 
-        self.pull = StatementPull(HttpTarget(f"{env.lrs_url}/{TENANT}/xAPI/", basic=env.lrs_auth), since=since,
+        self.pull = StatementPull(HttpClient.for_url(
+            f"{env.lrs_url}/{TENANT}/xAPI/", auth=HTTPBasicAuth(*env.lrs_auth)), since=since,
                                   page_size=10)
         self.crafted = crafted.get(since, [])
         self.since = since  # the pull's window (credsync.learning.pull.pull_window), as StatementPull has it

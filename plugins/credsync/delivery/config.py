@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from credsync.hooks.policy import PolicyError, RetryPolicy, Timeouts, http_settings, retry_policy_from
 from credsync.paths import BUILD_DIR, INCLUDE_DIR, PROJECT_ROOT
 
 DELIVERY_FILE = INCLUDE_DIR / "delivery.yaml"
@@ -19,34 +20,22 @@ class DeliveryConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for transient failures (5xx, timeouts, resets); 429 waits for Retry-After instead."""
-
-    initial_seconds: float = 0.5
-    multiplier: float = 2.0
-    max_seconds: float = 30.0
-    max_attempts: int = 8
-    max_throttled: int = 30
-    # A 429's Retry-After is honoured up to this; a longer one ends the call at once (the task holds a
-    # pool slot while it sleeps: an hour-long wait belongs to the next run, not to a sleeping worker).
-    max_retry_after_seconds: float = 60.0
-    # All waits of one call (backoff and Retry-After together) stay under this.
-    max_total_wait_seconds: float = 300.0
-
-    def backoff(self, failures: int) -> float:
-        """Upper bound of the wait after ``failures`` transient failures (1-based), before jitter."""
-        return min(self.max_seconds, self.initial_seconds * self.multiplier ** max(0, failures - 1))
-
-
-@dataclass(frozen=True)
 class RegistrySettings:
+    """The registry's delivery settings; ``retry`` is the one policy (include/http.yaml) with the
+    registry's overrides from ``registry.retry``."""
+
     mapping: str = "registry_certificate_v1"
     batch_size: int = 100
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 5.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: http_settings().retry)
     max_total_attempts: int = 40
     token_refresh_margin_seconds: float = 30.0
+
+    def client_options(self) -> dict[str, object]:
+        """What the registry hook / client take from these settings (policy, timeouts, token margin)."""
+        return {"policy": self.retry, "timeouts": Timeouts(self.connect_timeout_seconds, self.timeout_seconds),
+                "token_refresh_margin_seconds": self.token_refresh_margin_seconds}
 
 
 @dataclass(frozen=True)
@@ -88,15 +77,10 @@ def load_delivery_settings(path: Path = DELIVERY_FILE) -> DeliverySettings:
     if not isinstance(raw, dict):
         raise DeliveryConfigError(f"{path}: expected a mapping at the top level")
     reg = _section(path, raw, "registry")
-    retry_raw = _section(path, reg, "retry")
-    defaults = RetryPolicy()
-    retry = RetryPolicy(
-        **{
-            name: _positive(path, f"registry.retry.{name}", retry_raw.get(name, getattr(defaults, name)),
-                            type(getattr(defaults, name)))
-            for name in RetryPolicy.__dataclass_fields__
-        }
-    )
+    try:
+        retry = retry_policy_from(_section(path, reg, "retry"), "registry.retry")
+    except PolicyError as exc:
+        raise DeliveryConfigError(f"{path}: {exc}") from None
     reg_defaults = RegistrySettings()
     batch_size = _positive(path, "registry.batch_size", reg.get("batch_size", reg_defaults.batch_size), int)
     if batch_size > 100:

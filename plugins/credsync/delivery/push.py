@@ -18,16 +18,14 @@ from credsync.audit import append_event
 from credsync.delivery import submissions as subs
 from credsync.delivery.config import RegistrySettings, load_delivery_settings
 from credsync.delivery.payload import MappingError, build_certificate, registry_mapping
-from credsync.delivery.registry_client import (
-    Attempt,
-    ItemOutcome,
-    RegistryClient,
-    RegistryRejected,
-    RegistryUnavailable,
-)
+from credsync.hooks.transport import Attempt
+from credsync.hooks.transport import Rejected as RegistryRejected
+from credsync.hooks.transport import ServiceUnavailable as RegistryUnavailable
 
 if TYPE_CHECKING:
     import psycopg
+
+    from credsync.hooks.registry import ItemOutcome, RegistryClient
 
 # Called after a chunk's request returned and before its outcome is recorded: the
 # worst moment for a crash. Tests raise from it to prove reruns converge.

@@ -24,8 +24,8 @@ from credsync.paths import sql_text
 if TYPE_CHECKING:
     import psycopg
 
-    from credsync.delivery.hris_client import HrisWritebackClient
-    from credsync.delivery.registry_client import RegistryClient
+    from credsync.hooks.hris import HrisClient as HrisWritebackClient
+    from credsync.hooks.registry import RegistryClient
 
 REGISTRY_SOURCE = subs.DEAD_LETTER_SOURCE
 # Reconciliation letters for writes the registry acknowledged but no longer shows: sent again.

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from credsync.audit import AuditEvent, append_events, dead_letter
-from credsync.delivery.registry_client import Attempt, ItemOutcome
+from credsync.hooks.transport import Attempt
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
+
+    from credsync.hooks.registry import ItemOutcome
 
 DEAD_LETTER_SOURCE = "registry"
 

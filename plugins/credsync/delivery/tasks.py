@@ -32,15 +32,22 @@ def _tenant_conn(tenant_id: str, role: str) -> str:
 
 
 def _hris_client(tenant_id: str) -> Any:
-    from credsync.hooks.hris_writeback import HrisWritebackHook
+    from credsync.delivery.config import load_delivery_settings
+    from credsync.hooks.hris import HrisHook
+    from credsync.hooks.policy import Timeouts
 
-    return HrisWritebackHook(_tenant_conn(tenant_id, "hris"), tenant_id).get_client()
+    settings = load_delivery_settings()
+    timeouts = Timeouts(min(5.0, settings.writeback.timeout_seconds), settings.writeback.timeout_seconds)
+    return HrisHook(_tenant_conn(tenant_id, "hris"), tenant_id, method="PUT", policy=settings.registry.retry,
+                    timeouts=timeouts).client()
 
 
 def _registry_client(tenant_id: str) -> Any:
+    from credsync.delivery.config import load_delivery_settings
     from credsync.hooks.registry import RegistryHook
 
-    return RegistryHook(_tenant_conn(tenant_id, "registry")).get_client()
+    return RegistryHook(_tenant_conn(tenant_id, "registry"),
+                        **load_delivery_settings().registry.client_options()).get_client()
 
 
 def _warehouse_url() -> str:

@@ -27,12 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from credsync import csv_safe
 from credsync.audit import append_event, dead_letter
-from credsync.delivery.hris_client import HrisWritebackClient
-from credsync.delivery.http_retry import RegistryUnavailable
+from credsync.hooks.transport import ServiceUnavailable as RegistryUnavailable
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
+
+    from credsync.hooks.hris import HrisClient as HrisWritebackClient
 
 DEAD_LETTER_SOURCE = "hris_writeback"
 PAYROLL_COLUMNS = ("tenant_id", "employee_id", "flag", "active", "effective_from", "effective_to",

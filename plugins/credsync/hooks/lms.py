@@ -1,35 +1,29 @@
 """LMS REST hook: completions export for LMSs without xAPI (SCORM-style status and score).
 
-Connection (conn_type ``http``): ``host``, ``port``, ``schema`` make the base URL;
-``password`` is the tenant's Bearer token (``login`` unused). The path is derived
-from the tenant id: ``/{tenant}/lms/api/v1/completions``. Extra (optional JSON):
-``{"page_size": 500}`` is not sent (the API pages itself); nothing else is read.
+Connection (conn_type ``http``; fields read by :mod:`credsync.hooks.base`): the base URL is the
+tenant's completions API root as the Connection gives it, path included (``host`` =
+``https://lms.example.com/acme/lms/api/v1/``, or host + ``base_path`` extra); ``password`` is the
+tenant's Bearer token (``login`` unused). The API pages itself; no extra is needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
-
-from credsync.learning.http import HttpTarget, get_json
+from credsync.hooks.base import CredsyncHttpHook
+from credsync.hooks.transport import HttpClient
 
 
 class CompletionExport:
     """Iterate LMS completions updated since ``updated_since``; afterwards ``watermark`` is the max updated_at."""
 
-    def __init__(self, target: HttpTarget, *, updated_since: str | None,
-                 session: requests.Session | None = None) -> None:
-        self.target, self.updated_since = target, updated_since
-        self.session = session or requests.Session()
+    def __init__(self, client: HttpClient, *, updated_since: str | None) -> None:
+        self.client, self.updated_since = client, updated_since
         self.watermark: str | None = updated_since
         self.pages = 0
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        url = urljoin(self.target.base_url, "completions")
         token: str | None = None
         latest = self.updated_since
         while True:
@@ -38,7 +32,7 @@ class CompletionExport:
                 params["updated_since"] = self.updated_since
             if token:
                 params["page_token"] = token
-            body, _ = get_json(self.session, self.target, url, params=params)
+            body = self.client.request("GET", "completions", params=params).json()
             self.pages += 1
             for item in body.get("items", []):
                 updated = item.get("updated_at") if isinstance(item, dict) else None
@@ -51,23 +45,12 @@ class CompletionExport:
         self.watermark = latest
 
 
-class LmsHook(HttpHook):
+class LmsHook(CredsyncHttpHook):
     """One tenant's LMS REST completions export (see the module docstring for the Connection fields)."""
 
-    conn_name_attr = "http_conn_id"
     hook_name = "credsync LMS REST"
-
-    def __init__(self, http_conn_id: str, tenant_id: str, **kwargs: Any) -> None:
-        super().__init__(method="GET", http_conn_id=http_conn_id, **kwargs)
-        self.tenant_id = tenant_id
-
-    def target(self) -> HttpTarget:
-        conn = self.get_connection(self.http_conn_id)
-        if not conn.password:
-            raise ValueError(f"connection {self.http_conn_id!r} needs the Bearer token in its password field")
-        scheme = conn.schema or "http"
-        base = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
-        return HttpTarget(base_url=f"{base}/{self.tenant_id}/lms/api/v1/", bearer=conn.password)
+    default_auth = "bearer"
+    service = "lms"
 
     def export_completions(self, updated_since: str | None) -> CompletionExport:
-        return CompletionExport(self.target(), updated_since=updated_since)
+        return CompletionExport(self.http_client(), updated_since=updated_since)

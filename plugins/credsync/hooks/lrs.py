@@ -1,9 +1,10 @@
 """LRS hook: the xAPI statements resource, pulled by ``since`` watermark.
 
-Connection (conn_type ``http``): ``host``, ``port``, ``schema`` (``http``/``https``)
-make the base URL; ``login``/``password`` are the tenant's HTTP Basic key and
-secret. The endpoint is derived from the tenant id: ``/{tenant}/xAPI/``.
-Extra (optional JSON): ``{"xapi_version": "1.0.3" | "2.0.0", "page_size": 500}``.
+Connection (conn_type ``http``; fields read by :mod:`credsync.hooks.base`): the base URL is the
+LRS's xAPI endpoint as the Connection gives it, any path included (``host`` =
+``https://lrs.example.com/data/xAPI/``, or host + ``base_path`` extra); one connection per tenant,
+so the connection id is the tenant scope. ``login``/``password`` are the HTTP Basic key and secret.
+Extra (optional JSON): ``{"xapi_version": "1.0.3" | "2.0" , "page_size": 500}``.
 
 xAPI rules honoured: ``X-Experience-API-Version`` on every request; ``more``
 is a relative IRL (with its own query string) resolved against the server;
@@ -19,14 +20,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
-
-from credsync.learning.http import HttpTarget, get_json
+from credsync.hooks.base import ConnectionConfigError, CredsyncHttpHook
+from credsync.hooks.transport import HttpClient
 
 VERSION_HEADER = "X-Experience-API-Version"
 CONSISTENT_HEADER = "X-Experience-API-Consistent-Through"
 DEFAULT_VERSION = "1.0.3"
+#: The versions a connection may ask for, and the header value each sends (xAPI 2.0 is "2.0.0").
+XAPI_VERSIONS = {"1.0.3": "1.0.3", "1.0": "1.0.3", "2.0": "2.0.0", "2.0.0": "2.0.0"}
 DEFAULT_PAGE_SIZE = 500
 WATERMARK_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -48,10 +49,9 @@ class StatementPull:
     Consistent-Through header of the pull; unchanged (``since``) if nothing came.
     """
 
-    def __init__(self, target: HttpTarget, *, since: str | None, version: str = DEFAULT_VERSION,
-                 page_size: int = DEFAULT_PAGE_SIZE, session: requests.Session | None = None) -> None:
-        self.target, self.since, self.version, self.page_size = target, since, version, page_size
-        self.session = session or requests.Session()
+    def __init__(self, client: HttpClient, *, since: str | None, version: str = DEFAULT_VERSION,
+                 page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        self.client, self.since, self.version, self.page_size = client, since, version, page_size
         self.watermark: str | None = since
         self.pages = 0
         self.duplicates = 0
@@ -60,13 +60,14 @@ class StatementPull:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        url: str | None = urljoin(self.target.base_url, "statements")
+        base = self.client.endpoint.base_url + "/"
+        url: str | None = urljoin(base, "statements")
         params: dict[str, Any] | None = {"limit": self.page_size, "ascending": "true", "format": "exact"}
         if self.since:
             params["since"] = self.since
         while url:
-            body, headers = get_json(self.session, self.target, url, params=params,
-                                     headers={VERSION_HEADER: self.version})
+            answer = self.client.request("GET", url, params=params, headers={VERSION_HEADER: self.version})
+            body, headers = answer.json(), answer.headers
             self.pages += 1
             self._note_consistency(headers.get(CONSISTENT_HEADER))
             for statement in body.get("statements", []):
@@ -80,7 +81,7 @@ class StatementPull:
                 yield statement
             more = body.get("more") or ""
             # ``more`` carries its own query string (the original filters + a cursor).
-            url, params = (urljoin(self.target.base_url, more), None) if more else (None, None)
+            url, params = (urljoin(base, more), None) if more else (None, None)
         self._finish()
 
     def _note_consistency(self, header: str | None) -> None:
@@ -109,25 +110,26 @@ class StatementPull:
             self.watermark = candidate
 
 
-class LrsHook(HttpHook):
+class LrsHook(CredsyncHttpHook):
     """One tenant's LRS statements endpoint (see the module docstring for the Connection fields)."""
 
-    conn_name_attr = "http_conn_id"
     hook_name = "credsync LRS (xAPI)"
+    default_auth = "basic"
+    service = "lrs"
 
-    def __init__(self, http_conn_id: str, tenant_id: str, **kwargs: Any) -> None:
-        super().__init__(method="GET", http_conn_id=http_conn_id, **kwargs)
-        self.tenant_id = tenant_id
+    def __init__(self, http_conn_id: str, tenant_id: str | None = None, *, xapi_version: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(http_conn_id, tenant_id, **kwargs)
+        self._xapi_version = xapi_version
 
-    def target(self) -> HttpTarget:
-        conn = self.get_connection(self.http_conn_id)
-        if not conn.login or not conn.password:
-            raise ValueError(f"connection {self.http_conn_id!r} needs login and password (HTTP Basic key/secret)")
-        scheme = conn.schema or "http"
-        base = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
-        return HttpTarget(base_url=f"{base}/{self.tenant_id}/xAPI/", basic=(conn.login, conn.password))
+    def xapi_version(self) -> str:
+        """The ``X-Experience-API-Version`` to send: the argument, else extra ``xapi_version``, else 1.0.3."""
+        asked = str(self._xapi_version or self.extras.get("xapi_version") or DEFAULT_VERSION)
+        if asked not in XAPI_VERSIONS:
+            raise ConnectionConfigError(f"{self._where('xapi_version')}: {asked!r} is not one of "
+                                        f"{', '.join(sorted(XAPI_VERSIONS))}")
+        return XAPI_VERSIONS[asked]
 
     def pull_statements(self, since: str | None) -> StatementPull:
-        extra = self.get_connection(self.http_conn_id).extra_dejson
-        return StatementPull(self.target(), since=since, version=str(extra.get("xapi_version", DEFAULT_VERSION)),
-                             page_size=int(extra.get("page_size", DEFAULT_PAGE_SIZE)))
+        return StatementPull(self.http_client(), since=since, version=self.xapi_version(),
+                             page_size=int(self.extras.get("page_size", DEFAULT_PAGE_SIZE)))

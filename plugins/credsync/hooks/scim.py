@@ -1,12 +1,13 @@
 """SCIM 2.0 hook (RFC 7643/7644) for one tenant's LMS user provisioning.
 
-Connection (conn_type ``http``): ``host``, ``port``, ``schema`` (``http`` or
-``https``) make the base URL; ``password`` is the Bearer token (``login``
-unused); optional extra ``{"base_path": "/{tenant}/v2"}`` overrides the
-default tenant path ``/{tenant}/v2``.
+Connection (conn_type ``http``; fields read by :mod:`credsync.hooks.base`): the base URL
+(``host`` as a full URL or host + ``schema`` + ``port``); ``password`` is the Bearer token
+(``login`` unused); extra ``{"base_path": "/scim/{tenant}/v2"}`` gives the SCIM root, else the
+host's own path, else the default ``/{tenant}/v2``. Provisioning and reconciliation both list
+through this hook, so they read the same root.
 
-:class:`ScimClient` is the plain part (tests build it from a sandbox URL);
-:class:`ScimHook` only turns the Airflow Connection into one.
+:class:`ScimClient` is the plain part (tests build it from a sandbox URL with
+:meth:`ScimClient.for_url`); :class:`ScimHook` only turns the Airflow Connection into one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.providers.http.hooks.http import HttpHook
-
-from credsync.people.http import ApiClient, ApiError, HttpTarget
+from credsync.hooks.base import CredsyncHttpHook
+from credsync.hooks.transport import BearerAuth, HttpClient, ServiceError
 
 SCIM_JSON = "application/scim+json"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -25,6 +25,7 @@ ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 BULK_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 PAGE_SIZE = 200
+ACCEPT = f"{SCIM_JSON}, application/json"
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,20 @@ class ScimClient:
     """Users endpoint operations with retries; every write returns the server's resource.
 
     Reads and full-state PUTs are retried on 429/5xx and on transient transport failures,
-    a reset in the middle of the answer included (:mod:`credsync.people.http`); creates are not.
+    a reset in the middle of the answer included (:mod:`credsync.hooks.transport`); creates are not.
+    Failures raise :class:`~credsync.hooks.transport.ServiceError` (``status`` None: answer lost).
     """
 
-    def __init__(self, client: ApiClient) -> None:
+    def __init__(self, client: HttpClient) -> None:
         self.api = client
         self._capabilities: ScimCapabilities | None = None
+
+    @classmethod
+    def for_url(cls, base_url: str, token: str, **kwargs: Any) -> ScimClient:
+        """A client for the SCIM root ``base_url`` (no Airflow Connection: tests, benchmarks);
+        ``kwargs`` as for :meth:`HttpClient.for_url`."""
+        return cls(HttpClient.for_url(base_url, auth=BearerAuth(token), headers={"Accept": ACCEPT}, service="scim",
+                                      **kwargs))
 
     def capabilities(self) -> ScimCapabilities:
         if self._capabilities is None:
@@ -82,7 +91,7 @@ class ScimClient:
 
     def create_user(self, resource: dict[str, Any]) -> dict[str, Any]:
         # Not retried blindly: a lost 201 would turn into a 409; the caller looks up by externalId.
-        # A lost answer (reset mid-response, timeout) raises ApiError with status None for that look-up.
+        # A lost answer (reset mid-response, timeout) raises ServiceError with status None for that look-up.
         return self.api.request(
             "POST", "Users", json=resource, headers={"Content-Type": SCIM_JSON}, expect=(201,), retry=False
         ).json()
@@ -105,28 +114,20 @@ class ScimClient:
         return list(response.json().get("Operations") or [])
 
 
-class ScimHook(HttpHook):
+class ScimHook(CredsyncHttpHook):
     """Builds a :class:`ScimClient` for one tenant from an Airflow Connection (fields: module docstring)."""
 
-    conn_name_attr = "http_conn_id"
     hook_name = "credsync SCIM"
+    default_auth = "bearer"
+    default_base_path = "/{tenant}/v2"
+    default_headers = {"Accept": ACCEPT}
+    service = "scim"
 
     def __init__(self, http_conn_id: str, tenant_id: str, **kwargs: Any) -> None:
-        super().__init__(method="GET", http_conn_id=http_conn_id, **kwargs)
-        self.tenant_id = tenant_id
+        super().__init__(http_conn_id, tenant_id, **kwargs)
 
     def client(self) -> ScimClient:
-        conn = self.get_connection(self.http_conn_id)
-        if not conn.password:
-            raise ValueError(f"connection {self.http_conn_id!r}: password (the SCIM Bearer token) is empty")
-        scheme = conn.schema or "http"
-        port = f":{conn.port}" if conn.port else ""
-        base_path = (conn.extra_dejson or {}).get("base_path") or f"/{self.tenant_id}/v2"
-        target = HttpTarget(
-            f"{scheme}://{conn.host}{port}{base_path.format(tenant=self.tenant_id)}",
-            {"Authorization": f"Bearer {conn.password}", "Accept": f"{SCIM_JSON}, application/json"},
-        )
-        return ScimClient(ApiClient(target))
+        return ScimClient(self.http_client())
 
 
-__all__ = ["ApiError", "ScimCapabilities", "ScimClient", "ScimHook"]
+__all__ = ["ScimCapabilities", "ScimClient", "ScimHook", "ServiceError"]

@@ -34,6 +34,7 @@ class RegistryPushOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from credsync.audit.store import checkpoint_tenant
+        from credsync.delivery.config import load_delivery_settings
         from credsync.delivery.push import push_submissions
         from credsync.hooks.registry import RegistryHook
         from credsync.tenants import load_tenants
@@ -42,7 +43,7 @@ class RegistryPushOperator(BaseOperator):
         context["tenant_id"] = self.tenant_id  # map_index_template shows the tenant in the grid
         conn_id = self.registry_conn_id or {t.tenant_id: t.conn_id("registry") for t in load_tenants()}[
             self.tenant_id]
-        client = RegistryHook(conn_id).get_client()
+        client = RegistryHook(conn_id, **load_delivery_settings().registry.client_options()).get_client()
         warehouse_url = url_from_connection(self.warehouse_conn_id)
         result = push_submissions(warehouse_url, self.tenant_id, client, operations=self.operations)
         checkpoint_tenant(warehouse_url, self.tenant_id)  # the audit chain head, once the pushes committed

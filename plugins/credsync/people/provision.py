@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from credsync.hooks.scim import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimClient
+from credsync.hooks.transport import ServiceError as ApiError
 from credsync.paths import sql_text
-from credsync.people.http import ApiError
 
 if TYPE_CHECKING:
     import psycopg

@@ -11,24 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from credsync.recon.listings import HttpTarget
 from credsync.recon.snapshots import CourseRule, SnapshotIds
-
-
-def bearer_target(conn_id: str) -> HttpTarget:
-    """Base URL and Bearer token from an Airflow HTTP connection.
-
-    Reads host (hostname or full URL), port, schema (http/https) and password (the token).
-    """
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(conn_id)
-    if not conn.host or not conn.password:
-        raise ValueError(f"connection {conn_id!r}: host and password (bearer token) are required")
-    base = conn.host if "://" in conn.host else f"{conn.schema or 'http'}://{conn.host}"
-    if conn.port:
-        base = f"{base.rstrip('/')}:{conn.port}"
-    return HttpTarget(base_url=base.rstrip("/"), token=conn.password)
 
 
 def course_rules() -> list[CourseRule]:
@@ -63,15 +46,21 @@ def snapshot_listing(warehouse_url: str, tenant_id: str, source: str) -> str:
         raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
     with connect(warehouse_url, autocommit=True) as conn:
         if source == "lms":
-            snapshot_id = snapshots.load_lms_users(
-                conn, tenant_id, listings.scim_users(bearer_target(tenant.conn_id("scim")), tenant_id))
+            from credsync.hooks.scim import ScimHook
+
+            scim = ScimHook(tenant.conn_id("scim"), tenant_id).client()
+            snapshot_id = snapshots.load_lms_users(conn, tenant_id, listings.scim_users(scim))
         elif source == "hris":
-            snapshot_id = snapshots.load_hris_writebacks(
-                conn, tenant_id, listings.hris_writebacks(bearer_target(tenant.conn_id("hris")), tenant_id))
+            from credsync.hooks.hris import HrisHook
+
+            hris = HrisHook(tenant.conn_id("hris"), tenant_id).client()
+            snapshot_id = snapshots.load_hris_writebacks(conn, tenant_id, listings.hris_writebacks(hris))
+            from credsync.delivery.config import load_delivery_settings
         else:
             from credsync.hooks.registry import RegistryHook
 
-            registry = RegistryHook(tenant.conn_id("registry")).get_client()
+            registry = RegistryHook(tenant.conn_id("registry"),
+                                    **load_delivery_settings().registry.client_options()).get_client()
             snapshot_id = snapshots.load_registry_certificates(
                 conn, tenant_id, listings.registry_certificates(registry, tenant_id))
     return str(snapshot_id)

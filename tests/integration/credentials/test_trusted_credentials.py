@@ -8,7 +8,6 @@ over HTTP, and verifiers credsync did not write (did-jwt-vc + web resolution, jo
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import uuid
@@ -25,7 +24,7 @@ from credsync.credentials.publish import publish_issuer
 from credsync.credentials.rules import load_rules
 from credsync.credentials.vc import CredentialClaims, Evidence, sign_credential
 from credsync.credentials.verify import FileResolver, Resolver, verify
-from tests.integration.credentials.conftest import add_completion, add_worker, openbadgeslib_verify, tokens
+from tests.integration.credentials.conftest import add_completion, add_worker, tokens
 from tests.integration.sandbox.test_registry_contract import running_registry
 from tests.integration.sandbox.test_registry_contract import token as registry_token
 from tests.integration.sandbox.test_registry_contract import verify as registry_verify
@@ -33,7 +32,7 @@ from tests.integration.sandbox.test_registry_contract import verify as registry_
 AS_OF = date(2025, 6, 1)
 NOW = datetime(2025, 6, 2, tzinfo=UTC)
 # The registry sandbox is started once with its trust list, so the tenants are fixed per module.
-TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(16)]
+TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(8)]
 
 
 @pytest.fixture(scope="module")
@@ -137,14 +136,6 @@ def test_third_party_verifiers_accept_issued_and_reject_tampered(conn, web_env, 
     [bad] = node(node_verifier, tampered)
     assert bad["verified"] is False and bad["checks"]["didJwtVc"] is False and bad["checks"]["jose"] is False
     assert not verify(tampered, trusted=trusted(web_env), now=NOW).valid
-    # openbadgeslib: a second, Python vc+jwt stack (PyJWT), status list signature included.
-    assert [openbadgeslib_verify(jwt) for jwt in jwts] == [None] * 3
-    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    body["name"] = "Crane operator"  # still JSON, still the same issuer: only the signature can tell
-    renamed = ".".join([header, base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("="), signature])
-    assert openbadgeslib_verify(renamed) == "Invalid signature"
-    [renamed_outcome] = node(node_verifier, renamed)
-    assert renamed_outcome["verified"] is False and not verify(renamed, trusted=trusted(web_env), now=NOW).valid
 
 
 def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tenant, rules, key, node_verifier,
@@ -165,8 +156,6 @@ def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tena
     assert [o["verified"] for o in outcomes] == [True, False, False], outcomes
     assert [o["checks"].get("didJwtVc") for o in outcomes] == [True, False, False]
     assert [o["checks"].get("jose") for o in outcomes] == [True, False, False]
-    assert openbadgeslib_verify(genuine) is None
-    assert openbadgeslib_verify(same_kid) is not None and openbadgeslib_verify(own_kid) is not None
     access = registry_token(registry)
     answers = [registry_verify(registry, access, jwt) for jwt in (genuine, same_kid, own_kid)]
     assert [a["valid"] for a in answers] == [True, False, False], answers
@@ -233,8 +222,6 @@ def test_rotation_keeps_old_credentials_valid_and_refuses_a_retired_key(conn, we
     assert answers[1]["valid"] is False and "retired" in answers[1]["reasons"][0]
     outcomes = node(node_verifier, by_worker["E1:forklift_operator"], by_worker["E2:forklift_operator"])
     assert [o["verified"] for o in outcomes] == [True, True], outcomes
-    assert openbadgeslib_verify(by_worker["E1:forklift_operator"]) is None
-    assert openbadgeslib_verify(by_worker["E2:forklift_operator"]) is None
     # Issuing with the retired key is refused, naming what to do.
     forklift_worker(conn, tenant, "E4")
     with pytest.raises(SigningKeyError, match="retired"):
@@ -261,8 +248,6 @@ def test_revocation_flips_the_bit_and_every_verifier_sees_it(conn, web_env, tena
     outcomes = node(node_verifier, revoked_jwt, kept_jwt)
     assert [(o["revoked"], o["checks"]["status"]) for o in outcomes] == [(True, True), (False, True)], outcomes
     assert [o["verified"] for o in outcomes] == [False, True]
-    assert "is set at index" in openbadgeslib_verify(revoked_jwt)
-    assert openbadgeslib_verify(kept_jwt) is None
     answers = [registry_verify(registry, registry_token(registry), jwt) for jwt in (revoked_jwt, kept_jwt)]
     assert [a["valid"] for a in answers] == [False, True], answers
     assert "revocation bit" in answers[0]["reasons"][0]

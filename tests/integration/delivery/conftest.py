@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 
 from credsync.delivery.config import RegistrySettings, RetryPolicy
-from credsync.delivery.hris_client import HrisTarget, HrisWritebackClient
-from credsync.delivery.registry_client import RegistryClient, RegistryTarget
+from credsync.hooks.hris import HrisClient
+from credsync.hooks.policy import Timeouts
+from credsync.hooks.registry import RegistryClient
 from tests.integration.delivery.helpers import admin
 
 TENANTS = ["acme", "globex"]
@@ -43,15 +45,21 @@ def registry_url(registry_sandbox) -> Iterator[str]:
 
 
 @pytest.fixture
-def registry_target(registry_sandbox, registry_url) -> RegistryTarget:
+def registry_target(registry_sandbox, registry_url) -> SimpleNamespace:
+    """Where the test registry is and the OAuth client the tests act as."""
     clients = json.loads(registry_sandbox.env["SANDBOX_REGISTRY_CLIENTS"])
     client_id, entry = next(iter(clients.items()))
-    return RegistryTarget(registry_url, client_id, entry["secret"])
+    return SimpleNamespace(base_url=registry_url, client_id=client_id, client_secret=entry["secret"])
+
+
+def registry_client_for(target: SimpleNamespace, secret: str | None = None) -> RegistryClient:
+    return RegistryClient.for_url(target.base_url, target.client_id, secret or target.client_secret,
+                                  **TEST_SETTINGS.client_options())
 
 
 @pytest.fixture
 def registry_client(registry_target) -> RegistryClient:
-    return RegistryClient(registry_target, TEST_SETTINGS)
+    return registry_client_for(registry_target)
 
 
 @pytest.fixture
@@ -64,7 +72,6 @@ def hris_url(registry_sandbox) -> Iterator[str]:
 
 
 @pytest.fixture
-def hris_client(registry_sandbox, hris_url) -> HrisWritebackClient:
+def hris_client(registry_sandbox, hris_url) -> HrisClient:
     token = json.loads(registry_sandbox.env["SANDBOX_HRIS_TOKENS"])["acme"]
-    return HrisWritebackClient(HrisTarget(hris_url, "acme", token), policy=TEST_SETTINGS.retry,
-                               timeout_seconds=2)
+    return HrisClient.for_url(hris_url, "acme", token, policy=TEST_SETTINGS.retry, timeouts=Timeouts(2, 2))

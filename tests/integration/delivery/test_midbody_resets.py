@@ -11,6 +11,7 @@ import pytest
 
 from credsync.delivery.push import push_submissions
 from credsync.delivery.writeback import sync_writebacks
+from credsync.hooks import hris as hris_hook
 from credsync.recon import listings
 from credsync.warehouse import connect
 from tests.integration.delivery.conftest import TEST_SETTINGS
@@ -67,15 +68,14 @@ def test_writeback_and_its_listing_under_resets_deliver_every_flag_once_and_reru
         first = sync_writebacks(fresh_warehouse_url, "acme", hris_client, as_of=date(2026, 3, 2), payroll_dir=tmp_path)
         again = sync_writebacks(fresh_warehouse_url, "acme", hris_client, as_of=date(2026, 3, 2), payroll_dir=tmp_path)
         # The reconciliation listing of the same HRIS, in pages of 10 so that several are cut.
-        monkeypatch.setattr(listings, "HRIS_PAGE", 10)
-        listing = listings.HttpTarget(hris_url, hris_client.target.token)
-        faulted_listing = [list(listings.hris_writebacks(listing, "acme")) for _ in range(3)]
+        monkeypatch.setattr(hris_hook, "LISTING_PAGE_SIZE", 10)
+        faulted_listing = [list(listings.hris_writebacks(hris_client)) for _ in range(3)]
     finally:
         admin(hris_url, "DELETE", "/admin/faults")
 
     assert cuts["connection_error"] > 0, "no answer was cut: the test proves nothing"
     assert (first.delivered, first.dead, first.pending) == (120, 0, 0)  # a profile line and a flag each
     assert (again.delivered, again.unchanged) == (0, 120)
-    clean = list(listings.hris_writebacks(listing, "acme"))
+    clean = list(listings.hris_writebacks(hris_client))
     assert Counter(w.target for w in clean) == {"hris_profile": 60, "payroll_flag": 60}
     assert all(sorted(run) == sorted(clean) for run in faulted_listing)

@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parents[3]
 PUSH_PROCESS = """
 import json, sys
 from credsync.delivery.push import push_submissions
-from credsync.delivery.registry_client import RegistryClient, RegistryTarget
+from credsync.hooks.registry import RegistryClient
 from tests.integration.delivery.conftest import TEST_SETTINGS
 url, base, client_id, secret = json.loads(sys.argv[1])
-push_submissions(url, "acme", RegistryClient(RegistryTarget(base, client_id, secret), TEST_SETTINGS),
-                 settings=TEST_SETTINGS)
+client = RegistryClient.for_url(base, client_id, secret, **TEST_SETTINGS.client_options())
+push_submissions(url, "acme", client, settings=TEST_SETTINGS)
 """
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from datetime import date
 
+from airflow.sdk import ObjectStoragePath
+
 from credsync.delivery.config import load_delivery_settings
 from credsync.delivery.push import push_submissions
 from credsync.delivery.recertification import expire_and_remind
@@ -17,11 +19,7 @@ AS_OF = date(2026, 3, 2)
 
 
 def _hris_profile(hris_client, employee_id: str) -> dict:
-    response = hris_client.session.get(
-        f"{hris_client.target.base_url}/api/v1/tenants/acme/workers/{employee_id}",
-        headers={"Authorization": f"Bearer {hris_client.target.token}"}, timeout=5)
-    response.raise_for_status()
-    return response.json()
+    return hris_client.http.request("GET", f"/api/v1/tenants/acme/workers/{employee_id}").json()
 
 
 def _recertify(url, registry_client, hris_client, payroll_dir):
@@ -62,7 +60,7 @@ def test_expired_credential_is_inactive_everywhere_after_one_run_and_a_rerun_cha
         "flag": "forklift_operator", "active": False, "effective_to": "2026-03-01"}
     active = _hris_profile(hris_client, "E000002")["certifications"][0]
     assert active["summary"] == "Forklift operator certification active until 2026-03-20"
-    with open(writeback.payroll_csv, newline="") as handle:
+    with ObjectStoragePath(writeback.payroll_csv).open("r", newline="") as handle:
         rows = {r["employee_id"]: r for r in csv.DictReader(handle)}
     assert writeback.payroll_csv.endswith("acme/payroll_flags_2026-03-02.csv")
     assert rows["E000001"]["active"] == "false" and rows["E000002"]["active"] == "true"

@@ -151,12 +151,12 @@ def test_idempotency_key_in_sql_matches_python(fresh_warehouse_url, registry_url
 
 
 def test_wrong_client_secret_fails_the_push_without_dead_lettering(fresh_warehouse_url, registry_target):
-    from credsync.delivery.registry_client import RegistryAccessDenied, RegistryClient, RegistryTarget
+    from credsync.hooks.registry import RegistryAccessDenied
+    from tests.integration.delivery.conftest import registry_client_for
 
     with connect(fresh_warehouse_url) as conn:
         seed_credentials(conn, "acme", 5)
-    wrong = RegistryClient(RegistryTarget(registry_target.base_url, registry_target.client_id, "nope"),
-                           TEST_SETTINGS)
+    wrong = registry_client_for(registry_target, secret="nope")
 
     with pytest.raises(RegistryAccessDenied, match=r"token request .* failed with 401"):
         push_submissions(fresh_warehouse_url, "acme", wrong, settings=TEST_SETTINGS)
@@ -170,11 +170,11 @@ def test_two_pushes_of_one_tenant_at_once_acknowledge_each_credential_once(
         fresh_warehouse_url, registry_url, registry_client, registry_target):
     from concurrent.futures import ThreadPoolExecutor
 
-    from credsync.delivery.registry_client import RegistryClient
+    from tests.integration.delivery.conftest import registry_client_for
 
     with connect(fresh_warehouse_url) as conn:
         seed_credentials(conn, "acme", 300)
-    clients = [registry_client, RegistryClient(registry_target, TEST_SETTINGS)]
+    clients = [registry_client, registry_client_for(registry_target)]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(

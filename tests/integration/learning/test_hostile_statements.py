@@ -11,10 +11,12 @@ import uuid
 import pytest
 import requests
 
-from credsync.learning.http import HttpTarget
+from credsync.hooks.transport import HTTPBasicAuth, HttpClient
+from credsync.ingest.gate import gate_batch
+from credsync.ingest.watermarks import current_watermark
 from credsync.learning.merge import merge_completions
-from credsync.learning.pull import LRS_STREAM, current_watermark, stage_pull
-from credsync.learning.quality import CompletionGateThresholds, gate_batch
+from credsync.learning.pull import LRS_STREAM, stage_pull
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -81,9 +83,10 @@ def pull(conn, lrs, warehouse_url: str, *, full: bool = False):
 
     url, auth = lrs
     since = None if full else current_watermark(conn, TENANT, LRS_STREAM)
-    statements = StatementPull(HttpTarget(f"{url}/{TENANT}/xAPI/", basic=auth), since=since, page_size=7)
+    statements = StatementPull(HttpClient.for_url(
+        f"{url}/{TENANT}/xAPI/", auth=HTTPBasicAuth(*auth)), since=since, page_size=7)
     batch, _ = stage_pull(conn, tenant_id=TENANT, statements=statements)
-    gate_batch(warehouse_url, tenant_id=TENANT, batch_id=batch.batch_id, thresholds=CompletionGateThresholds())
+    gate_batch(warehouse_url, completion_gate(CompletionGateThresholds()), tenant_id=TENANT, batch_id=batch.batch_id)
     merged = merge_completions(conn, tenant_id=TENANT, batch_id=batch.batch_id,
                                watermarks={LRS_STREAM: statements.watermark} if statements.watermark else {})
     return batch, merged

@@ -10,7 +10,7 @@ import requests
 
 from credsync.hooks.lms import CompletionExport
 from credsync.hooks.lrs import StatementPull
-from credsync.learning.http import HttpTarget
+from credsync.hooks.transport import BearerAuth, HTTPBasicAuth, HttpClient
 
 pytestmark = pytest.mark.slow
 TENANT = "acme"
@@ -34,11 +34,12 @@ def pull_everything(url: str, basic, token: str) -> tuple[tuple, int]:
     session = requests.Session()
     answers: list[int] = []
     session.hooks["response"].append(lambda response, *args, **kwargs: answers.append(response.status_code))
-    statements = StatementPull(HttpTarget(f"{url}/{TENANT}/xAPI/", basic=basic), since=None, page_size=10,
-                               session=session)
+    statements = StatementPull(HttpClient.for_url(f"{url}/{TENANT}/xAPI/", auth=HTTPBasicAuth(*basic), session=session),
+                               since=None, page_size=10)
     ids = [s["id"] for s in statements]
-    export = CompletionExport(HttpTarget(f"{url}/{TENANT}/lms/api/v1/", bearer=token), updated_since=None,
-                              session=session)
+    export = CompletionExport(HttpClient.for_url(
+        f"{url}/{TENANT}/lms/api/v1/", auth=BearerAuth(token), session=session),
+                              updated_since=None)
     items = [json.dumps(item, sort_keys=True) for item in export]
     return (ids, statements.watermark, statements.duplicates, items, export.watermark), len(answers)
 

@@ -11,10 +11,12 @@ import uuid
 import pytest
 import requests
 
-from credsync.learning.http import HttpTarget
+from credsync.hooks.transport import BearerAuth, HTTPBasicAuth, HttpClient
+from credsync.ingest.gate import BatchRejected, gate_batch
+from credsync.ingest.watermarks import current_watermark
 from credsync.learning.merge import merge_completions
-from credsync.learning.pull import LMS_STREAM, LRS_STREAM, current_watermark, stage_pull
-from credsync.learning.quality import BatchRejected, CompletionGateThresholds, gate_batch
+from credsync.learning.pull import LMS_STREAM, LRS_STREAM, stage_pull
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.warehouse import connect
 
 pytestmark = pytest.mark.slow
@@ -59,13 +61,14 @@ def pull(conn, lrs, warehouse_url: str, *, max_share: float = 0.05):
     from credsync.hooks.lrs import StatementPull
 
     url, auth, token = lrs
-    statements = StatementPull(HttpTarget(f"{url}/{TENANT}/xAPI/", basic=auth),
+    statements = StatementPull(HttpClient.for_url(f"{url}/{TENANT}/xAPI/", auth=HTTPBasicAuth(*auth)),
                                since=current_watermark(conn, TENANT, LRS_STREAM), page_size=7)
-    items = CompletionExport(HttpTarget(f"{url}/{TENANT}/lms/api/v1/", bearer=token),
+    items = CompletionExport(HttpClient.for_url(f"{url}/{TENANT}/lms/api/v1/", auth=BearerAuth(token)),
                              updated_since=current_watermark(conn, TENANT, LMS_STREAM))
     batch, _ = stage_pull(conn, tenant_id=TENANT, statements=statements, lms_items=items)
-    gate_batch(warehouse_url, tenant_id=TENANT, batch_id=batch.batch_id,
-               thresholds=CompletionGateThresholds(max_quarantine_share=max_share))
+    gate_batch(warehouse_url, completion_gate(CompletionGateThresholds(max_quarantine_share=max_share)),
+               tenant_id=TENANT,
+               batch_id=batch.batch_id)
     watermarks = {k: v for k, v in {LRS_STREAM: statements.watermark, LMS_STREAM: items.watermark}.items() if v}
     return batch, merge_completions(conn, tenant_id=TENANT, batch_id=batch.batch_id, watermarks=watermarks)
 

@@ -198,7 +198,7 @@ def synthetic_attempts() -> tuple[list[Attempt], dict[str, str]]:
     return attempts, voided_by
 
 
-def http_connection(port: int, **fields: str) -> str:
+def http_connection(port: int, **fields: object) -> str:
     return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http", **fields})
 
 
@@ -226,9 +226,12 @@ def history(seeded_sandboxes, postgres_server) -> Iterator[History]:
             patch.setenv(f"AIRFLOW_CONN_HRIS_{TENANT.upper()}", http_connection(
                 int(seeded_sandboxes.url("hris").rsplit(":", 1)[1]),
                 password=json.loads(env["SANDBOX_HRIS_TOKENS"])[TENANT]))
-            patch.setenv(f"AIRFLOW_CONN_LRS_{TENANT.upper()}", http_connection(lrs_port, login=key, password=secret))
+            # The LRS/LMS endpoints are the connection's, path included (base_path extra here).
+            patch.setenv(f"AIRFLOW_CONN_LRS_{TENANT.upper()}", http_connection(
+                lrs_port, login=key, password=secret, extra={"base_path": "/{tenant}/xAPI/"}))
             patch.setenv(f"AIRFLOW_CONN_LMS_{TENANT.upper()}", http_connection(
-                lrs_port, password=json.loads(env["SANDBOX_LMS_TOKENS"])[TENANT]))
+                lrs_port, password=json.loads(env["SANDBOX_LMS_TOKENS"])[TENANT],
+                extra={"base_path": "/{tenant}/lms/api/v1/"}))
             migrate(url)
             run_pipeline(url)
             yield snapshot(url)

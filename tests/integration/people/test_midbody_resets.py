@@ -30,7 +30,7 @@ def cut_answers(caplog: pytest.LogCaptureFixture) -> int:
 
 def test_delta_export_under_resets_loads_every_worker_once(people_env, caplog) -> None:
     env = people_env
-    caplog.set_level(logging.WARNING, logger="credsync.people.http")
+    caplog.set_level(logging.WARNING, logger="credsync.hooks.transport")
     faults(env.hris_url, {"reset_rate": RESETS, "seed": 5})
     try:  # small pages, so the export is a dozen requests and several answers are cut
         result = export_once(env, open_export=lambda since: HrisHook(f"hris_{env.tenant}", env.tenant).export(
@@ -74,24 +74,24 @@ def test_provisioning_under_resets_converges_without_duplicate_accounts(people_e
 
 
 def test_reconciliation_listing_of_scim_users_under_resets_matches_a_clean_one(people_env, monkeypatch) -> None:
+    from credsync.hooks import scim as scim_hook
     from credsync.recon import listings
 
     env = people_env
     export_once(env)
     provision(env)
-    monkeypatch.setattr(listings, "SCIM_PAGE", 10)  # several pages per listing, so several get cut
-    target = listings.HttpTarget(env.scim_url, ScimHook(f"scim_{env.tenant}", env.tenant).get_connection(
-        f"scim_{env.tenant}").password)
+    monkeypatch.setattr(scim_hook, "PAGE_SIZE", 10)  # several pages per listing, so several get cut
+    scim = ScimHook(f"scim_{env.tenant}", env.tenant).client()  # the connection provisioning uses
 
     def reads() -> int:
         return env.scim_stats()["requests"].get("GET", 0)
 
     before = reads()
-    clean = sorted(listings.scim_users(target, env.tenant))
+    clean = sorted(listings.scim_users(scim))
     per_listing = reads() - before
     faults(env.scim_url, {"reset_rate": RESETS, "seed": 9})
     try:
-        runs = [sorted(listings.scim_users(target, env.tenant)) for _ in range(3)]  # failed on a cut page
+        runs = [sorted(listings.scim_users(scim)) for _ in range(3)]  # failed on a cut page
     finally:
         faults(env.scim_url, None)
 
