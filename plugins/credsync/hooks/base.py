@@ -200,6 +200,20 @@ class CredsyncHttpHook(HttpHook):
                         timeouts=self.timeouts(), policy=self.policy(), verify=session.verify,
                         cert=session.cert, service=self.service)
 
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's "Test" button: one unretried GET of the base URL with this connection's auth.
+
+        Any answer but 401/403 or a 5xx means the URL and credentials work (an API root may well
+        answer 404); for OAuth2 the token request itself proves the client id and secret.
+        """
+        try:
+            answer = self.http_client().call("GET", "", retry=False)
+        except Exception as exc:
+            return False, str(exc)
+        if answer.status in (401, 403):
+            return False, f"{self.base_url} refused the credentials: HTTP {answer.status}"
+        return True, f"{self.base_url} answered HTTP {answer.status}"
+
     def http_client(self, **kwargs: Any) -> HttpClient:
         """An :class:`HttpClient` on the provider's session (``kwargs``: ``sleep``, ``rng``)."""
         session = self.get_conn()

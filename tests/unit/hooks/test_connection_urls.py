@@ -157,3 +157,22 @@ def test_an_unknown_xapi_version_is_refused(monkeypatch):
     set_connection(monkeypatch, "lrs", host="h", login="k", password="s", extra={"xapi_version": "0.95"})
     with pytest.raises(ConnectionConfigError, match=r"'0\.95' is not one of"):
         LrsHook("lrs", "acme").xapi_version()
+
+
+def test_the_ui_test_button_checks_url_and_credentials_without_retrying(monkeypatch):
+    from tests.unit.hooks.loopback import serve
+
+    def api(seen):
+        ok = seen.headers.get("Authorization") == "Bearer good"
+        return (404, {}, {"detail": "no root resource"}) if ok else (401, {}, {"detail": "bad token"})
+
+    with serve(api) as server:
+        set_connection(monkeypatch, "good", host=server.url + "/api", password="good")
+        set_connection(monkeypatch, "bad", host=server.url + "/api", password="nope")
+        assert HrisHook("good", "acme").test_connection() == (True, f"{server.url}/api answered HTTP 404")
+        ok, message = HrisHook("bad", "acme").test_connection()
+    assert not ok and "refused the credentials: HTTP 401" in message
+    assert [s.path for s in server.seen] == ["/api", "/api"]
+    set_connection(monkeypatch, "down", host="http://127.0.0.1:9", password="t")
+    ok, message = HrisHook("down", "acme").test_connection()
+    assert not ok and "sent once" in message
