@@ -198,7 +198,9 @@ class StatementSync:
         return part + (f" reconcile_since={self._reconcile_since}" if self._reconcile_since else "")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        seen: set[str] = set()
+        # The hook's pull dedupes within itself; ids are kept here only when a reconciliation follows
+        # (a million ids is a lot of memory to hold for nothing).
+        seen: set[str] | None = set() if self._reconcile_since is not None else None
         try:
             query = f"since={self.since or '(none)'}"
             pull = self._open(self.since, query)
@@ -207,7 +209,7 @@ class StatementSync:
             self._note_consistency(pull)
             self.stats.duplicates += int(getattr(pull, "duplicates", 0) or 0)
             if self._reconcile_since is not None:
-                yield from self._reconcile(seen)
+                yield from self._reconcile(seen or set())
             self._finish()
         finally:
             if self._on_close is not None:
@@ -225,7 +227,7 @@ class StatementSync:
         except Exception as exc:  # a Connection or client the hook cannot build: same explanation
             raise LrsQueryFailed(self._explain(exc, query)) from exc
 
-    def _guarded(self, pull: Iterable[dict[str, Any]], seen: set[str], *, query: str,
+    def _guarded(self, pull: Iterable[dict[str, Any]], seen: set[str] | None, *, query: str,
                  keep: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
                  listing: bool = False) -> Iterator[dict[str, Any]]:
         """Statements of ``pull`` not seen in this sync and not quarantined before; LRS errors explained."""
@@ -242,10 +244,11 @@ class StatementSync:
                 self.stats.reconcile_listed += 1
             statement_id = statement.get("id") if isinstance(statement, dict) else None
             if isinstance(statement_id, str):
-                if statement_id in seen:
-                    self.stats.duplicates += 1
-                    continue
-                seen.add(statement_id)
+                if seen is not None:
+                    if statement_id in seen:
+                        self.stats.duplicates += 1
+                        continue
+                    seen.add(statement_id)
                 if statement_id in self.skip_ids:
                     self.stats.already_quarantined += 1
                     continue
