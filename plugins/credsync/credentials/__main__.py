@@ -12,7 +12,8 @@
       Rewrite the tenant issuer's DID document and every changed status list (signing key: connection
       credsync_signing_key or AIRFLOW_CONN_CREDSYNC_SIGNING_KEY).
   retire-key --warehouse URL --tenant T --key-id KEY [--on ISO] --reason TEXT
-      Retire a key (default: now; only ever earlier), audit it, and republish the DID document.
+      Retire a key (default: now; only ever earlier), audit it, and republish the DID document. Refused
+      for the key the connection still holds: rotate first.
 
 The trust list defaults to include/credentials/trust_list.yaml (or $CREDSYNC_TRUST_LIST); issuer DIDs
 to $CREDSYNC_ISSUER_BASE_URL.
@@ -75,12 +76,28 @@ def _issuer(tenant: str):
     return Issuer.for_tenant(tenant, signing_key_from_connection())
 
 
-def _publish(args: argparse.Namespace) -> int:
+def _publish_with_current_key(conn, tenant: str) -> dict[str, object]:
+    """Register the connection's key (as issuance would) and publish: lists are signed with it."""
+    from credsync.credentials.issuer_store import register_key
     from credsync.credentials.publish import publish_issuer
+
+    issuer = _issuer(tenant)
+    with conn.cursor() as cur:
+        register_key(cur, issuer)
+    conn.commit()
+    return publish_issuer(conn, issuer).as_counts()
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from credsync.credentials.keys import SigningKeyError
     from credsync.warehouse import connect
 
-    with connect(args.warehouse, autocommit=True) as conn:
-        print(json.dumps(publish_issuer(conn, _issuer(args.tenant)).as_counts()))
+    with connect(args.warehouse) as conn:
+        try:
+            print(json.dumps(_publish_with_current_key(conn, args.tenant)))
+        except SigningKeyError as exc:
+            print(f"ERROR: {exc}")
+            return 2
     return 0
 
 
@@ -88,12 +105,16 @@ def _retire(args: argparse.Namespace) -> int:
     from credsync.audit import append_event
     from credsync.credentials.issuer_store import retire_key
     from credsync.credentials.issuers import tenant_issuer_did
-    from credsync.credentials.publish import publish_issuer
     from credsync.warehouse import connect
 
     on = datetime.fromisoformat(args.on) if args.on else datetime.now(UTC)
     if on.tzinfo is None:
         print("ERROR: --on needs a time zone (e.g. 2026-03-01T00:00:00+00:00)")
+        return 2
+    if _issuer(args.tenant).key.key_id == args.key_id:
+        # Status lists are signed with the connection's key: a retired one would make them unverifiable.
+        print(f"ERROR: {args.key_id} is still the key in the signing key connection: rotate first"
+              " (docs/runbook.md, Credential keys and status lists)")
         return 2
     did = tenant_issuer_did(args.tenant)
     with connect(args.warehouse) as conn:
@@ -107,7 +128,7 @@ def _retire(args: argparse.Namespace) -> int:
         if not changed:
             print(f"unchanged: {did}#{args.key_id} is unknown or already retired on or before {on.isoformat()}")
             return 1
-        print(json.dumps(publish_issuer(conn, _issuer(args.tenant)).as_counts()))
+        print(json.dumps(_publish_with_current_key(conn, args.tenant)))
     return 0
 
 

@@ -8,6 +8,7 @@ over HTTP, and verifiers credsync did not write (did-jwt-vc + web resolution, jo
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import uuid
@@ -24,7 +25,7 @@ from credsync.credentials.publish import publish_issuer
 from credsync.credentials.rules import load_rules
 from credsync.credentials.vc import CredentialClaims, Evidence, sign_credential
 from credsync.credentials.verify import FileResolver, Resolver, verify
-from tests.integration.credentials.conftest import add_completion, add_worker, tokens
+from tests.integration.credentials.conftest import add_completion, add_worker, openbadgeslib_verify, tokens
 from tests.integration.sandbox.test_registry_contract import running_registry
 from tests.integration.sandbox.test_registry_contract import token as registry_token
 from tests.integration.sandbox.test_registry_contract import verify as registry_verify
@@ -32,7 +33,7 @@ from tests.integration.sandbox.test_registry_contract import verify as registry_
 AS_OF = date(2025, 6, 1)
 NOW = datetime(2025, 6, 2, tzinfo=UTC)
 # The registry sandbox is started once with its trust list, so the tenants are fixed per module.
-TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(8)]
+TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(16)]
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +137,14 @@ def test_third_party_verifiers_accept_issued_and_reject_tampered(conn, web_env, 
     [bad] = node(node_verifier, tampered)
     assert bad["verified"] is False and bad["checks"]["didJwtVc"] is False and bad["checks"]["jose"] is False
     assert not verify(tampered, trusted=trusted(web_env), now=NOW).valid
+    # openbadgeslib: a second, Python vc+jwt stack (PyJWT), status list signature included.
+    assert [openbadgeslib_verify(jwt) for jwt in jwts] == [None] * 3
+    body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    body["name"] = "Crane operator"  # still JSON, still the same issuer: only the signature can tell
+    renamed = ".".join([header, base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("="), signature])
+    assert openbadgeslib_verify(renamed) == "Invalid signature"
+    [renamed_outcome] = node(node_verifier, renamed)
+    assert renamed_outcome["verified"] is False and not verify(renamed, trusted=trusted(web_env), now=NOW).valid
 
 
 def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tenant, rules, key, node_verifier,
@@ -156,6 +165,8 @@ def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tena
     assert [o["verified"] for o in outcomes] == [True, False, False], outcomes
     assert [o["checks"].get("didJwtVc") for o in outcomes] == [True, False, False]
     assert [o["checks"].get("jose") for o in outcomes] == [True, False, False]
+    assert openbadgeslib_verify(genuine) is None
+    assert openbadgeslib_verify(same_kid) is not None and openbadgeslib_verify(own_kid) is not None
     access = registry_token(registry)
     answers = [registry_verify(registry, access, jwt) for jwt in (genuine, same_kid, own_kid)]
     assert [a["valid"] for a in answers] == [True, False, False], answers
@@ -222,6 +233,8 @@ def test_rotation_keeps_old_credentials_valid_and_refuses_a_retired_key(conn, we
     assert answers[1]["valid"] is False and "retired" in answers[1]["reasons"][0]
     outcomes = node(node_verifier, by_worker["E1:forklift_operator"], by_worker["E2:forklift_operator"])
     assert [o["verified"] for o in outcomes] == [True, True], outcomes
+    assert openbadgeslib_verify(by_worker["E1:forklift_operator"]) is None
+    assert openbadgeslib_verify(by_worker["E2:forklift_operator"]) is None
     # Issuing with the retired key is refused, naming what to do.
     forklift_worker(conn, tenant, "E4")
     with pytest.raises(SigningKeyError, match="retired"):
@@ -248,6 +261,8 @@ def test_revocation_flips_the_bit_and_every_verifier_sees_it(conn, web_env, tena
     outcomes = node(node_verifier, revoked_jwt, kept_jwt)
     assert [(o["revoked"], o["checks"]["status"]) for o in outcomes] == [(True, True), (False, True)], outcomes
     assert [o["verified"] for o in outcomes] == [False, True]
+    assert "is set at index" in openbadgeslib_verify(revoked_jwt)
+    assert openbadgeslib_verify(kept_jwt) is None
     answers = [registry_verify(registry, registry_token(registry), jwt) for jwt in (revoked_jwt, kept_jwt)]
     assert [a["valid"] for a in answers] == [False, True], answers
     assert "revocation bit" in answers[0]["reasons"][0]
@@ -310,3 +325,57 @@ def test_offline_command_verifies_from_a_copy_of_the_published_files(conn, web_e
     bad = subprocess.run([*command[:-4], "--trust-list", str(untrusted), jwt], capture_output=True, text=True,
                          env=env, timeout=60)
     assert bad.returncode == 1 and "is not on the trust list" in bad.stdout
+
+
+def test_runbook_commands_retire_a_key_and_republish_a_lost_status_list(conn, web_env, tenant, rules, key,
+                                                                         warehouse_url) -> None:
+    """docs/runbook.md, *Credential keys and status lists*: retire-key, and publish after a lost write."""
+    import os
+    import sys
+
+    from credsync.paths import PROJECT_ROOT
+
+    statement = forklift_worker(conn, tenant)
+    issue(conn, tenant, rules, key)
+    [jwt] = tokens(conn, tenant).values()
+    env = {**os.environ, "PYTHONPATH": f"{PROJECT_ROOT / 'plugins'}:{PROJECT_ROOT}",
+           "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": json.dumps({"conn_type": "generic",
+                                                            "password": json.dumps(key.private_jwk)})}
+    cli = [sys.executable, "-m", "credsync.credentials"]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, env=env, timeout=120)
+
+    # A revocation whose status list write was lost: the published file is stale.
+    conn.execute("UPDATE core.completions SET voided = true, voided_at = now() WHERE tenant_id = %s"
+                 " AND source_id = %s", (tenant, statement))
+    listing = web_env.root / "issuers" / tenant / "status" / "revocation-1"
+    stale = listing.read_bytes()
+    issue(conn, tenant, rules, key)
+    listing.write_bytes(stale)
+    conn.execute("UPDATE core.status_lists SET published_sha256 = 'lost' WHERE issuer_did = %s",
+                 (tenant_issuer_did(tenant, web_env.base_url),))
+    assert verify(jwt, trusted=trusted(web_env), now=NOW).valid  # what the verifier saw: "still valid"
+    published = run("publish", "--warehouse", warehouse_url, "--tenant", tenant)
+    assert published.returncode == 0 and '"lists_written": 1' in published.stdout, published.stderr
+    assert verify(jwt, trusted=trusted(web_env), now=NOW).reasons == ["revoked by the issuer"]
+
+    refused = run("retire-key", "--warehouse", warehouse_url, "--tenant", tenant, "--key-id", key.key_id,
+                  "--reason", "rotated")
+    assert refused.returncode == 2 and "rotate first" in refused.stdout
+    new_key = parse_signing_key(generate_signing_key())  # rotation: the connection gets the new key
+    env["AIRFLOW_CONN_CREDSYNC_SIGNING_KEY"] = json.dumps({"conn_type": "generic",
+                                                          "password": json.dumps(new_key.private_jwk)})
+    retired = run("retire-key", "--warehouse", warehouse_url, "--tenant", tenant, "--key-id", key.key_id,
+                  "--reason", "rotated")
+    assert retired.returncode == 0, retired.stdout + retired.stderr
+    did = tenant_issuer_did(tenant, web_env.base_url)
+    assert did_web.resolve(did)[f"{did}#{key.key_id}"].expires is not None
+    events = conn.execute("SELECT count(*) FROM audit.events WHERE tenant_id = %s"
+                          " AND event_type = 'issuer.key_retired'", (tenant,)).fetchone()[0]
+    assert events == 1
+    again = run("retire-key", "--warehouse", warehouse_url, "--tenant", tenant, "--key-id", key.key_id,
+                "--reason", "rotated")
+    assert again.returncode == 1 and "unchanged: " in again.stdout
+    # The lists are now signed by the new key; the revoked credential (old key, signed before) still reads revoked.
+    assert verify(jwt, trusted=trusted(web_env), now=NOW).reasons == ["revoked by the issuer"]
