@@ -16,8 +16,9 @@ Connection (conn_type ``http``), read in one place for every hook:
   (a CA bundle path), ``cert``, ``timeout`` (read seconds) and ``connect_timeout``.
 - **Retries**: extra ``retry`` overrides keys of the policy (:mod:`credsync.hooks.policy`).
 
-Other extras stay the provider's: headers sent with every request. The extras listed here are
-not sent as headers.
+Other extras stay the provider's: headers sent with every request. The extras listed here, a
+hook's own (``own_extras``: the LRS sync's ``lookback_hours``...) and any extra whose value is not
+text (it cannot be a header) are not sent.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class CredsyncHttpHook(HttpHook):
     default_token_url = "/oauth/token"  # noqa: S105 - a path, not a secret
     default_scope: str | None = None
     service = "http"
+    #: Extras a subclass reads for its system; like CREDSYNC_EXTRAS they are never sent as headers.
+    own_extras: frozenset[str] = frozenset()
 
     def __init__(self, http_conn_id: str = default_conn_name, tenant_id: str | None = None, *,
                  method: str = "GET", policy: RetryPolicy | None = None, timeouts: Timeouts | None = None,
@@ -144,8 +147,9 @@ class CredsyncHttpHook(HttpHook):
     def _configure_session_from_extra(self, session: Session, connection: Any,
                                       extra_options: dict[str, Any]) -> Session:
         session = super()._configure_session_from_extra(session, connection, extra_options)
-        for key in CREDSYNC_EXTRAS & set(session.headers):
-            del session.headers[key]
+        for key, value in list(session.headers.items()):
+            if key in CREDSYNC_EXTRAS | self.own_extras or not isinstance(value, str | bytes):
+                del session.headers[key]
         if self.extras.get("ca_bundle"):
             session.verify = str(self.extras["ca_bundle"])
         return session

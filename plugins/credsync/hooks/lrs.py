@@ -116,6 +116,7 @@ class LrsHook(CredsyncHttpHook):
     hook_name = "credsync LRS (xAPI)"
     default_auth = "basic"
     service = "lrs"
+    own_extras = frozenset({"lookback_hours", "reconcile_every_days", "reconcile_window_days"})
 
     def __init__(self, http_conn_id: str, tenant_id: str | None = None, *, xapi_version: str | None = None,
                  **kwargs: Any) -> None:

@@ -16,7 +16,7 @@ from credsync.hooks.policy import PolicyError, RetryPolicy
 from credsync.hooks.registry import RegistryHook
 from credsync.hooks.scim import ScimHook
 from credsync.hooks.transport import BearerAuth, OAuth2ClientCredentials
-from tests.unit.hooks.loopback import set_connection
+from tests.unit.hooks.loopback import serve, set_connection
 
 
 def base_url(monkeypatch, hook_class=CredsyncHttpHook, tenant="acme", **fields) -> str:
@@ -121,6 +121,17 @@ def test_credsync_extras_are_not_sent_as_headers_other_extras_are(monkeypatch):
     assert not {"base_path", "xapi_version", "retry", "timeout"} & set(session.headers)
 
 
+def test_a_hooks_own_extras_and_non_text_extras_are_not_headers(monkeypatch):
+    # requests refuses a header whose value is a number: such an extra would fail every call.
+    with serve([(200, {}, {"statements": [], "more": ""})]) as server:
+        set_connection(monkeypatch, "h", host=server.url, login="k", password="t", extra={
+            "lookback_hours": "48", "reconcile_window_days": 120, "some_flag": True, "X-Tenant": "acme"})
+        list(LrsHook("h", "acme").pull_statements(None))
+    headers = server.seen[0].headers
+    assert headers["X-Tenant"] == "acme"
+    assert not {"lookback_hours", "reconcile_window_days", "some_flag"} & {k.lower() for k in headers}
+
+
 def test_tls_timeouts_and_retry_overrides_come_from_extras(monkeypatch, tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
@@ -160,8 +171,6 @@ def test_an_unknown_xapi_version_is_refused(monkeypatch):
 
 
 def test_the_ui_test_button_checks_url_and_credentials_without_retrying(monkeypatch):
-    from tests.unit.hooks.loopback import serve
-
     def api(seen):
         ok = seen.headers.get("Authorization") == "Bearer good"
         return (404, {}, {"detail": "no root resource"}) if ok else (401, {}, {"detail": "bad token"})
