@@ -379,3 +379,34 @@ def test_runbook_commands_retire_a_key_and_republish_a_lost_status_list(conn, we
     assert again.returncode == 1 and "unchanged: " in again.stdout
     # The lists are now signed by the new key; the revoked credential (old key, signed before) still reads revoked.
     assert verify(jwt, trusted=trusted(web_env), now=NOW).reasons == ["revoked by the issuer"]
+
+
+@pytest.mark.parametrize(("did_json", "list_body", "reason"), [
+    ("{not json", None, "DID document of"),
+    (json.dumps({"id": "did:web:someone-else"}), None, "is not the document of"),
+    (None, "not-a-jws", "status list"),
+    (None, "gzip-bomb", "expands past"),
+])
+def test_registry_refuses_malformed_documents_and_lists_with_a_reason(web_env, key, did_json, list_body,
+                                                                      reason) -> None:
+    """The sandbox's own resolver (in-process, over the loopback origin) on hostile published files."""
+    from credsync.credentials import status
+    from credsync.credentials.publish import sign_payload, status_list_token
+    from sandbox.registry.verification import verify_credential
+
+    tenant = f"hostile{uuid.uuid4().hex[:8]}"
+    issuer = web_env.issuer(tenant, key)
+    folder = web_env.root / "issuers" / tenant
+    (folder / "status").mkdir(parents=True)
+    document = did_web.build_document(issuer.did, [did_web.PublishedKey(key.key_id, key.public_jwk())])
+    (folder / "did.json").write_text(did_json if did_json is not None else json.dumps(document))
+    if list_body == "gzip-bomb":
+        bomb = status.encode(bytearray(17 * 1024 * 1024))
+        listing = status.list_credential(issuer.did, issuer.base, "revocation", 1, bomb, "2025-01-01T00:00:00Z")
+        list_body = sign_payload({**listing, "iss": issuer.did}, issuer)
+    (folder / "status" / "revocation-1").write_text(
+        list_body if list_body is not None else status_list_token(issuer, "revocation", 1, status.LIST_SIZE, [])[0])
+    jwt = sign_credential(claims_for("E1", status=status.status_entry(issuer.base, "revocation", 1, 7)), issuer)
+    result = verify_credential(jwt, trusted=frozenset([issuer.did]))
+    assert result.valid is False
+    assert any(reason in r for r in result.reasons), result.reasons
