@@ -16,6 +16,7 @@ extras included; ``--url`` takes a libpq URL and needs no Airflow.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         from credsync.warehouse.connect import url_from_connection
 
+        # Outside a task, Airflow 3 looks a Connection up in AIRFLOW_CONN_* and the secrets backend
+        # only, not in the metadata database where `airflow connections add` keeps it, unless the
+        # process says it is server-side, as the scheduler and api-server do. A deploy step run next
+        # to the metadata database is; without one configured the lookup still ends at the other two.
+        os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
         conn_id = args.conn_id or WAREHOUSE_CONN_ID
         url, where = url_from_connection(conn_id), f"warehouse (connection {conn_id})"
 
