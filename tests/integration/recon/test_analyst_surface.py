@@ -80,7 +80,7 @@ def test_report_writes_html_and_charts_for_the_tenant(conn, warehouse_url, two_t
 
     page = build_report(warehouse_url, tenant, tmp_path)
 
-    assert page == tmp_path / tenant / "index.html"
+    assert str(page) == f"file://{tmp_path}/{tenant}/index.html"  # through the object store
     text = page.read_text(encoding="utf-8")
     assert "learner_active_mismatch" in text
     for chart in CHARTS:
