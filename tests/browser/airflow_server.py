@@ -1,0 +1,106 @@
+"""A real ``airflow api-server`` for the browser tests: own AIRFLOW_HOME, the repo's DAGs and plugins.
+
+Metadata in SQLite (the tests look at the UI, not at scheduling); the warehouse is the test Postgres,
+reached through Connection ``credsync_warehouse`` as in a deployment. Login: SimpleAuthManager with
+one admin whose password the fixture writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 240
+
+
+@dataclass(frozen=True)
+class AirflowServer:
+    url: str
+    username: str
+    password: str
+    home: Path
+    env: dict[str, str]
+
+    def token(self) -> str:
+        response = requests.post(f"{self.url}/auth/token", json={"username": self.username,
+                                                                  "password": self.password}, timeout=30)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def airflow_api_server(home: Path, *, warehouse_url: str, extra_env: dict[str, str]) -> Iterator[AirflowServer]:
+    from credsync_dev.localenv.airflow_env import airflow_base_env, warehouse_connection_env
+
+    port = free_port()
+    password = secrets.token_urlsafe(12)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "passwords.json").write_text(json.dumps({"admin": password}), encoding="utf-8")
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **airflow_base_env(home),
+        **warehouse_connection_env(warehouse_url),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        **extra_env,
+    }
+    log = (home / "api-server.log").open("wb")
+    airflow = [sys.executable, "-m", "airflow"]
+    for step in (["db", "migrate"], ["dags", "reserialize"]):
+        subprocess.run([*airflow, *step], env=env, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=600)
+    server = subprocess.Popen([*airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_healthy(url, server, home / "api-server.log")
+        yield AirflowServer(url, "admin", password, home, env)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"airflow api-server exited ({server.returncode}):\n{log.read_text()[-4000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                return
+        time.sleep(1)
+    raise RuntimeError(f"airflow api-server not healthy after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
