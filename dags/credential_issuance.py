@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
@@ -10,12 +11,14 @@ from credsync.dagkit import (
     COMPLETIONS,
     CREDENTIALS,
     DEFAULT_ARGS,
-    TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     check_warehouse_schema,
     enabled_tenants,
-    label_tenant,
+    tenant_task,
 )
+
+if TYPE_CHECKING:
+    from credsync.tenants import Tenant
 
 DOC = """
 ### Credential issuance
@@ -55,10 +58,9 @@ def validate_rules() -> int:
     return len(load_rules())
 
 
-@task(map_index_template=TENANT_MAP_INDEX, outlets=[CREDENTIALS])
-def issue(tenant_id: str, params: dict | None = None, run_id: str | None = None) -> dict:
+@tenant_task(outlets=[CREDENTIALS])
+def issue(tenant: Tenant, params: dict | None = None, run_id: str | None = None) -> dict:
     """Evaluate the rules for one tenant and sign what is issued; returns counts."""
-    label_tenant(tenant_id)
     from datetime import date
 
     from credsync.audit.store import checkpoint_tenant
@@ -71,10 +73,10 @@ def issue(tenant_id: str, params: dict | None = None, run_id: str | None = None)
     warehouse_url = url_from_connection(WAREHOUSE_CONN_ID)
     with connect(warehouse_url, autocommit=True) as conn:
         result = issue_credentials(
-            conn, tenant_id=tenant_id, rules=load_rules(), signing_key=signing_key_from_connection(),
+            conn, tenant_id=tenant.tenant_id, rules=load_rules(), signing_key=signing_key_from_connection(),
             as_of=date.fromisoformat(as_of) if as_of else None, run_id=run_id,
         )
-    checkpoint_tenant(warehouse_url, tenant_id)  # sign the audit chain head outside the warehouse
+    checkpoint_tenant(warehouse_url, tenant.tenant_id)  # sign the audit chain head outside the warehouse
     return result.as_counts()
 
 

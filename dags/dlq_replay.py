@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from credsync.dagkit import DEFAULT_ARGS, TENANT_MAP_INDEX, check_warehouse_schema
+from credsync.dagkit import DEFAULT_ARGS, check_warehouse_schema
 from credsync.delivery.tasks import replay_dead_letters, replay_tenants
 from credsync.tenants import load_tenants
 
@@ -58,7 +58,7 @@ TENANT_CHOICES = ["all", *[t.tenant_id for t in load_tenants()]]
 def dlq_replay() -> None:
     tenants = replay_tenants(tenant="{{ params.tenant }}")
     check_warehouse_schema() >> tenants
-    replay_dead_letters.override(map_index_template=TENANT_MAP_INDEX).expand(tenant_id=tenants)
+    replay_dead_letters.expand(tenant_id=tenants)
 
 
 dlq_replay()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import Param, dag, task_group
 
 from credsync.dagkit import (
     DEFAULT_ARGS,
-    TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     WORKERS,
     check_warehouse_schema,
     enabled_tenants,
-    label_tenant,
+    fail_without_retry,
+    tenant_task,
 )
+
+if TYPE_CHECKING:
+    from credsync.tenants import Tenant
 
 DOC_MD = """
 ### HRIS delta export (`hris_delta_export`)
@@ -51,63 +55,55 @@ is not merged yet (the same batch id, its attempt counted), reads the delta afte
 merge moved it, and skips a file drop that was already merged; merging again changes nothing already
 merged (no new rows, no change history). Params:
 `full_export` ignores the watermark (a full reconciliation load); `source=filedrop` reads the newest
-`workers_*.csv` under `drop_dir/<tenant>/` instead of the API.
+`workers_*.csv` under `<drop root>/<tenant>/` instead of the API. The drop root is in the object store
+(`$CREDSYNC_HRIS_DROP`, else `$CREDSYNC_OBJECT_STORE/hris_drop`), or the `drop_dir` param (a store
+URL or absolute path), so every worker reads the same drop.
 """
 
 
-@task(map_index_template=TENANT_MAP_INDEX)
-def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | None = None) -> dict:
+@tenant_task
+def extract_and_stage(tenant: Tenant, params: dict | None = None, run_id: str | None = None) -> dict:
     """Pull the tenant's delta and stage it as one batch (rows the mapping rejects are quarantined)."""
-    from pathlib import Path
-
-    from credsync.hooks.hris import HrisHook, latest_drop_file
+    from credsync.hooks.hris import HrisHook
     from credsync.people import flow
-    from credsync.tenants import load_tenants
+    from credsync.people.filedrop import latest_drop
     from credsync.warehouse import url_from_connection
 
-    label_tenant(tenant_id)
     params = params or {}
-    tenant = next(t for t in load_tenants() if t.tenant_id == tenant_id)
     if params.get("source") == "filedrop":
-        open_export = flow.csv_export(latest_drop_file(Path(params["drop_dir"]), tenant_id))
+        open_export = flow.csv_export(latest_drop(params.get("drop_dir"), tenant.tenant_id))
     else:
-        open_export = HrisHook(tenant.conn_id("hris"), tenant_id).export
-    return flow.extract_and_stage(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=tenant_id,
+        open_export = HrisHook(tenant.conn_id("hris"), tenant.tenant_id).export
+    return flow.extract_and_stage(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=tenant.tenant_id,
                                   open_export=open_export, full=bool(params.get("full_export")),
                                   dag_run_id=run_id, id_case=tenant.identity_case,
                                   park=flow.park_request(params, run_id))
 
 
-@task(map_index_template=TENANT_MAP_INDEX)
-def gate(staged: dict) -> dict:
+@tenant_task
+def gate(tenant: Tenant, staged: dict) -> dict:
     """Great Expectations gate on the staged batch; a blocked batch fails here (no retry), core untouched."""
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from credsync.ingest.gate import BatchRejected
     from credsync.people import flow
-    from credsync.people.merge import BatchRejected
     from credsync.warehouse import url_from_connection
 
-    label_tenant(staged["tenant_id"])
-    try:
+    with fail_without_retry(BatchRejected):
         return flow.gate(url_from_connection(WAREHOUSE_CONN_ID), staged)
-    except BatchRejected as exc:
-        raise AirflowFailException(str(exc)) from None
 
 
-@task(map_index_template=TENANT_MAP_INDEX, outlets=[WORKERS])
-def merge(gated: dict) -> dict:
+@tenant_task(outlets=[WORKERS])
+def merge(tenant: Tenant, gated: dict) -> dict:
     """Merge into core.workers with change history; the watermark moves in the same transaction."""
     from credsync.people import flow
     from credsync.warehouse import url_from_connection
 
-    label_tenant(gated["tenant_id"])
     return flow.merge(url_from_connection(WAREHOUSE_CONN_ID), gated)
 
 
 @task_group
 def export_tenant(tenant_id: str) -> None:
     """One tenant's chain; a mapped group, so a blocked batch stops only its own tenant."""
-    merge(gate(extract_and_stage(tenant_id)))
+    merge(tenant_id, gate(tenant_id, extract_and_stage(tenant_id)))
 
 
 @dag(
@@ -122,8 +118,10 @@ def export_tenant(tenant_id: str) -> None:
     params={
         "full_export": Param(False, type="boolean", description="Ignore the watermark and export every worker."),
         "source": Param("api", enum=["api", "filedrop"], description="HRIS REST export or the newest CSV drop."),
-        "drop_dir": Param("build/sandbox/hris_drop", type="string",
-                          description="File-drop root (contains <tenant>/workers_*.csv); source=filedrop only."),
+        "drop_dir": Param(None, type=["null", "string"],
+                          description="File-drop root, a store URL or absolute path (contains "
+                                      "<tenant>/workers_*.csv); empty: the object store's hris_drop/. "
+                                      "source=filedrop only."),
         "park_tenant": Param(None, type=["null", "string"],
                              description="Unblock a rejected batch: the tenant whose batch to park records of."),
         "park_batch_id": Param(None, type=["null", "string"],

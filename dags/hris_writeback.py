@@ -8,7 +8,6 @@ from credsync.dagkit import (
     CREDENTIALS,
     DEFAULT_ARGS,
     SUBMISSIONS,
-    TENANT_MAP_INDEX,
     WRITEBACKS,
     check_warehouse_schema,
     enabled_tenants,
@@ -32,9 +31,10 @@ credential gives
 - for `pay_impact` credentials only, a payroll flag active only while the
   credential is, with effective dates —
   `PUT .../payroll-flags/{type}` — and the whole day's picture as
-  `build/payroll/<tenant>/payroll_flags_<YYYY-MM-DD>.csv`
-  (`writeback.payroll_csv_dir` in `include/delivery.yaml`) for payroll
-  systems without an API.
+  `payroll/<tenant>/payroll_flags_<YYYY-MM-DD>.csv` in the object store
+  (`$CREDSYNC_OBJECT_STORE`; `$CREDSYNC_PAYROLL_STORE` or
+  `writeback.payroll_csv_dir` in `include/delivery.yaml` put it elsewhere)
+  for payroll systems without an API.
 
 **Inputs**: `core.credentials`; the tenant's `hris` connection (password =
 Bearer token). **Outputs**: `core.writebacks` (hash of what was delivered),
@@ -60,7 +60,7 @@ upserts; the CSV is rewritten atomically with the same bytes.
 def hris_writeback() -> None:
     tenants = enabled_tenants()
     check_warehouse_schema() >> tenants
-    write_back.override(outlets=[WRITEBACKS], map_index_template=TENANT_MAP_INDEX).expand(tenant_id=tenants)
+    write_back.override(outlets=[WRITEBACKS]).expand(tenant_id=tenants)
 
 
 hris_writeback()

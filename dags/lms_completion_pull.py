@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task, task_group
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task_group
 
 from credsync.dagkit import (
     COMPLETIONS,
     DEFAULT_ARGS,
-    TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     WORKERS,
     check_warehouse_schema,
     enabled_tenants,
-    label_tenant,
+    fail_without_retry,
+    tenant_task,
 )
+
+if TYPE_CHECKING:
+    from credsync.tenants import Tenant
 
 DOC = """
 ### LMS completion pull
 
-**What**: per tenant, pulls xAPI statements from the LRS (`since` the last watermark, following `more`
-links, never past `X-Experience-API-Consistent-Through`) and the LMS REST completions export
+**What**: per tenant, pulls xAPI statements from the LRS (`since` the last watermark minus an overlap,
+`lookback_hours`, following `more` links; duplicates dedupe by id; the watermark never passes
+`X-Experience-API-Consistent-Through` when the LRS sends it, and is right for LRSs that filter `since`
+on `timestamp`, such as Ralph) and the LMS REST completions export
 (`updated_since`), maps them through `include/mappings/xapi_statement_v1.csv` /
 `lms_completion_v1.csv` into one staged batch (`staging.completions`), runs the Great Expectations gate,
 and merges into `core.completions`. Emits the `core.completions` asset (triggers `credential_issuance`).
@@ -38,72 +44,68 @@ score outside 0..100, future timestamp, foreign activity) or ids repeat; the bat
 `core` is untouched, the Data Docs link (in the object store) is in the log. Fix the source, then
 clear the tenant's task.
 
+**LRS sync** (`credsync.learning.lrs_sync`, figures per batch in `audit.lrs_pulls`): weekly, and when
+triggered with `reconcile_statement_ids`, the pull also reads `reconcile_window_days` before the
+watermark and pulls every statement id the warehouse never saw. Statements quarantined by an earlier
+merged batch are skipped when the LRS sends them again (`replay_quarantined` re-evaluates them);
+batches under `min_batch_size` are never refused for their share of bad records. An LRS error fails
+only that tenant, naming the LRS, the query and what to do (runbook: *LRS pulls*).
+
 **Rerun safely**: every step is idempotent (statements dedupe by id; the watermark advances only in the
 merge transaction). Clearing any task, or the whole run, adds nothing the second time: a pull of a
 window whose batch the gate refused re-stages that same batch, so its quarantine rows are written once.
 """
 
 
-@task(map_index_template=TENANT_MAP_INDEX)
-def extract_and_stage(tenant_id: str, params: dict | None = None, run_id: str | None = None) -> dict:
+@tenant_task
+def extract_and_stage(tenant: Tenant, params: dict | None = None, run_id: str | None = None) -> dict:
     """Pull both sources after their watermarks and COPY them into one staged batch."""
-    label_tenant(tenant_id)
     from credsync.hooks.lms import LmsHook
     from credsync.hooks.lrs import LrsHook
-    from credsync.learning.pull import LMS_STREAM, LRS_STREAM, current_watermark, stage_pull
-    from credsync.tenants import load_tenants
-    from credsync.warehouse import connect, url_from_connection
-
-    tenant = next(t for t in load_tenants() if t.tenant_id == tenant_id)
-    with connect(url_from_connection(WAREHOUSE_CONN_ID), autocommit=True) as conn:
-        full = bool((params or {}).get("full_pull"))
-        lrs_since = None if full else current_watermark(conn, tenant_id, LRS_STREAM)
-        lms_since = None if full else current_watermark(conn, tenant_id, LMS_STREAM)
-        statements = LrsHook(tenant.conn_id("lrs"), tenant_id).pull_statements(lrs_since)
-        completions = LmsHook(tenant.conn_id("lms"), tenant_id).export_completions(lms_since)
-        batch, skipped = stage_pull(conn, tenant_id=tenant_id, statements=statements, lms_items=completions,
-                                    dag_run_id=run_id)
-    counts = {**batch.as_counts(), "skipped_in_progress": skipped,
-              "watermarks": {".".join(LRS_STREAM): statements.watermark, ".".join(LMS_STREAM): completions.watermark}}
-    return counts
-
-
-@task(map_index_template=TENANT_MAP_INDEX)
-def gate(staged: dict, params: dict | None = None) -> dict:
-    """Great Expectations gate on the staged batch; a blocked batch fails this tenant only (no retry)."""
-    label_tenant(staged["tenant_id"])
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from credsync.learning.quality import BatchRejected, CompletionGateThresholds, gate_batch
+    from credsync.learning import flow
+    from credsync.learning.lrs_sync import LrsSyncPolicy, open_statement_sync
     from credsync.warehouse import url_from_connection
 
-    thresholds = CompletionGateThresholds(max_quarantine_share=float((params or {}).get("max_quarantine_share", 0.05)))
-    try:
-        result = gate_batch(url_from_connection(WAREHOUSE_CONN_ID), tenant_id=staged["tenant_id"],
-                            batch_id=staged["batch_id"], thresholds=thresholds)
-    except BatchRejected as exc:
-        raise AirflowFailException(str(exc)) from exc
-    return {**staged, "gate": result.summary}
+    params = params or {}
+    warehouse_url = url_from_connection(WAREHOUSE_CONN_ID)
+    lrs = LrsHook(tenant.conn_id("lrs"), tenant.tenant_id)
+    statements = open_statement_sync(
+        warehouse_url, tenant_id=tenant.tenant_id, open_pull=lrs.pull_statements,
+        policy=LrsSyncPolicy.from_settings(lrs.extras, params),
+        reconcile=bool(params.get("reconcile_statement_ids")),
+        replay_quarantined=bool(params.get("replay_quarantined")), lrs_name=f"LRS {tenant.conn_id('lrs')!r}")
+    return flow.extract_and_stage(
+        warehouse_url, tenant_id=tenant.tenant_id, open_statements=statements,
+        open_completions=LmsHook(tenant.conn_id("lms"), tenant.tenant_id).export_completions,
+        full=bool(params.get("full_pull")), dag_run_id=run_id)
 
 
-@task(map_index_template=TENANT_MAP_INDEX, outlets=[COMPLETIONS])
-def merge(validated: dict) -> dict:
+@tenant_task
+def gate(tenant: Tenant, staged: dict, params: dict | None = None) -> dict:
+    """Great Expectations gate on the staged batch; a blocked batch fails this tenant only (no retry)."""
+    from credsync.ingest.gate import BatchRejected
+    from credsync.learning import flow
+    from credsync.warehouse import url_from_connection
+
+    with fail_without_retry(BatchRejected):
+        return flow.gate(url_from_connection(WAREHOUSE_CONN_ID), staged,
+                         max_quarantine_share=float((params or {}).get("max_quarantine_share", 0.05)),
+                         min_batch_size=int((params or {}).get("min_batch_size", 20)))
+
+
+@tenant_task(outlets=[COMPLETIONS])
+def merge(tenant: Tenant, validated: dict) -> dict:
     """Merge into core.completions, hold unknown people, apply voids, advance watermarks; one transaction."""
-    label_tenant(validated["tenant_id"])
-    from credsync.learning.merge import merge_completions
-    from credsync.warehouse import connect, url_from_connection
+    from credsync.learning import flow
+    from credsync.warehouse import url_from_connection
 
-    watermarks = {tuple(k.split(".", 1)): v for k, v in validated["watermarks"].items() if v}
-    with connect(url_from_connection(WAREHOUSE_CONN_ID), autocommit=True) as conn:
-        result = merge_completions(conn, tenant_id=validated["tenant_id"], batch_id=validated["batch_id"],
-                                   watermarks=watermarks)
-    return {k: v for k, v in validated.items() if k not in ("gate", "watermarks")} | result.as_counts()
+    return flow.merge(url_from_connection(WAREHOUSE_CONN_ID), validated)
 
 
 @task_group
 def pull_tenant(tenant_id: str) -> None:
     """One tenant's chain; a mapped group, so a blocked batch stops only its own tenant."""
-    merge(gate(extract_and_stage(tenant_id)))
+    merge(tenant_id, gate(tenant_id, extract_and_stage(tenant_id)))
 
 
 @dag(
@@ -119,6 +121,19 @@ def pull_tenant(tenant_id: str) -> None:
         "full_pull": Param(False, type="boolean", description="Ignore watermarks and pull everything (safe: dedupes)"),
         "max_quarantine_share": Param(0.05, type="number", minimum=0, maximum=0.5,
                                       description="Block a batch when more than this share of it is bad"),
+        "min_batch_size": Param(20, type="integer", minimum=0,
+                                description="Share thresholds apply only to batches of at least this many records"),
+        "lookback_hours": Param(None, type=["null", "number"], minimum=0,
+                                description="LRS overlap: ask for statements since watermark minus this"
+                                            " (empty: the connection's extra, else 24)"),
+        "reconcile_statement_ids": Param(False, type="boolean",
+                                         description="Also read the wide window and pull statements never pulled"
+                                                     " (runs weekly by itself)"),
+        "reconcile_window_days": Param(None, type=["null", "number"], minimum=1,
+                                       description="Reconciliation window before the watermark (empty: extra; 90)"),
+        "replay_quarantined": Param(False, type="boolean",
+                                    description="Re-evaluate statements quarantined before when the LRS sends them"
+                                                " (after a fix), instead of skipping them"),
     },
 )
 def lms_completion_pull() -> None:

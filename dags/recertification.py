@@ -8,7 +8,6 @@ from credsync.dagkit import (
     CREDENTIALS,
     DEFAULT_ARGS,
     SUBMISSIONS,
-    TENANT_MAP_INDEX,
     WRITEBACKS,
     check_warehouse_schema,
     enabled_tenants,
@@ -31,7 +30,7 @@ holds up another):
    revocations through the same idempotent path as `registry_push`.
 3. **write_back** — compensating HRIS profile updates ("... expired on
    2026-03-01") and payroll flags switched off with their end date; the dated
-   payroll CSV under `build/payroll/<tenant>/`.
+   payroll CSV under `payroll/<tenant>/` in the object store.
 
 **Returns** per tenant: `{expired, reminders}`, the push counts, and the
 write-back counts. Emits `core.credentials`, `core.registry_submissions`,
@@ -45,9 +44,9 @@ in `audit.dead_letters`; replay them with `dlq_replay`.
 
 @task_group
 def recertify_tenant(tenant_id: str) -> None:
-    expired = expire_and_remind.override(outlets=[CREDENTIALS], map_index_template=TENANT_MAP_INDEX)(tenant_id)
-    revoked = revoke_in_registry.override(outlets=[SUBMISSIONS], map_index_template=TENANT_MAP_INDEX)(tenant_id)
-    written = write_back.override(outlets=[WRITEBACKS], map_index_template=TENANT_MAP_INDEX)(tenant_id)
+    expired = expire_and_remind.override(outlets=[CREDENTIALS])(tenant_id)
+    revoked = revoke_in_registry.override(outlets=[SUBMISSIONS])(tenant_id)
+    written = write_back.override(outlets=[WRITEBACKS])(tenant_id)
     expired >> revoked >> written
 
 

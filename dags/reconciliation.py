@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pendulum
 from airflow.sdk import Param, dag, task, task_group
 
 from credsync.dagkit import (
     DEFAULT_ARGS,
     FINDINGS,
-    TENANT_MAP_INDEX,
     WAREHOUSE_CONN_ID,
     check_warehouse_schema,
-    label_tenant,
+    fail_without_retry,
+    tenant_task,
 )
+
+if TYPE_CHECKING:
+    from credsync.tenants import Tenant
 
 DOC = """
 ### reconciliation
@@ -30,7 +35,7 @@ demand from the trigger form.
 3. **gate** — Great Expectations check of the run: drift ≤ 1 % per comparison,
    delivery success ≥ 99 %. A breach fails the task (no retry) and the
    `on_failure_callback` logs it and writes `recon.alerts`.
-4. **report** — HTML + PNG charts to `build/reports/<tenant>/` (runs even when
+4. **report** — HTML + PNG charts to `reports/<tenant>/` in the object store (runs even when
    the gate failed; fails with a clear message when compare did not finish).
 
 **Backfill one run at a time:** a backfill has its own `max_active_runs` (10 by
@@ -60,7 +65,8 @@ the first time a finding is seen. To rerun one tenant, clear its mapped task
         "tenant_id": Param(None, type=["null", "string"], pattern="^[a-z][a-z0-9_]{1,30}$",
                            description="Only this tenant (empty: every enabled tenant)."),
         "report_dir": Param(None, type=["null", "string"],
-                            description="Where reports go (empty: report_dir of include/recon.yaml)."),
+                            description="Where reports go: a store URL or absolute path (empty: report_dir of "
+                                        "include/recon.yaml, else the object store's reports/)."),
     },
 )
 def reconciliation() -> None:
@@ -76,16 +82,15 @@ def reconciliation() -> None:
         return [wanted] if wanted else enabled
 
     def snapshot_task(source: str, system: str):
-        @task(task_id=f"snapshot_{source}", map_index_template=TENANT_MAP_INDEX, doc_md=(
+        @tenant_task(task_id=f"snapshot_{source}", doc_md=(
             f"COPY the {system} listing of one tenant into staging (a new snapshot replaces the "
             "previous one in the same transaction, so a failed load leaves the last good one). "
             "Safe to clear and rerun on its own."))
-        def snapshot(tenant_id: str) -> str:
+        def snapshot(tenant: Tenant) -> str:
             from credsync.recon.tasks import snapshot_listing
             from credsync.warehouse import url_from_connection
 
-            label_tenant(tenant_id)
-            return snapshot_listing(url_from_connection(WAREHOUSE_CONN_ID), tenant_id, source)
+            return snapshot_listing(url_from_connection(WAREHOUSE_CONN_ID), tenant.tenant_id, source)
 
         return snapshot
 
@@ -93,13 +98,12 @@ def reconciliation() -> None:
     snapshot_registry = snapshot_task("registry", "registry (GET /v1/certificates)")
     snapshot_hris = snapshot_task("hris", "HRIS (certifications and payroll flags)")
 
-    @task(map_index_template=TENANT_MAP_INDEX, outlets=[FINDINGS])
-    def compare(tenant_id: str, lms: str, registry: str, hris: str, dag_run=None) -> dict:
+    @tenant_task(outlets=[FINDINGS])
+    def compare(tenant: Tenant, lms: str, registry: str, hris: str, dag_run=None) -> dict:
         from credsync.recon.tasks import compare as run_compare
         from credsync.warehouse import url_from_connection
 
-        label_tenant(tenant_id)
-        return run_compare(url_from_connection(WAREHOUSE_CONN_ID), tenant_id,
+        return run_compare(url_from_connection(WAREHOUSE_CONN_ID), tenant.tenant_id,
                            {"lms": lms, "registry": registry, "hris": hris},
                            dag_run_id=getattr(dag_run, "run_id", None))
 
@@ -108,30 +112,25 @@ def reconciliation() -> None:
 
         on_reconciliation_failure(context)
 
-    @task(map_index_template=TENANT_MAP_INDEX, on_failure_callback=_alert)
-    def gate(outcome: dict) -> dict:
+    @tenant_task(on_failure_callback=_alert)
+    def gate(tenant: Tenant, outcome: dict) -> dict:
         """Drift and delivery thresholds; a breach fails at once (a retry would see the same run)."""
-        from airflow.sdk.exceptions import AirflowFailException
-
         from credsync.recon.gate import ReconGateFailed
         from credsync.recon.tasks import gate as run_gate
         from credsync.warehouse import url_from_connection
 
-        label_tenant(outcome["tenant_id"])
-        try:
-            return run_gate(url_from_connection(WAREHOUSE_CONN_ID), outcome["tenant_id"], outcome["run_id"])
-        except ReconGateFailed as exc:
-            raise AirflowFailException(str(exc)) from None
+        with fail_without_retry(ReconGateFailed):
+            return run_gate(url_from_connection(WAREHOUSE_CONN_ID), tenant.tenant_id, outcome["run_id"])
 
-    @task(map_index_template=TENANT_MAP_INDEX, trigger_rule="all_done")
-    def report(outcome: dict | None, tenant_id: str, params: dict | None = None) -> dict:
+    @tenant_task(trigger_rule="all_done")
+    def report(tenant: Tenant, outcome: dict | None, params: dict | None = None) -> dict:
         """The tenant's report; runs after a failed gate too, but not without a compared run."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from credsync.recon.tasks import report as write_report
         from credsync.warehouse import url_from_connection
 
-        label_tenant(tenant_id)
+        tenant_id = tenant.tenant_id
         if not outcome:
             # all_done also fires when compare failed (e.g. SnapshotMissing): there is no run to report.
             raise AirflowFailException(
@@ -145,7 +144,7 @@ def reconciliation() -> None:
         """One tenant's chain; a mapped group, so one tenant's failure leaves the others running."""
         # The three listings run side by side; compare waits for all of them.
         outcome = compare(tenant_id, snapshot_lms(tenant_id), snapshot_registry(tenant_id), snapshot_hris(tenant_id))
-        gate(outcome) >> report(outcome, tenant_id)
+        gate(tenant_id, outcome) >> report(tenant_id, outcome)
 
     wanted = tenants()
     check_warehouse_schema() >> wanted

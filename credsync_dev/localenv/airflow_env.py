@@ -30,7 +30,9 @@ def airflow_base_env(airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins")]),
+        # local_settings/ holds airflow_local_settings.py: the scheduler policy labelling tenant tasks.
+        "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"),
+                                       str(Path(__file__).with_name("local_settings"))]),
         "CREDSYNC_PROJECT_ROOT": str(PROJECT_ROOT),
         "NO_PROXY": "*",
     }

@@ -208,6 +208,9 @@ def demo_environment(
                 "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": secrets["CREDSYNC_SIGNING_CONN"],
                 "AIRFLOW_CONN_CREDSYNC_AUDIT_CHECKPOINT_KEY": secrets["CREDSYNC_AUDIT_CHECKPOINT_CONN"],
                 "CREDSYNC_OBJECT_STORE": f"file://{build_dir / 'objects'}",
+                # The HRIS sandbox drops its CSV exports here: the share hris_delta_export's
+                # source=filedrop reads (credsync.people.filedrop).
+                "CREDSYNC_HRIS_DROP": f"file://{demo_dir / 'sandbox' / 'hris_drop'}",
                 "CREDSYNC_ISSUER_BASE_URL": issuer_base,
                 "CREDSYNC_BUILD_DIR": str(build_dir),
             }

@@ -52,6 +52,20 @@ def load_tenants(path: Path = TENANTS_FILE, *, enabled_only: bool = True) -> lis
     return [t for t in tenants if t.enabled or not enabled_only]
 
 
+def get_tenant(tenant_id: str, path: Path = TENANTS_FILE) -> Tenant:
+    """The enabled tenant ``tenant_id``; the one lookup every tenant task makes.
+
+    Raises :class:`TenantConfigError` naming the file and the enabled tenants when it is not one of
+    them (disabled since the run was planned, or a typo in a manual run's params).
+    """
+    tenants = load_tenants(path)
+    for tenant in tenants:
+        if tenant.tenant_id == tenant_id:
+            return tenant
+    raise TenantConfigError(f"{path}: tenant {tenant_id!r} is not an enabled tenant "
+                            f"(enabled: {', '.join(t.tenant_id for t in tenants) or 'none'})")
+
+
 def _parse(path: Path, index: int, entry: object) -> Tenant:
     where = f"{path}: tenant #{index}"
     if not isinstance(entry, dict):

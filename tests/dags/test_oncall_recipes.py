@@ -57,9 +57,8 @@ def test_reconciliation_report_without_a_compared_run_fails_with_a_clear_message
     from airflow.sdk.exceptions import AirflowFailException
 
     report = dagbag.dags["reconciliation"].get_task("reconcile_tenant.report")
-    monkeypatch.setitem(report.python_callable.__globals__, "label_tenant", lambda tenant_id: None)
     with pytest.raises(AirflowFailException, match=r"tenant acme: compare did not finish.*SnapshotMissing"):
-        report.python_callable(None, "acme")
+        report.python_callable(None, tenant_id="acme")
 
 
 def readme_command(prefix: str) -> list[str]:

@@ -22,12 +22,13 @@ import pytest
 # the test starts so that pytest's log capture stays attached.
 from airflow.sdk import ObjectStoragePath  # noqa: F401
 
+from credsync.ingest.gate import BatchRejected as CompletionsRejected
+from credsync.ingest.gate import BatchRejected as WorkersRejected
+from credsync.ingest.gate import gate_batch
 from credsync.learning.pull import stage_pull
-from credsync.learning.quality import BatchRejected as CompletionsRejected
-from credsync.learning.quality import CompletionGateThresholds, gate_batch
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.paths import GX_DIR
 from credsync.people import flow
-from credsync.people.merge import BatchRejected as WorkersRejected
 from credsync.quality.gate import URL_VARIABLE
 from credsync.warehouse import connect
 
@@ -113,11 +114,11 @@ def test_gates_touch_no_committed_file_take_no_lock_and_leak_no_secret(fresh_war
         bad, _ = stage_pull(conn, tenant_id=TENANT,
                             statements=[statement("completed", "E1"), statement("attempted", "E2")])
         with pytest.raises(CompletionsRejected, match=r"quarantine_share.*Data Docs: file://"):
-            gate_batch(url, tenant_id=TENANT, batch_id=bad.batch_id, thresholds=CompletionGateThresholds())
+            gate_batch(url, completion_gate(CompletionGateThresholds()), tenant_id=TENANT, batch_id=bad.batch_id)
         lenient, _ = stage_pull(conn, tenant_id=TENANT,
                                 statements=[statement("completed", "E1"), statement("attempted", "E2")])
-        result = gate_batch(url, tenant_id=TENANT, batch_id=lenient.batch_id,
-                            thresholds=CompletionGateThresholds(max_quarantine_share=0.6))
+        result = gate_batch(url, completion_gate(CompletionGateThresholds(max_quarantine_share=0.6)), tenant_id=TENANT,
+                            batch_id=lenient.batch_id)
         assert result.success
         assert lenient.batch_id in page(result.data_docs_url, store).name
         assert "thresholds differ from the committed suite lms_completions.json" in caplog.text

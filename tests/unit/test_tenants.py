@@ -32,3 +32,11 @@ def test_disabled_tenant_is_skipped_unless_asked(tmp_path: Path):
     )
     assert [t.tenant_id for t in load_tenants(path)] == ["acme"]
     assert [t.tenant_id for t in load_tenants(path, enabled_only=False)] == ["acme", "beta"]
+
+
+def test_get_tenant_is_the_one_lookup_and_names_the_enabled_tenants() -> None:
+    from credsync.tenants import get_tenant
+
+    assert get_tenant("acme").conn_id("hris") == "hris_acme"
+    with pytest.raises(TenantConfigError, match=r"tenant 'initech' is not an enabled tenant \(enabled: acme, globex"):
+        get_tenant("initech")

@@ -17,6 +17,35 @@ if TYPE_CHECKING:
     import psycopg
 
 
+@dataclass(frozen=True)
+class StagedBatch:
+    """What staging made of one window, as ``audit.batches`` counts it:
+    ``records_in = records_loaded + records_quarantined + records_dead`` (``records_loaded`` = staged to
+    load if the gate passes; a refusal sets it to 0 in the table). ``attempt`` > 1: the window's refused
+    batch was staged again. ``parked``: records diverted as parked (HRIS); ``schema_drift``: the blocking
+    drift found while staging, for the gate (HRIS)."""
+
+    batch_id: str
+    tenant_id: str
+    records_in: int
+    records_loaded: int
+    records_quarantined: int
+    records_dead: int = 0
+    attempt: int = 1
+    mapping_version: str | None = None
+    parked: int = 0
+    schema_drift: str | None = None
+
+    def as_counts(self) -> dict[str, object]:
+        """The XCom form both flows hand from stage to gate to merge."""
+        return {
+            "batch_id": self.batch_id, "tenant_id": self.tenant_id, "records_in": self.records_in,
+            "loaded": self.records_loaded, "quarantined": self.records_quarantined, "dead": self.records_dead,
+            "attempt": self.attempt, "mapping_version": self.mapping_version, "parked": self.parked,
+            "schema_drift": self.schema_drift,
+        }
+
+
 class BatchClosed(ValueError):
     """The named batch is merged, or belongs to another tenant, source or stream: not re-staged."""
 

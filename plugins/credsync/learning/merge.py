@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from credsync.ingest.gate import BatchNotValidated
+from credsync.ingest.watermarks import advance_watermark
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
@@ -23,10 +25,6 @@ class MergeResult:
 
     def as_counts(self) -> dict[str, int]:
         return {"inserted": self.inserted, "held": self.held, "released": self.released, "voided": self.voided}
-
-
-class BatchNotValidated(RuntimeError):
-    """The batch has not passed the gate (or does not exist): merging it is refused."""
 
 
 def merge_completions(
@@ -67,11 +65,13 @@ def merge_completions(
         held = sum(1 for (is_new,) in cur.fetchall() if is_new)
         cur.execute(sql_text("learning/apply_voids.sql"), params)
         voided = cur.rowcount
+        # A void reaches the LMS REST copy of the voided enrollment too (a credential may rest on it).
+        cur.execute(sql_text("learning/void_rest_twins.sql"), params)
+        voided += cur.rowcount
         cur.execute(sql_text("learning/mark_merged.sql"), params)
-        for (source, stream), watermark in (watermarks or {}).items():
-            cur.execute(sql_text("learning/advance_watermark.sql"), {
-                **params, "source": source, "stream": stream, "watermark": watermark,
-            })
+        for stream, watermark in (watermarks or {}).items():
+            advance_watermark(cur, tenant_id=tenant_id, stream=stream, watermark=watermark, batch_id=batch_id,
+                              order="text")
     return MergeResult(inserted=inserted, held=held, released=released, voided=voided)
 
 

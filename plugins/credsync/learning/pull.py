@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from credsync.ingest.batches import StagedBatch
+from credsync.ingest.watermarks import Stream
 from credsync.learning.normalise import (
     LMS_MAPPING,
     XAPI_MAPPING,
@@ -18,16 +20,15 @@ from credsync.learning.normalise import (
     normalise_statement,
     storable_copy,
 )
-from credsync.learning.staging import StagedBatch, stage_completions
-from credsync.paths import sql_text
+from credsync.learning.staging import stage_completions
 
 if TYPE_CHECKING:
     import psycopg
 
 log = logging.getLogger(__name__)
 
-LRS_STREAM = ("lrs", "statements")
-LMS_STREAM = ("lms", "completions")
+LRS_STREAM = Stream("lrs", "statements")
+LMS_STREAM = Stream("lms", "completions")
 
 
 @dataclass
@@ -41,15 +42,6 @@ class PullOutcome:
     def as_counts(self) -> dict[str, object]:
         return {**self.batch.as_counts(), "skipped_in_progress": self.skipped_in_progress,
                 "watermarks": {f"{s}.{t}": w for (s, t), w in self.watermarks.items()}}
-
-
-def current_watermark(conn: psycopg.Connection, tenant_id: str, stream: tuple[str, str]) -> str | None:
-    """Where ``stream`` resumes (None = from the start); ends the read transaction it opened."""
-    row = conn.execute(sql_text("learning/get_watermark.sql"),
-                       {"tenant_id": tenant_id, "source": stream[0], "stream": stream[1]}).fetchone()
-    if not conn.autocommit:
-        conn.rollback()  # a read-only lookup; leave the connection idle for the next transaction
-    return row[0] if row else None
 
 
 def stage_pull(
@@ -104,6 +96,9 @@ def pull_window(statements: Iterable[Any], lms_items: Iterable[Any] = ()) -> str
     parts = []
     for stream, source, attribute in ((LRS_STREAM, statements, "since"), (LMS_STREAM, lms_items, "updated_since")):
         if isinstance(source, list | tuple) and not source:
+            continue
+        if hasattr(source, "window_part"):  # a StatementSync names its overlap and reconciliation itself
+            parts.append(f"{stream[0]}.{stream[1]} {source.window_part}")
             continue
         if not hasattr(source, attribute):
             return None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from credsync.ingest.batches import open_batch
+from credsync.ingest.batches import StagedBatch, open_batch
 from credsync.learning.normalise import StagedCompletion, escape_text, find_unstorable, storable_copy
 from credsync.paths import sql_text
 from credsync.quality.quarantine import MAX_STORED_TEXT, REFUSED_BY_POSTGRES, capped
@@ -29,28 +29,6 @@ _TEXT_FIELDS = ("source_id", "actor_key", "course_code", "verb", "voids_source_i
 # JSON text of ``raw`` NUL appears as its escape (a hit may be an escaped backslash: rechecked) and a
 # lone surrogate as itself.
 _REFUSED_IN_JSON = re.compile(r"\\u0000|[\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class StagedBatch:
-    """What staging produced; ``records_in = records_loaded + records_quarantined + records_dead``
-    (``records_loaded`` = staged to load if the gate passes; the gate sets it to 0 on refusal).
-    ``attempt`` > 1: the window's refused batch was staged again (:mod:`credsync.ingest.batches`)."""
-
-    batch_id: str
-    tenant_id: str
-    records_in: int
-    records_loaded: int
-    records_quarantined: int
-    records_dead: int
-    attempt: int = 1
-
-    def as_counts(self) -> dict[str, object]:
-        return {
-            "batch_id": self.batch_id, "tenant_id": self.tenant_id, "in": self.records_in,
-            "loaded": self.records_loaded, "quarantined": self.records_quarantined, "dead": self.records_dead,
-            "attempt": self.attempt,
-        }
 
 
 def stage_completions(
@@ -92,7 +70,8 @@ def stage_completions(
         cur.execute(sql_text("learning/quarantine_rows.sql"), {"batch_id": batch_id})
         cur.execute(sql_text("learning/finish_staging.sql"), {"batch_id": batch_id})
         records_in, loaded, quarantined, dead = cur.fetchone()
-    return StagedBatch(batch_id, tenant_id, records_in, loaded, quarantined, dead, attempt=opened.attempt)
+    return StagedBatch(batch_id, tenant_id, records_in, loaded, quarantined, dead, attempt=opened.attempt,
+                       mapping_version=mapping_version)
 
 
 def _cap_quarantined(cur: psycopg.Cursor, batch_id: str) -> None:

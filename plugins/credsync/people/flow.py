@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Protocol
 
+from credsync.ingest.gate import gate_batch
+from credsync.ingest.watermarks import current_watermark
 from credsync.paths import sql_text
-from credsync.people.merge import current_watermark, gate_batch, merge_batch
+from credsync.people.merge import WORKERS_STREAM, merge_batch
 from credsync.people.park import ParkRequest
 from credsync.people.staging import stage_workers
 
@@ -53,12 +54,12 @@ def extract_and_stage(
             parked = park_records(conn, request=park)
             log.warning("tenant %s: parked %d record(s) of batch %s by %s: %s", tenant_id, len(parked.parked),
                         park.batch_id, park.parked_by, ", ".join(parked.parked))
-        since = None if full else current_watermark(conn, tenant_id)
+        since = None if full else current_watermark(conn, tenant_id, WORKERS_STREAM)
         conn.commit()
         export = open_export(since)
         window_key = getattr(export, "window_key", None) or (f"updated_since={since}" if since else "full")
         result: dict[str, Any] = {"tenant_id": tenant_id, "updated_since": since, "batch_id": None,
-                                  "records_in": 0, "staged": 0, "quarantined": 0}
+                                  "records_in": 0, "loaded": 0, "quarantined": 0, "dead": 0}
         if window_key.startswith("file=") and conn.execute(
                 sql_text("people/merged_window.sql"), {"tenant_id": tenant_id, "window_key": window_key}).fetchone():
             # A file's content is fixed: once merged, reading it again (the next run finds no newer
@@ -76,18 +77,21 @@ def extract_and_stage(
                                dag_run_id=dag_run_id, id_case=id_case, window_key=window_key,
                                columns=getattr(export, "columns", None),
                                ignored_fields=load_thresholds().ignored_source_fields)
-    result.update(staged.as_dict(), watermark=export.as_of)
+    result.update(staged.as_counts(), watermark=export.as_of)
     log.info("tenant %s: staged batch %s (attempt %d, %s): %d in, %d staged, %d quarantined (%d parked)",
-             tenant_id, staged.batch_id, staged.attempt, window_key, staged.records_in, staged.staged,
-             staged.quarantined, staged.parked)
+             tenant_id, staged.batch_id, staged.attempt, window_key, staged.records_in, staged.records_loaded,
+             staged.records_quarantined, staged.parked)
     return result
 
 
 def gate(warehouse_url: str, staged: dict[str, Any]) -> dict[str, Any]:
-    """Run the GX gate on a staged batch (no-op without one); raises BatchRejected when blocked."""
+    """Run the GX gate on a staged batch (no-op without one); raises
+    :class:`credsync.ingest.gate.BatchRejected` when blocked."""
+    from credsync.people.quality import worker_gate
+
     if not staged.get("batch_id"):
         return {**staged, "gate": "skipped"}
-    result = gate_batch(warehouse_url, tenant_id=staged["tenant_id"], batch_id=staged["batch_id"])
+    result = gate_batch(warehouse_url, worker_gate(), tenant_id=staged["tenant_id"], batch_id=staged["batch_id"])
     return {**staged, "gate": "passed", "data_docs_url": result.data_docs_url}
 
 
@@ -107,7 +111,7 @@ def merge(warehouse_url: str, gated: dict[str, Any]) -> dict[str, Any]:
                              watermark=gated.get("watermark"))
     return {
         "tenant_id": gated["tenant_id"], "batch_id": gated["batch_id"], "records_in": gated["records_in"],
-        "loaded": gated["staged"], "quarantined": gated["quarantined"], "inserted": merged.inserted,
+        "loaded": gated["loaded"], "quarantined": gated["quarantined"], "inserted": merged.inserted,
         "updated": merged.updated, "changed": bool(merged.inserted or merged.updated),
     }
 
@@ -127,13 +131,16 @@ def park_request(params: dict[str, Any], run_id: str | None) -> ParkRequest | No
                        note=str(params.get("park_note") or "") or None)
 
 
-def csv_export(path: Path | None) -> Callable[[str | None], Export]:
+def csv_export(path: Any) -> Callable[[str | None], Export]:
     """An ``open_export`` for the file-drop path: one CSV file is one batch (``since`` is ignored).
+
+    ``path`` is an ``ObjectStoragePath`` (:func:`credsync.people.filedrop.latest_drop`) or a local
+    ``Path``; None is an empty export.
 
     ``columns`` (the header) makes staging judge the file's layout strictly (schema drift);
     ``window_key`` names the file, so a rejected file is retried as the same batch.
     """
-    from credsync.hooks.hris import read_worker_csv, worker_csv_header
+    from credsync.people.filedrop import read_worker_csv, worker_csv_header
 
     class _CsvExport:
         as_of: str | None = None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
+from credsync.ingest.gate import BatchGate, row_query
 from credsync.paths import INCLUDE_DIR, sql_text
 
 THRESHOLDS_FILE = INCLUDE_DIR / "quality" / "hris_workers.yaml"
@@ -107,7 +107,7 @@ def worker_expectations(thresholds: WorkerGateThresholds) -> list[Any]:
             meta={"rule": "employment_type_allowed"},
         ),
         ex.UnexpectedRowsExpectation(
-            unexpected_rows_query=_query("people/gx_dates_sane.sql").substitute(
+            unexpected_rows_query=row_query("people/gx_dates_sane.sql").substitute(
                 earliest_hire_date=thresholds.earliest_hire_date,
                 max_hire_days_ahead=int(thresholds.max_hire_days_ahead),
             ),
@@ -115,7 +115,7 @@ def worker_expectations(thresholds: WorkerGateThresholds) -> list[Any]:
             meta={"rule": "dates_sane"},
         ),
         ex.UnexpectedRowsExpectation(
-            unexpected_rows_query=_query("people/gx_termination_share.sql").substitute(
+            unexpected_rows_query=row_query("people/gx_termination_share.sql").substitute(
                 max_share=float(thresholds.max_termination_share),
                 min_workforce=int(thresholds.volume_check_min_workforce),
             ),
@@ -128,10 +128,17 @@ def worker_expectations(thresholds: WorkerGateThresholds) -> list[Any]:
     return items
 
 
-def _query(name: str) -> Template:
-    """A GX row query from include/sql; comment lines dropped because GX embeds it in a subquery."""
-    lines = [line for line in sql_text(name).splitlines() if not line.lstrip().startswith("--")]
-    return Template("\n".join(lines))
+def worker_gate(thresholds: WorkerGateThresholds | None = None) -> BatchGate:
+    """The HRIS worker gate (``credsync.ingest.gate.gate_batch``): before GX (which cannot judge an empty
+    staged batch) the batch itself is checked — schema drift found while staging, and the share of its
+    records quarantined and not parked (a batch whose every record is quarantined is always blocked)."""
+    thresholds = thresholds or load_thresholds()
+    return BatchGate(
+        suite_name=thresholds.suite_name, table=STAGING_TABLE, sql_dir="people",
+        expectations=lambda: worker_expectations(thresholds),
+        batch_checks=lambda conn, tenant_id, batch_id: batch_checks(
+            conn, tenant_id=tenant_id, batch_id=batch_id, thresholds=thresholds),
+    )
 
 
 def batch_checks(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from credsync.ingest.batches import BatchClosed, open_batch
+from credsync.ingest.batches import BatchClosed, StagedBatch, open_batch
 from credsync.mapping import FieldMapping, MappingError, load_mapping
 from credsync.mapping.identity import DEFAULT_CASE_POLICY, canonical_id
 from credsync.mapping.transforms import RULE_MAX_LENGTH
@@ -41,24 +41,6 @@ class UnreadableRecord:
     @property
     def rule(self) -> str:
         return RULE_MAX_LENGTH if "field larger than field limit" in self.error else "csv_row_shape"
-
-
-@dataclass(frozen=True)
-class StagedBatch:
-    """What staging did with one extract (small: goes to XCom as a dict)."""
-
-    batch_id: str
-    tenant_id: str
-    records_in: int
-    staged: int
-    quarantined: int
-    mapping_version: str
-    attempt: int = 1
-    parked: int = 0
-    schema_drift: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def stage_workers(
@@ -157,8 +139,9 @@ def stage_workers(
          "schema_drift": record_json(found.as_dict()) if found else None},
     )
     conn.commit()
-    return StagedBatch(batch_id, tenant_id, records_in, staged, len(rejects) + diverted, mapping.mapping_version,
-                       attempt=attempt, parked=diverted,
+    return StagedBatch(batch_id, tenant_id, records_in, records_loaded=staged,
+                       records_quarantined=len(rejects) + diverted, attempt=attempt,
+                       mapping_version=mapping.mapping_version, parked=diverted,
                        schema_drift=storable_text(found.reason()) if found and found.blocking else None)
 
 

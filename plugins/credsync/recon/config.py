@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from credsync.paths import INCLUDE_DIR, PROJECT_ROOT
+from credsync.paths import INCLUDE_DIR
 
 RECON_FILE = INCLUDE_DIR / "recon.yaml"
 COMPARISONS = ("hris_lms", "completions_credentials", "credentials_registry", "credentials_hris")
@@ -38,7 +38,8 @@ class ReconConfig:
     grace_minutes: int
     escalate_after_runs: int
     lms_active_statuses: tuple[str, ...]
-    report_dir: Path
+    # A store URL or absolute path; None: $CREDSYNC_REPORT_STORE or $CREDSYNC_OBJECT_STORE/reports.
+    report_dir: str | None
     findings: dict[str, FindingPolicy]
     work_mem: str = "256MB"
 
@@ -56,7 +57,11 @@ def load_recon_config(path: Path = RECON_FILE) -> ReconConfig:
     if not isinstance(raw, dict):
         raise ReconConfigError(f"{path}: expected a mapping at the top level")
     thresholds = _mapping(path, raw, "thresholds")
-    report_dir = Path(str(raw.get("report_dir", "build/reports")))
+    report_dir = str(raw.get("report_dir") or "").strip() or None
+    if report_dir and "://" not in report_dir and not Path(report_dir).is_absolute():
+        raise ReconConfigError(f"{path}: key 'report_dir' {report_dir!r} is a relative path; give an object store "
+                               "URL or an absolute path every worker reaches, or leave it empty for "
+                               "$CREDSYNC_OBJECT_STORE/reports")
     return ReconConfig(
         max_drift_rate=_fraction(path, thresholds, "thresholds.max_drift_rate"),
         min_delivery_success_rate=_fraction(path, thresholds, "thresholds.min_delivery_success_rate"),
@@ -64,7 +69,7 @@ def load_recon_config(path: Path = RECON_FILE) -> ReconConfig:
         grace_minutes=_positive_int(path, raw, "grace_minutes", 60, allow_zero=True),
         escalate_after_runs=_positive_int(path, raw, "escalate_after_runs", 3),
         lms_active_statuses=tuple(_statuses(path, raw)),
-        report_dir=report_dir if report_dir.is_absolute() else PROJECT_ROOT / report_dir,
+        report_dir=report_dir,
         findings=_findings(path, _mapping(path, raw, "findings")),
         work_mem=_memory(path, raw, "work_mem", "256MB"),
     )

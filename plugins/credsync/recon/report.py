@@ -1,20 +1,35 @@
 """A static report per tenant: delivery success, drift and sync latency over time.
 
-Writes ``index.html`` plus one PNG per chart to ``<report_dir>/<tenant>/``;
-opens in any browser, no BI tool needed. Reads the analyst views.
+Writes ``index.html`` plus one PNG per chart to ``<report store>/<tenant>/`` through the object store
+(:func:`report_store`); opens in any browser, no BI tool needed. Reads the analyst views.
 """
 
 from __future__ import annotations
 
 import html
+import io
 from collections import defaultdict
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from credsync.objects import store_path, write_atomically
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 CHARTS = ("delivery_success.png", "drift.png", "latency.png")
+REPORT_FOLDER, REPORT_ENV = "reports", "CREDSYNC_REPORT_STORE"
 
 
-def build_report(warehouse_url: str, tenant_id: str, out_dir: Path, *, days: int = 90) -> Path:
-    """Render the report of ``tenant_id`` for the last ``days`` days; returns the HTML path."""
+def report_store(location: Any = None) -> ObjectStoragePath:
+    """Where reports go: ``location`` (a run's ``report_dir``, or ``report_dir`` of include/recon.yaml: a
+    store URL or absolute path) if given, else ``$CREDSYNC_REPORT_STORE``, else ``$CREDSYNC_OBJECT_STORE/reports``."""
+    return store_path(REPORT_FOLDER, REPORT_ENV, explicit=location)
+
+
+def build_report(warehouse_url: str, tenant_id: str, out_dir: Any = None, *, days: int = 90) -> ObjectStoragePath:
+    """Render the report of ``tenant_id`` for the last ``days`` days into ``out_dir`` (see
+    :func:`report_store`); returns the HTML page's path. Each file is written whole, so a reader
+    never sees half a chart."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on workers
@@ -22,8 +37,7 @@ def build_report(warehouse_url: str, tenant_id: str, out_dir: Path, *, days: int
 
     from credsync.warehouse import connect
 
-    target = out_dir / tenant_id
-    target.mkdir(parents=True, exist_ok=True)
+    target = report_store(out_dir) / tenant_id
     with connect(warehouse_url) as conn:
         latency = conn.execute(
             "SELECT day, registry_success_rate, writeback_success_rate, registry_latency_p50_s, "
@@ -56,7 +70,7 @@ def build_report(warehouse_url: str, tenant_id: str, out_dir: Path, *, days: int
         "write-back p50": [_hours(r[5]) for r in latency], "write-back p95": [_hours(r[6]) for r in latency]})
 
     page = target / "index.html"
-    page.write_text(_html(tenant_id, latency, open_findings), encoding="utf-8")
+    write_atomically(page, _html(tenant_id, latency, open_findings).encode("utf-8"))
     return page
 
 
@@ -68,7 +82,7 @@ def _hours(value: object) -> float | None:
     return None if value is None else float(value) / 3600
 
 
-def _line_chart(plt, path: Path, title: str, ylabel: str, xs: list, series: dict[str, list]) -> None:
+def _line_chart(plt, path: ObjectStoragePath, title: str, ylabel: str, xs: list, series: dict[str, list]) -> None:
     fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
     for label, ys in series.items():
         points = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
@@ -83,7 +97,9 @@ def _line_chart(plt, path: Path, title: str, ylabel: str, xs: list, series: dict
         ax.legend(loc="best", fontsize="small")
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path)
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    write_atomically(path, png.getvalue())
     plt.close(fig)
 
 

@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from credsync.hooks.hris import HrisHook
+from credsync.ingest.gate import BatchRejected
 from credsync.people import flow
-from credsync.people.merge import BatchRejected
 from credsync.warehouse import connect
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ import requests
 
 from credsync.hooks.hris import HrisHook
 from credsync.hooks.scim import ScimHook
+from credsync.ingest.gate import BatchRejected
 from credsync.people import flow
-from credsync.people.merge import BatchRejected
 from credsync.people.provision import provision_tenant
 from credsync.warehouse import connect
 

@@ -18,7 +18,7 @@ def flag(employee_id: str, credential_type: str = "forklift", credential_id: str
 
 
 def rows(path) -> list[list[str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
+    with path.open("r", newline="", encoding="utf-8") as handle:
         return list(csv.reader(handle))
 
 

@@ -15,4 +15,5 @@ def test_summary_reads_like_a_sentence_for_each_status():
 
 
 def test_payroll_file_is_dated_per_tenant(tmp_path):
-    assert payroll_csv_path(tmp_path, "acme", date(2026, 3, 2)) == tmp_path / "acme" / "payroll_flags_2026-03-02.csv"
+    assert str(payroll_csv_path(tmp_path, "acme", date(2026, 3, 2))) == (
+        f"file://{tmp_path}/acme/payroll_flags_2026-03-02.csv")

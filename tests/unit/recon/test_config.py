@@ -40,9 +40,17 @@ def test_unknown_fix_is_rejected_naming_the_finding_type(tmp_path):
         load_recon_config(path)
 
 
-def test_relative_report_dir_is_under_the_project_root(tmp_path):
+def test_a_relative_report_dir_is_refused_naming_file_and_key(tmp_path):
+    """A relative folder would be a different place on every worker (its own working directory)."""
     path = _write(tmp_path, "thresholds: {max_drift_rate: 0.01, min_delivery_success_rate: 0.99}\n"
                   "report_dir: out/reports\n" + FINDINGS)
 
-    assert load_recon_config(path).report_dir.parts[-2:] == ("out", "reports")
-    assert load_recon_config(path).report_dir.is_absolute()
+    with pytest.raises(ReconConfigError, match=r"recon\.yaml: key 'report_dir' 'out/reports' is a relative path"):
+        load_recon_config(path)
+
+
+def test_report_dir_is_a_store_url_or_unset(tmp_path):
+    thresholds = "thresholds: {max_drift_rate: 0.01, min_delivery_success_rate: 0.99}\n"
+    assert load_recon_config(_write(tmp_path, thresholds + "report_dir: s3://aws_default@b/r\n" + FINDINGS)
+                             ).report_dir == "s3://aws_default@b/r"
+    assert load_recon_config(_write(tmp_path, thresholds + FINDINGS)).report_dir is None
