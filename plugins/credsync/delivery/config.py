@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from credsync.hooks.policy import PolicyError, RetryPolicy, Timeouts, http_settings, retry_policy_from
-from credsync.paths import BUILD_DIR, INCLUDE_DIR, PROJECT_ROOT
+from credsync.paths import INCLUDE_DIR
 
 DELIVERY_FILE = INCLUDE_DIR / "delivery.yaml"
 # The Airflow pool every registry-calling task runs in, so all tenants together respect the rate limit.
@@ -40,7 +40,8 @@ class RegistrySettings:
 
 @dataclass(frozen=True)
 class WritebackSettings:
-    payroll_csv_dir: Path = BUILD_DIR / "payroll"
+    # A store URL or absolute path; None: $CREDSYNC_PAYROLL_STORE or $CREDSYNC_OBJECT_STORE/payroll.
+    payroll_csv_dir: str | None = None
     timeout_seconds: float = 10.0
 
 
@@ -100,11 +101,10 @@ def load_delivery_settings(path: Path = DELIVERY_FILE) -> DeliverySettings:
                                                    reg_defaults.token_refresh_margin_seconds)),
     )
     wb = _section(path, raw, "writeback")
-    # Unset: <build dir>/payroll (CREDSYNC_BUILD_DIR moves it); relative: from the project root.
+    # Unset: the object store's payroll/ folder (credsync.delivery.writeback.payroll_store).
     raw_dir = wb.get("payroll_csv_dir")
-    csv_dir = BUILD_DIR / "payroll" if not raw_dir else Path(str(raw_dir))
     writeback = WritebackSettings(
-        payroll_csv_dir=csv_dir if csv_dir.is_absolute() else PROJECT_ROOT / csv_dir,
+        payroll_csv_dir=str(raw_dir).strip() or None if raw_dir else None,
         timeout_seconds=_positive(path, "writeback.timeout_seconds", wb.get("timeout_seconds", 10), float),
     )
     reminders = _section(path, raw, "reminders")

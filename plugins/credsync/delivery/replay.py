@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from credsync.audit import append_event
@@ -76,7 +75,7 @@ def replay_dead_letters(
     dry_run: bool = True,
     registry_client: RegistryClient | None = None,
     hris_client: HrisWritebackClient | None = None,
-    payroll_dir: Path | None = None,
+    payroll_dir: Any = None,  # None: the configured payroll store (writeback.payroll_store)
     as_of: date | None = None,
 ) -> ReplayResult:
     from credsync.warehouse import connect
@@ -98,9 +97,8 @@ def replay_dead_letters(
                 ok, outcome = _replay_submission(conn, tenant_id, letter, registry_client)
                 _close(conn, tenant_id, letter, ok, outcome, result)
         if writeback_letters:
-            if hris_client is None or payroll_dir is None or as_of is None:
-                raise ValueError(f"{len(writeback_letters)} write-back dead letters need an HRIS client, "
-                                 "payroll_dir and as_of")
+            if hris_client is None or as_of is None:
+                raise ValueError(f"{len(writeback_letters)} write-back dead letters need an HRIS client and as_of")
             keys = [d.entity_key for d in writeback_letters]
             conn.execute(sql_text("delivery/reopen_writebacks.sql"), {"tenant_id": tenant_id, "keys": keys})
             conn.commit()

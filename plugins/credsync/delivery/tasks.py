@@ -7,12 +7,15 @@ a small counts dict to XCom and imports its heavy modules inside the body.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import get_current_context, task
 
-from credsync.dagkit import WAREHOUSE_CONN_ID, label_tenant
+from credsync.dagkit import WAREHOUSE_CONN_ID, tenant_task
 from credsync.delivery.config import REGISTRY_POOL
+
+if TYPE_CHECKING:
+    from credsync.tenants import Tenant
 
 
 def _as_of() -> date:
@@ -22,32 +25,22 @@ def _as_of() -> date:
     return moment.astimezone(UTC).date()
 
 
-def _tenant_conn(tenant_id: str, role: str) -> str:
-    from credsync.tenants import load_tenants
-
-    tenants = {t.tenant_id: t for t in load_tenants()}
-    if tenant_id not in tenants:
-        raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
-    return tenants[tenant_id].conn_id(role)
-
-
-def _hris_client(tenant_id: str) -> Any:
+def _hris_client(tenant: Tenant) -> Any:
     from credsync.delivery.config import load_delivery_settings
     from credsync.hooks.hris import HrisHook
     from credsync.hooks.policy import Timeouts
 
     settings = load_delivery_settings()
     timeouts = Timeouts(min(5.0, settings.writeback.timeout_seconds), settings.writeback.timeout_seconds)
-    return HrisHook(_tenant_conn(tenant_id, "hris"), tenant_id, method="PUT", policy=settings.registry.retry,
+    return HrisHook(tenant.conn_id("hris"), tenant.tenant_id, method="PUT", policy=settings.registry.retry,
                     timeouts=timeouts).client()
 
 
-def _registry_client(tenant_id: str) -> Any:
+def _registry_client(tenant: Tenant) -> Any:
     from credsync.delivery.config import load_delivery_settings
     from credsync.hooks.registry import RegistryHook
 
-    return RegistryHook(_tenant_conn(tenant_id, "registry"),
-                        **load_delivery_settings().registry.client_options()).get_client()
+    return RegistryHook(tenant.conn_id("registry"), **load_delivery_settings().registry.client_options()).get_client()
 
 
 def _warehouse_url() -> str:
@@ -63,39 +56,39 @@ def _checkpoint_audit(tenant_id: str) -> None:
     checkpoint_tenant(_warehouse_url(), tenant_id)
 
 
-@task
-def expire_and_remind(tenant_id: str) -> dict[str, Any]:
+@tenant_task
+def expire_and_remind(tenant: Tenant) -> dict[str, Any]:
     """Expire credentials past their expiry date and record due reminders (warehouse only)."""
     from credsync.delivery import recertification
     from credsync.delivery.config import load_delivery_settings
 
-    label_tenant(tenant_id)
+    tenant_id = tenant.tenant_id
     counts = recertification.expire_and_remind(_warehouse_url(), tenant_id, _as_of(),
                                                load_delivery_settings()).as_counts()
     _checkpoint_audit(tenant_id)
     return counts
 
 
-@task(pool=REGISTRY_POOL)
-def revoke_in_registry(tenant_id: str) -> dict[str, Any]:
+@tenant_task(pool=REGISTRY_POOL)
+def revoke_in_registry(tenant: Tenant) -> dict[str, Any]:
     """Enqueue and send revocations (and any unfinished issues) for one tenant."""
     from credsync.delivery.push import push_submissions
 
-    label_tenant(tenant_id)
-    counts = push_submissions(_warehouse_url(), tenant_id, _registry_client(tenant_id)).as_counts()
+    tenant_id = tenant.tenant_id
+    counts = push_submissions(_warehouse_url(), tenant_id, _registry_client(tenant)).as_counts()
     _checkpoint_audit(tenant_id)
     return counts
 
 
-@task
-def write_back(tenant_id: str) -> dict[str, Any]:
+@tenant_task
+def write_back(tenant: Tenant) -> dict[str, Any]:
     """HRIS profile lines and payroll flags that changed, plus today's payroll CSV."""
     from credsync.delivery.config import load_delivery_settings
     from credsync.delivery.writeback import sync_writebacks
 
-    label_tenant(tenant_id)
+    tenant_id = tenant.tenant_id
     settings = load_delivery_settings()
-    counts = sync_writebacks(_warehouse_url(), tenant_id, _hris_client(tenant_id), as_of=_as_of(),
+    counts = sync_writebacks(_warehouse_url(), tenant_id, _hris_client(tenant), as_of=_as_of(),
                              payroll_dir=settings.writeback.payroll_csv_dir).as_counts()
     _checkpoint_audit(tenant_id)
     return counts
@@ -114,21 +107,21 @@ def replay_tenants(tenant: str) -> list[str]:
     return [tenant]
 
 
-@task(pool=REGISTRY_POOL)
-def replay_dead_letters(tenant_id: str) -> dict[str, Any]:
+@tenant_task(pool=REGISTRY_POOL)
+def replay_dead_letters(tenant: Tenant) -> dict[str, Any]:
     """Replay one tenant's open dead letters as the run's params say (dry_run lists only)."""
     from credsync.delivery.config import load_delivery_settings
     from credsync.delivery.replay import replay_dead_letters as replay
 
-    label_tenant(tenant_id)
+    tenant_id = tenant.tenant_id
     params = get_current_context()["params"]
     source = params["source"]
     dry_run = bool(params["dry_run"])
     counts = replay(
         _warehouse_url(), tenant_id, source=source, reason=params.get("reason") or None,
         max_records=int(params["max_records"]), dry_run=dry_run,
-        registry_client=None if dry_run or source == "hris_writeback" else _registry_client(tenant_id),
-        hris_client=None if dry_run or source == "registry" else _hris_client(tenant_id),
+        registry_client=None if dry_run or source == "hris_writeback" else _registry_client(tenant),
+        hris_client=None if dry_run or source == "registry" else _hris_client(tenant),
         payroll_dir=load_delivery_settings().writeback.payroll_csv_dir, as_of=_as_of(),
     ).as_counts()
     if not dry_run:

@@ -16,26 +16,27 @@ nothing unless the content changed. Payloads carry no timestamps of our own
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from credsync import csv_safe
 from credsync.audit import append_event, dead_letter
 from credsync.hooks.transport import ServiceUnavailable as RegistryUnavailable
+from credsync.objects import store_path, write_atomically
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
+    from airflow.sdk import ObjectStoragePath
 
     from credsync.hooks.hris import HrisClient as HrisWritebackClient
 
 DEAD_LETTER_SOURCE = "hris_writeback"
+PAYROLL_FOLDER, PAYROLL_ENV = "payroll", "CREDSYNC_PAYROLL_STORE"
 PAYROLL_COLUMNS = ("tenant_id", "employee_id", "flag", "active", "effective_from", "effective_to",
                    "credential_id")
 
@@ -137,8 +138,10 @@ def desired_writebacks(conn: psycopg.Connection, tenant_id: str) -> list[Writeba
 
 
 def sync_writebacks(warehouse_url: str, tenant_id: str, client: HrisWritebackClient, *, as_of: date,
-                    payroll_dir: Path, only: set[str] | None = None) -> WritebackResult:
+                    payroll_dir: Any = None, only: set[str] | None = None) -> WritebackResult:
     """Send what changed to the HRIS, record it, and write the dated payroll CSV.
+
+    ``payroll_dir`` is where the CSV goes (:func:`payroll_store`; None = the configured store).
 
     ``only`` limits delivery to these entity keys (``employee:target:type``),
     which dead-letter replay uses. Raises ServiceUnavailable after recording
@@ -209,34 +212,34 @@ def _record(conn: psycopg.Connection, tenant_id: str, wb: Writeback, state: str)
     })
 
 
-def payroll_csv_path(payroll_dir: Path, tenant_id: str, as_of: date) -> Path:
-    return payroll_dir / tenant_id / f"payroll_flags_{as_of.isoformat()}.csv"
+def payroll_store(location: Any = None) -> ObjectStoragePath:
+    """Where payroll CSVs go: ``location`` (``writeback.payroll_csv_dir``: a store URL or absolute path)
+    if given, else ``$CREDSYNC_PAYROLL_STORE``, else ``$CREDSYNC_OBJECT_STORE/payroll``."""
+    return store_path(PAYROLL_FOLDER, PAYROLL_ENV, explicit=location)
 
 
-def write_payroll_csv(payroll_dir: Path, tenant_id: str, as_of: date, flags: list[Writeback]) -> Path:
-    """The full payroll flag picture for ``as_of`` (sorted, so a rerun writes the same bytes).
+def payroll_csv_path(payroll_dir: Any, tenant_id: str, as_of: date) -> ObjectStoragePath:
+    return payroll_store(payroll_dir) / tenant_id / f"payroll_flags_{as_of.isoformat()}.csv"
 
-    Written to a temp file and renamed, so a payroll job never reads half a file. Written
-    through :func:`credsync.csv_safe.writer`: an id or flag that starts like a formula (``=``,
-    ``+``, ``-``, ``@``, tab, CR) gets a leading ``'`` so a spreadsheet shows it as text, and
+
+def write_payroll_csv(payroll_dir: Any, tenant_id: str, as_of: date, flags: list[Writeback]) -> ObjectStoragePath:
+    """The full payroll flag picture for ``as_of`` (sorted, so a rerun writes the same bytes), in the store.
+
+    Written whole under a temporary name and moved into place, so a payroll job never reads half a
+    file. Written through :func:`credsync.csv_safe.writer`: an id or flag that starts like a formula
+    (``=``, ``+``, ``-``, ``@``, tab, CR) gets a leading ``'`` so a spreadsheet shows it as text, and
     lines end in CRLF (RFC 4180) so a CR or LF inside a cell is quoted instead of splitting the row.
     """
     path = payroll_csv_path(payroll_dir, tenant_id, as_of)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".payroll_", suffix=".csv")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv_safe.writer(handle)
-            writer.writerow(PAYROLL_COLUMNS)
-            for wb in sorted(flags, key=lambda f: f.key):
-                writer.writerow([tenant_id, wb.employee_id, wb.credential_type,
-                                 "true" if wb.payload["active"] else "false",
-                                 wb.payload["effective_from"] or "", wb.payload["effective_to"] or "",
-                                 wb.credential_id])
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    handle = io.StringIO(newline="")
+    writer = csv_safe.writer(handle)
+    writer.writerow(PAYROLL_COLUMNS)
+    for wb in sorted(flags, key=lambda f: f.key):
+        writer.writerow([tenant_id, wb.employee_id, wb.credential_type,
+                         "true" if wb.payload["active"] else "false",
+                         wb.payload["effective_from"] or "", wb.payload["effective_to"] or "",
+                         wb.credential_id])
+    write_atomically(path, handle.getvalue().encode("utf-8"))
     return path
 
 

@@ -1,4 +1,6 @@
-"""HRIS hook: the REST delta export (cursor-paged), the write-back endpoints, and the CSV file-drop reader.
+"""HRIS hook: the REST delta export (cursor-paged) and the write-back endpoints.
+
+The CSV file drop is not HTTP: :mod:`credsync.people.filedrop` reads it from the object store.
 
 Connection (the tenant's ``hris_<tenant>``, conn_type ``http``; fields read by
 :mod:`credsync.hooks.base`): the base URL (``host`` as a full URL such as
@@ -12,15 +14,12 @@ and ``/payroll-flags`` (the listings reconciliation reads).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from credsync.hooks.base import CredsyncHttpHook
 from credsync.hooks.transport import Answer, BearerAuth, HttpClient
-from credsync.people.staging import UnreadableRecord
 
 DEFAULT_PAGE_SIZE = 500
 LISTING_PAGE_SIZE = 500
@@ -56,46 +55,6 @@ class WorkerExport:
             cursor = body.get("next_cursor")
             if not cursor:
                 return
-
-
-#: Longest CSV cell read, in characters. csv's default (131,072) raised mid-file, failing the whole
-#: file on every run; a longer cell (a 10 MB name) is read and refused by the mapping's ``max_length``
-#: for its own record, naming the field. Past this a row is unreadable and quarantined as such.
-CSV_FIELD_LIMIT = 64 * 1024 * 1024
-
-
-def read_worker_csv(path: Path) -> Iterator[dict[str, Any] | UnreadableRecord]:
-    """Rows of an HRIS CSV export (dotted column names like ``name.given``); blanks become None.
-
-    Bytes that are not UTF-8 are read as lone surrogates (``surrogateescape``), so the mapping
-    quarantines that record (``invalid_unicode``, naming the field) instead of the whole file
-    failing to decode; a row the csv module cannot parse is yielded as an :class:`UnreadableRecord`.
-    """
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))  # only ever raised: process-wide
-    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
-        reader = csv.DictReader(handle)
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield UnreadableRecord(line=reader.line_num, error=str(exc))
-                continue
-            yield {key: (value if value != "" else None) for key, value in row.items()}
-
-
-def worker_csv_header(path: Path) -> list[str | None]:
-    """The header row of an HRIS CSV export as sent (staging checks it against the mapping)."""
-    with path.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
-        return [name or None for name in next(csv.reader(handle), [])]
-
-
-def latest_drop_file(drop_dir: Path, tenant_id: str, after: str | None = None) -> Path | None:
-    """The newest ``workers_<UTC stamp>.csv`` in ``<drop_dir>/<tenant>/`` whose name sorts after ``after``."""
-    files = sorted((drop_dir / tenant_id).glob("workers_*.csv"))
-    candidates = [f for f in files if after is None or f.name > after]
-    return candidates[-1] if candidates else None
 
 
 def tenant_path(tenant_id: str) -> str:

@@ -37,12 +37,10 @@ class RegistryPushOperator(BaseOperator):
         from credsync.delivery.config import load_delivery_settings
         from credsync.delivery.push import push_submissions
         from credsync.hooks.registry import RegistryHook
-        from credsync.tenants import load_tenants
+        from credsync.tenants import get_tenant
         from credsync.warehouse import url_from_connection
 
-        context["tenant_id"] = self.tenant_id  # map_index_template shows the tenant in the grid
-        conn_id = self.registry_conn_id or {t.tenant_id: t.conn_id("registry") for t in load_tenants()}[
-            self.tenant_id]
+        conn_id = self.registry_conn_id or get_tenant(self.tenant_id).conn_id("registry")
         client = RegistryHook(conn_id, **load_delivery_settings().registry.client_options()).get_client()
         warehouse_url = url_from_connection(self.warehouse_conn_id)
         result = push_submissions(warehouse_url, self.tenant_id, client, operations=self.operations)

@@ -42,13 +42,10 @@ class ScimProvisionOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from credsync.hooks.scim import ScimHook
         from credsync.people.provision import provision_tenant
-        from credsync.tenants import load_tenants
+        from credsync.tenants import get_tenant
         from credsync.warehouse import connect, url_from_connection
 
-        context["tenant_id"] = self.tenant_id  # grid label (TENANT_MAP_INDEX)
-        tenant = next((t for t in load_tenants() if t.tenant_id == self.tenant_id), None)
-        if tenant is None:
-            raise ValueError(f"tenant {self.tenant_id!r} is not an enabled tenant in include/tenants.yaml")
+        tenant = get_tenant(self.tenant_id)
         scim = ScimHook(tenant.conn_id("scim"), self.tenant_id).client()
         deactivate = self.deactivate_on_leave
         if isinstance(deactivate, str):

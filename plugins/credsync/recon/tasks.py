@@ -8,7 +8,6 @@ imports without Airflow.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from credsync.recon.snapshots import CourseRule, SnapshotIds
@@ -36,14 +35,12 @@ def snapshot_listing(warehouse_url: str, tenant_id: str, source: str) -> str:
     listings run side by side and a failing system is retried on its own.
     """
     from credsync.recon import listings, snapshots
-    from credsync.tenants import load_tenants
+    from credsync.tenants import get_tenant
     from credsync.warehouse import connect
 
     if source not in LISTINGS:
         raise ValueError(f"unknown listing {source!r}; expected one of {', '.join(LISTINGS)}")
-    tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
-    if tenant is None:
-        raise ValueError(f"tenant {tenant_id!r} is not an enabled tenant in include/tenants.yaml")
+    tenant = get_tenant(tenant_id)
     with connect(warehouse_url, autocommit=True) as conn:
         if source == "lms":
             from credsync.hooks.scim import ScimHook
@@ -55,8 +52,8 @@ def snapshot_listing(warehouse_url: str, tenant_id: str, source: str) -> str:
 
             hris = HrisHook(tenant.conn_id("hris"), tenant_id).client()
             snapshot_id = snapshots.load_hris_writebacks(conn, tenant_id, listings.hris_writebacks(hris))
-            from credsync.delivery.config import load_delivery_settings
         else:
+            from credsync.delivery.config import load_delivery_settings
             from credsync.hooks.registry import RegistryHook
 
             registry = RegistryHook(tenant.conn_id("registry"),
@@ -111,5 +108,5 @@ def report(warehouse_url: str, tenant_id: str, report_dir: str | None = None) ->
     from credsync.recon.config import load_recon_config
     from credsync.recon.report import build_report
 
-    out = Path(report_dir) if report_dir else load_recon_config().report_dir
+    out = report_dir or load_recon_config().report_dir
     return {"report": str(build_report(warehouse_url, tenant_id, out))}
