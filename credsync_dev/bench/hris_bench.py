@@ -222,10 +222,10 @@ def export_and_merge(
     records = staged["records_in"]
     return merged, [
         Phase(f"{label} extract (HTTP)", records, extract, rss_staged, baseline),
-        Phase(f"{label} stage (map + COPY)", staged["staged"], stage, rss_staged, baseline),
-        Phase(f"{label} gate (GX)", staged["staged"], gated_at - staged_at, rss_gated, baseline),
-        Phase(f"{label} merge", staged["staged"], merged_at - gated_at, rss_merged, baseline),
-        Phase(f"{label} stage+gate+merge", staged["staged"], steps, rss_merged, baseline),
+        Phase(f"{label} stage (map + COPY)", staged["loaded"], stage, rss_staged, baseline),
+        Phase(f"{label} gate (GX)", staged["loaded"], gated_at - staged_at, rss_gated, baseline),
+        Phase(f"{label} merge", staged["loaded"], merged_at - gated_at, rss_merged, baseline),
+        Phase(f"{label} stage+gate+merge", staged["loaded"], steps, rss_merged, baseline),
         Phase(f"{label} extract..merge", records, merged_at - start, rss_merged, baseline),
         Phase(f"{label} raw COPY baseline", rows, baseline, peak_rss_mib(), baseline),
     ]

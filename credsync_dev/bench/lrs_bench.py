@@ -237,9 +237,11 @@ def pull_and_load(url: str, conn_id: str) -> dict[str, Any]:
     """Stage → gate → merge, as the DAG's three tasks call them, timed per stage."""
     import credsync.learning.pull as pull_module
     from credsync.hooks.lrs import LrsHook
+    from credsync.ingest.gate import gate_batch
+    from credsync.ingest.watermarks import current_watermark
     from credsync.learning.merge import merge_completions
-    from credsync.learning.pull import LRS_STREAM, current_watermark, stage_pull
-    from credsync.learning.quality import CompletionGateThresholds, gate_batch
+    from credsync.learning.pull import LRS_STREAM, stage_pull
+    from credsync.learning.quality import CompletionGateThresholds, completion_gate
     from credsync.warehouse import connect
 
     figures: dict[str, Any] = {}
@@ -262,7 +264,7 @@ def pull_and_load(url: str, conn_id: str) -> dict[str, Any]:
         })
 
         started = time.perf_counter()
-        gate_batch(url, tenant_id=PULL_TENANT, batch_id=batch.batch_id, thresholds=CompletionGateThresholds())
+        gate_batch(url, completion_gate(CompletionGateThresholds()), tenant_id=PULL_TENANT, batch_id=batch.batch_id)
         gate_s = time.perf_counter() - started
         figures.update({"gate_s": round(gate_s, 1), "gate_rows_per_s": _rate(batch.records_in, gate_s)})
 

@@ -32,13 +32,14 @@ import requests
 from credsync.hooks.hris import HrisHook
 from credsync.hooks.scim import ScimHook
 from credsync.hooks.transport import HTTPBasicAuth, HttpClient
+from credsync.ingest.gate import BatchRejected, gate_batch
+from credsync.ingest.gate import BatchRejected as CompletionsRejected
+from credsync.ingest.watermarks import current_watermark
 from credsync.learning.merge import merge_completions
-from credsync.learning.pull import LRS_STREAM, current_watermark, stage_pull
-from credsync.learning.quality import BatchRejected as CompletionsRejected
-from credsync.learning.quality import CompletionGateThresholds, gate_batch
+from credsync.learning.pull import LRS_STREAM, stage_pull
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.paths import PROJECT_ROOT
 from credsync.people import flow
-from credsync.people.merge import BatchRejected
 from credsync.people.provision import provision_tenant
 from credsync.quality.quarantine import storable_text
 from credsync.warehouse import connect
@@ -197,8 +198,8 @@ def lms_run(env: Env, crafted: dict[str | None, list[Any]] | None = None,
     with connect(env.warehouse_url, autocommit=True) as conn:
         statements = CorpusPull(env, current_watermark(conn, TENANT, LRS_STREAM), crafted or {})
         batch, _ = stage_pull(conn, tenant_id=TENANT, statements=statements)
-        gate_batch(env.warehouse_url, tenant_id=TENANT, batch_id=batch.batch_id,
-                   thresholds=thresholds or CompletionGateThresholds())
+        gate_batch(env.warehouse_url, completion_gate(thresholds or CompletionGateThresholds()), tenant_id=TENANT,
+                   batch_id=batch.batch_id)
         result = merge_completions(conn, tenant_id=TENANT, batch_id=batch.batch_id,
                                    watermarks={LRS_STREAM: statements.watermark} if statements.watermark else {})
     return batch, result

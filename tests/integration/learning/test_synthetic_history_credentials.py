@@ -26,10 +26,12 @@ from credsync.credentials.rules import CredentialRule, load_rules
 from credsync.hooks.hris import HrisHook
 from credsync.hooks.lms import LmsHook
 from credsync.hooks.lrs import LrsHook
+from credsync.ingest.gate import gate_batch
+from credsync.ingest.watermarks import current_watermark
 from credsync.learning.merge import merge_completions
 from credsync.learning.normalise import normalise_email
-from credsync.learning.pull import LMS_STREAM, LRS_STREAM, current_watermark, stage_pull
-from credsync.learning.quality import CompletionGateThresholds, gate_batch
+from credsync.learning.pull import LMS_STREAM, LRS_STREAM, stage_pull
+from credsync.learning.quality import CompletionGateThresholds, completion_gate
 from credsync.people import flow
 from credsync.warehouse import connect, migrate
 from sandbox.synth.learning import STATEMENT_CASES, _iter_tagged_statements, edge_case_statements, iter_rest_completions
@@ -247,7 +249,7 @@ def run_pipeline(url: str) -> None:
         statements = LrsHook(f"lrs_{TENANT}", TENANT).pull_statements(current_watermark(conn, TENANT, LRS_STREAM))
         items = LmsHook(f"lms_{TENANT}", TENANT).export_completions(current_watermark(conn, TENANT, LMS_STREAM))
         batch, _ = stage_pull(conn, tenant_id=TENANT, statements=statements, lms_items=items)
-        gate_batch(url, tenant_id=TENANT, batch_id=batch.batch_id, thresholds=CompletionGateThresholds())
+        gate_batch(url, completion_gate(CompletionGateThresholds()), tenant_id=TENANT, batch_id=batch.batch_id)
         merge_completions(conn, tenant_id=TENANT, batch_id=batch.batch_id,
                           watermarks={LRS_STREAM: statements.watermark, LMS_STREAM: items.watermark})
         issue_credentials(conn, tenant_id=TENANT, rules=load_rules(), signing_key=parse_signing_key(
