@@ -46,9 +46,6 @@ WRITEBACKS = Asset(
 )
 FINDINGS = Asset(name="recon.findings", uri="postgres://warehouse:5432/credsync/recon/findings", group="credsync")
 
-__all__ = ["TENANT_MAP_INDEX", "check_warehouse_schema", "enabled_tenants", "fail_without_retry", "tenant_task"]
-
-
 def tenant_task(python_callable: Callable[..., Any] | None = None, **task_kwargs: Any) -> Any:
     """``@task`` for one tenant's step, the one way a tenant task is written.
 
@@ -123,7 +120,7 @@ def fail_without_retry(*errors: type[BaseException]) -> Iterator[None]:
 
 def _label_retries_in_task_processes() -> None:
     """In a task process (the runner imports DAG files after itself) keep grid labels across retries,
-    for operators too (credsync.tenant_labels.keep_label_on_retry); elsewhere nothing is imported."""
+    for operators too (credsync.tenant_labels.keep_label_on_retry); elsewhere (DAG parsing) a no-op."""
     import sys
 
     if "airflow.sdk.execution_time.task_runner" in sys.modules:
