@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export NO_PROXY := *
 
-.PHONY: demo test lint airflow sandbox sandbox-down bench venv clean
+.PHONY: demo test lint airflow celery-run sandbox sandbox-down bench venv clean
 
 demo: $(VENV)/.installed  ## Run the whole pipeline end to end against the sandboxes
 	$(PY) -m credsync_dev.localenv.demo
@@ -22,6 +22,9 @@ lint: $(VENV)/.installed
 
 airflow: $(VENV)/.installed  ## The Airflow UI on http://127.0.0.1:8080 with the DAGs and sandboxes
 	$(PY) -m credsync_dev.localenv.standalone
+
+celery-run: $(VENV)/.installed  ## The pipeline on CeleryExecutor (Redis, 2 workers), one worker killed mid-task
+	$(PY) -m tests.distributed.scenario $(if $(LINGER),--linger)
 
 sandbox: $(VENV)/.installed  ## Start the sandboxes in the background (make sandbox-down stops them)
 	$(PY) -m sandbox up --data-dir build/sandbox

@@ -122,8 +122,9 @@ class CeleryCluster:
         for proc in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 proc.send_signal(signal.SIGKILL)
-        psutil.wait_procs(tree, timeout=10)
+        # Reap the worker through its Popen (psutil would reap it first and hide its exit status).
         self.workers[name].popen.wait(timeout=10)
+        psutil.wait_procs(tree[1:], timeout=10)
         return [p.pid for p in tree]
 
     def check_alive(self, *, except_: tuple[str, ...] = ()) -> None:
