@@ -341,7 +341,8 @@ class StatementSync:
                 " with a 500, once it stores a statement whose timestamp has no timezone), fix or remove that"
                 " statement in the LRS; until then trigger lms_completion_pull with full_pull=true for this"
                 " tenant (reads without `since`, dedupes). Other tenants are not affected.")
-        if any(code in text for code in ("401", "403")):
+        status = getattr(exc, "status", None) or getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
             hint = "check the LRS Connection's login/password (HTTP Basic key and secret) or OAuth2 settings."
         return (f"{self.lrs_name}: GET statements ({query}) failed: {type(exc).__name__}: {text[:500]}."
                 f" What to do: {hint}")

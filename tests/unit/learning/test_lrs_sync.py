@@ -100,3 +100,18 @@ def test_overlap_drops_statements_already_in_the_warehouse_stored_before_the_las
     s.old_news_before = NOW - timedelta(minutes=30)
     assert [x["id"] for x in s] == ["old-new", "fresh-known"]  # a fresh store is staged (duplicate check)
     assert s.stats.already_merged == 1
+
+
+def test_refused_credentials_are_named_as_such() -> None:
+    class Denied(RuntimeError):
+        status = 401
+
+    def denied(since):
+        raise Denied("lrs GET http://127.0.0.1:40317/xAPI/statements: 401 Unauthorized")
+
+    with pytest.raises(LrsQueryFailed, match="login/password"):
+        list(StatementSync(denied, watermark=None, policy=LrsSyncPolicy()))
+    # A port or id that happens to contain 401 is not a refusal.
+    with pytest.raises(LrsQueryFailed, match="full_pull=true"):
+        list(StatementSync(lambda since: (_ for _ in ()).throw(RuntimeError("http://127.0.0.1:40317 500")),
+                           watermark=None, policy=LrsSyncPolicy()))
