@@ -38,6 +38,10 @@ class FaultSettings:
     reset_rate: float = 0.0
     drop_webhooks: bool = False
     seed: int = 1
+    # Limit the faults to some requests (empty: all): methods such as "POST", path prefixes such as
+    # "/v1/certificates". A partial outage (writes refused, reads fine) is how real ones often look.
+    methods: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultSettings:
@@ -73,10 +77,15 @@ class FaultInjector:
         if path == "/admin/faults":
             await self._admin(scope, receive, send)
             return
-        if path.startswith(EXEMPT_PREFIXES):
+        if path.startswith(EXEMPT_PREFIXES) or not self._targeted(scope["method"], path):
             await self.app(scope, receive, send)
             return
         await self._faulted(scope, receive, send)
+
+    def _targeted(self, method: str, path: str) -> bool:
+        s = self.settings
+        return ((not s.methods or method.upper() in {m.upper() for m in s.methods})
+                and (not s.paths or path.startswith(tuple(s.paths))))
 
     async def _faulted(self, scope: dict, receive: Any, send: Any) -> None:
         s = self.settings

@@ -30,12 +30,19 @@ def airflow_base_env(airflow_home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # LocalExecutor starts `parallelism` worker processes (32 by default): one per core here.
+        "AIRFLOW__CORE__PARALLELISM": str(local_parallelism()),
         # local_settings/ holds airflow_local_settings.py: the scheduler policy labelling tenant tasks.
         "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins"),
                                        str(Path(__file__).with_name("local_settings"))]),
         "CREDSYNC_PROJECT_ROOT": str(PROJECT_ROOT),
         "NO_PROXY": "*",
     }
+
+
+def local_parallelism() -> int:
+    """Task slots for a local Airflow: the machine's cores (at least 2, so a mapped pair can overlap)."""
+    return max(2, os.cpu_count() or 1)
 
 
 def warehouse_connection_env(url: str) -> dict[str, str]:

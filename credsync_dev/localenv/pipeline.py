@@ -25,7 +25,6 @@ from credsync.credentials.issuers import tenant_issuer_did
 from credsync.paths import PROJECT_ROOT
 from credsync_dev.localenv import dag_batch
 from credsync_dev.localenv.airflow_env import (
-    POOLS,
     airflow_base_env,
     sandbox_connections_env,
     warehouse_connection_env,
@@ -255,8 +254,8 @@ def _prepare_airflow(env: dict[str, str], log_dir: Path, say: Callable[[str], No
     airflow = [sys.executable, "-m", "airflow"]
     say("airflow: migrating the metadata database (first run takes a minute)")
     _check([*airflow, "db", "migrate"], env, log_dir / "airflow-db-migrate.log")
-    for pool, (slots, description) in POOLS.items():
-        _check([*airflow, "pools", "set", pool, str(slots), description], env, log_dir / "pools.log")
+    # Pools, and the connections as metadata rows so `airflow connections list` and the UI show them.
+    _check([sys.executable, "-m", "credsync_dev.localenv.metadata"], env, log_dir / "airflow-metadata.log")
 
 
 def _migrate_warehouse(env: dict[str, str], log_dir: Path, say: Callable[[str], None]) -> None:

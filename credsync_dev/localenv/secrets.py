@@ -1,37 +1,49 @@
 """Local-only secrets for the demo: sandbox credentials, the signing key and the audit checkpoint key.
 
 Generated once, kept in ``build/demo/secrets.env`` (mode 0600, git-ignored) so
-reruns sign with the same issuer key. Never printed.
+reruns sign with the same issuer key. Never printed. The file is an env file
+(``KEY='value'`` lines, as ``sandbox/launcher.py`` writes for ``make sandbox``):
+``set -a; . build/demo/secrets.env`` loads it into a shell, docker compose reads
+it as an ``env_file``. Values that are JSON (token maps, JWKs) stay JSON inside
+the quotes. A file from an older checkout holding one JSON object is read and
+rewritten in this form.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from credsync.audit.checkpoints import new_signing_jwk
 
 
 def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
-    secrets: dict[str, str] | None = None
-    if path.exists():
-        secrets = json.loads(path.read_text())
-        if set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) != set(tenant_ids):
-            secrets = None
-        elif "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets:
-            return secrets
-    if secrets is None:
-        from sandbox.launcher import generate_secrets
+    from sandbox.launcher import generate_secrets, write_secrets
 
+    secrets = read_demo_secrets(path) if path.exists() else None
+    if secrets is not None and set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) != set(tenant_ids):
+        secrets = None
+    if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and _is_env_file(path):
+        return secrets
+    if secrets is None:
         secrets = dict(generate_secrets(tenant_ids))
         secrets["CREDSYNC_SIGNING_CONN"] = json.dumps({"conn_type": "generic", "password": new_signing_jwk()})
     # A key of its own (added to older secrets files as they are): whoever holds the issuer key or
     # the warehouse cannot forge audit checkpoints.
-    secrets["CREDSYNC_AUDIT_CHECKPOINT_CONN"] = json.dumps({"conn_type": "generic", "password": new_signing_jwk()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(secrets, handle)
+    secrets.setdefault("CREDSYNC_AUDIT_CHECKPOINT_CONN",
+                       json.dumps({"conn_type": "generic", "password": new_signing_jwk()}))
+    write_secrets(path, secrets)
     return secrets
 
+
+def read_demo_secrets(path: Path) -> dict[str, str]:
+    """The demo's secrets file: the env-file form, or the JSON object older checkouts wrote."""
+    from sandbox.launcher import read_secrets
+
+    if not _is_env_file(path):
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    return read_secrets(path)
+
+
+def _is_env_file(path: Path) -> bool:
+    return not path.read_text(encoding="utf-8").lstrip().startswith("{")

@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from credsync.paths import sql_text
+
+if TYPE_CHECKING:
+    from credsync_dev.localenv.bad_day import BadDay
+
+# What the per-tenant numbers mean (printed under them).
+LEGEND = (
+    "How to read it: workers = rows in core.workers (every HRIS employee id, terminated ones too); "
+    "learners A/B = LMS accounts active / all accounts credsync provisioned (terminated workers keep a "
+    "deactivated account); completions = course results loaded, (held N) = results whose person is not "
+    "(yet) an HRIS worker, retried every pull; credentials active A/B = active / all issued (expired and "
+    "revoked are kept, never deleted); pushed = registry submissions acknowledged, issues and revocations "
+    "alike, so it can exceed the credential count; write-backs = rows credsync delivered to the HRIS "
+    "(one per worker and credential type on the profile, plus one payroll flag per pay-impacting one), "
+    "not a count of credentials."
+)
+
+
+def psql_args(url: str) -> list[str]:
+    """``psql`` options for the warehouse at ``url`` (TCP or a socket dir); never the password."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or ""])[0]
+    port = query.get("port", [str(parts.port or "")])[0]
+    args = ["-h", host] if host else []
+    if port:
+        args += ["-p", port]
+    args += ["-U", unquote(parts.username or "postgres"), "-d", parts.path.lstrip("/") or "postgres"]
+    return args
+
+
+def psql_command(url: str) -> str:
+    """How a person opens psql on the warehouse, as one shell line."""
+    line = "psql " + " ".join(shlex.quote(a) for a in psql_args(url))
+    if urlsplit(url).password:
+        line += "  (password: the one in CREDSYNC_DATABASE_URL)"
+    return line
 
 
 def collect_summary(url: str, *, since: datetime, dag_results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -24,7 +62,45 @@ def collect_summary(url: str, *, since: datetime, dag_results: list[dict[str, An
         "stages": stages,
         "tenants": tenants,
         "totals": _totals(tenants),
+        "warehouse": {"psql": psql_command(url)},
     }
+
+
+def state_counts(url: str) -> list[dict[str, Any]]:
+    from psycopg.rows import dict_row
+
+    from credsync.warehouse import connect
+
+    with connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql_text("demo/state_counts.sql"))
+        return cur.fetchall()
+
+
+def bad_day_summary(url: str, day: BadDay) -> dict[str, Any]:
+    """The bad day for the summary: each failure class as seen, its fix, and whether it holds now."""
+    from credsync_dev.localenv.bad_day import commands
+
+    tenants = state_counts(url)
+    totals = _totals(tenants)
+    seen, resolved = day.seen, day.resolved
+    checks = {
+        "poisoned_record": bool(seen["poisoned_record"]["quarantined"])
+        and seen["poisoned_record"]["good_statement_loaded"] and resolved["poisoned_record"]["corrected_loaded"],
+        "mass_termination": seen["mass_termination"]["status"] == "rejected"
+        and seen["mass_termination_parked"] == len(day.mass_terminated)
+        and resolved["mass_termination"]["core_status"] == {"active": len(day.mass_terminated)},
+        "registry_outage": bool(seen["registry_outage"]["dead_letters"])
+        and all(r == {"status": "replayed", "submission": "acknowledged"}
+                for r in resolved["registry_outage"]["letters"]),
+        "seeded_drift": any(f["entity_key"] == day.drifted_worker for f in seen["seeded_drift"]["findings"])
+        and resolved["seeded_drift"]["resolved"],
+    }
+    clean = totals.get("dead_letters_open", 0) == 0 and totals.get("findings_open", 0) == 0 \
+        and totals.get("pushes_pending", 0) == 0
+    dags_as_expected = all(d["state"] == d["expected"] for d in day.dags)
+    return {**day.as_dict(), "commands": commands(day), "resolved_checks": checks, "tenants_after": tenants,
+            "totals_after": totals, "clean_after": clean, "dags_as_expected": dags_as_expected,
+            "ok": clean and dags_as_expected and all(checks.values())}
 
 
 def _totals(tenants: list[dict[str, Any]]) -> dict[str, int]:
@@ -52,12 +128,73 @@ def render_summary(summary: dict[str, Any]) -> str:
         )
     lines.append("")
     lines.append("Warehouse state per tenant:")
-    for t in summary["tenants"]:
-        lines.append(
-            f"  {t['tenant_id']:<8} workers {t['workers']:>5}  learners {t['learners_active']:>5}/{t['learners']:<5} "
-            f"completions {t['completions']:>5} (held {t['completions_held']})  credentials active "
-            f"{t['credentials_active']:>4}/{t['credentials']:<4} pushed {t['pushed_acknowledged']:>4} "
-            f"(pending {t['pushes_pending']})  write-backs {t['writebacks_delivered']:>4}  "
-            f"dead letters {t['dead_letters_open']}  open findings {t['findings_open']}"
-        )
+    lines += _tenant_lines(summary["tenants"])
+    lines += ["", _wrap(LEGEND), "", f"Warehouse: {summary['warehouse']['psql']}"
+              "  (or: python -m credsync_dev.localenv.psql, which starts the embedded Postgres if needed)"]
+    if "bad_day" in summary:
+        lines += render_bad_day(summary["bad_day"])
     return "\n".join(lines)
+
+
+def render_bad_day(day: dict[str, Any]) -> list[str]:
+    seen, resolved, commands = day["seen"], day["resolved"], day["commands"]
+    mass = seen["mass_termination"]
+    lines = ["", "A bad day, and how on-call resolved it", "======================================"]
+    for dag in day["dags"]:
+        note = "" if dag["expected"] == "success" else f" (expected: {dag['expected']})"
+        lines.append(f"  {dag['dag_id']:<22} {dag['state']:<8} {dag['seconds']:>6}s{note}")
+    quarantined = seen["poisoned_record"]["quarantined"]
+    lines += [
+        "",
+        f"1. Poisoned record: LMS statement {day['poisoned_statement']} carries a NUL.",
+        "   credsync: " + ("; ".join(f"quarantined, rule {q['rule']}: {q['reason']}" for q in quarantined)
+                         or "NOT quarantined")
+        + ("; the good statement beside it loaded" if seen["poisoned_record"]["good_statement_loaded"] else ""),
+        *[f"   resolve: {c}" for c in commands["poisoned_record"]],
+        f"   now: corrected statement loaded {resolved['poisoned_record']['corrected_loaded']}, "
+        f"credential issued {resolved['poisoned_record']['credential_issued']}",
+        "",
+        f"2. Mass termination: the HRIS export marked {mass['terminated']} globex workers terminated.",
+        f"   credsync: batch {mass['batch_id']} {mass['status']} by the gate, hris_delta_export {mass['dag_state']}",
+        *([f"   gate: {mass['verdict']}"] if mass.get("verdict") else []),
+        *[f"   resolve: {c}" for c in commands["mass_termination"]],
+        f"   now: {seen['mass_termination_parked']} records parked; their status in core: "
+        f"{resolved['mass_termination']['core_status']}",
+        "",
+        "3. Registry outage: the registry refused every certificate write (HTTP 422).",
+        "   credsync: " + (", ".join(f"{d['entity_key']} dead-lettered ({d['reason']})"
+                                     for d in seen["registry_outage"]["dead_letters"]) or "no dead letter"),
+        *[f"   resolve: {c}" for c in commands["registry_outage"]],
+        "   now: " + (", ".join(f"letter {r['status']}, submission {r['submission']}"
+                                for r in resolved["registry_outage"]["letters"]) or "-"),
+        "",
+        f"4. Seeded drift: acme's LMS account of {day['drifted_worker']} switched inactive over SCIM.",
+        "   reconciliation: " + (", ".join(f"{f['finding_type']} {f['entity_key']} ({f['action']})"
+                                           for f in seen["seeded_drift"]["findings"]) or "nothing found"),
+        *[f"   resolve: {c}" for c in commands["seeded_drift"]],
+        f"   now: finding resolved {resolved['seeded_drift']['resolved']}",
+        "",
+        "Warehouse state per tenant after the bad day:",
+        *_tenant_lines(day["tenants_after"]),
+        "",
+        "clean again: " + ("yes (no open dead letters or findings, nothing pending)" if day["clean_after"] else
+                           f"NO: {day['totals_after']}"),
+    ]
+    return lines
+
+
+def _tenant_lines(tenants: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"  {t['tenant_id']:<8} workers {t['workers']:>5}  learners {t['learners_active']:>5}/{t['learners']:<5} "
+        f"completions {t['completions']:>5} (held {t['completions_held']})  credentials active "
+        f"{t['credentials_active']:>4}/{t['credentials']:<4} pushed {t['pushed_acknowledged']:>4} "
+        f"(pending {t['pushes_pending']})  write-backs {t['writebacks_delivered']:>4}  "
+        f"dead letters {t['dead_letters_open']}  open findings {t['findings_open']}"
+        for t in tenants
+    ]
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=110, subsequent_indent="  "))
