@@ -113,7 +113,7 @@ def test_gates_touch_no_committed_file_take_no_lock_and_leak_no_secret(fresh_war
     with connect(url) as conn:
         bad, _ = stage_pull(conn, tenant_id=TENANT,
                             statements=[statement("completed", "E1"), statement("attempted", "E2")])
-        with pytest.raises(CompletionsRejected, match=r"quarantine_share.*Data Docs: file://"):
+        with pytest.raises(CompletionsRejected, match=r"(?s)quarantine_share.*\nData Docs: file://"):
             gate_batch(url, completion_gate(CompletionGateThresholds()), tenant_id=TENANT, batch_id=bad.batch_id)
         lenient, _ = stage_pull(conn, tenant_id=TENANT,
                                 statements=[statement("completed", "E1"), statement("attempted", "E2")])

@@ -50,3 +50,55 @@ def test_without_key_columns_the_old_summary_stays() -> None:
     item = result("expect_column_values_to_be_in_set", {"column": "status"}, "status_allowed",
                   {"unexpected_count": 1, "partial_unexpected_list": ["x"]})
     assert _describe(item) == "status_allowed(status): 1 unexpected, e.g. ['x']"
+
+
+MASS = "80 of 277 current workers (28.9%) would be terminated, limit 20%"
+
+
+def mass_termination() -> dict:
+    rows = [{"employee_id": f"E{i:06d}", "row_number": i, "problem": MASS} for i in range(1, 81)]
+    return result("unexpected_rows_expectation", {"unexpected_rows_query": "..."}, "mass_termination",
+                  {"observed_value": 80, "details": {"unexpected_rows": rows}},
+                  description="delta terminates at most 20% of the current workforce")
+
+
+def test_a_batch_level_rule_says_its_counts_and_limit_once_in_words() -> None:
+    text = _describe(mass_termination(), HRIS_KEYS)
+    assert text == ("mass_termination [delta terminates at most 20% of the current workforce]: "
+                    f"{MASS}; 80 offending records, e.g. E000001, E000002, E000003, E000004, E000005")
+
+
+def test_the_verdict_comes_first_and_says_what_to_do(tmp_path, monkeypatch) -> None:
+    from credsync.quality.gate import verdict
+
+    store = (tmp_path / "docs").as_uri()
+    monkeypatch.setenv("CREDSYNC_DATA_DOCS_STORE", store)
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080")
+    failed = [_describe(mass_termination(), HRIS_KEYS), "quarantine_share: 3 of 277 records quarantined"]
+    text = verdict("GX gate hris_workers on staging.hris_workers tenant=acme batch=b1", success=False,
+                   failed=failed, statistics={"evaluated_expectations": 16, "successful_expectations": 15},
+                   batch_checks=1, data_docs_url=f"{store}/acme/validations/hris_workers/p.html",
+                   suite_name="hris_workers", tenant_id="acme")
+    lines = text.splitlines()
+    assert lines[0] == ("GX gate hris_workers on staging.hris_workers tenant=acme batch=b1: BLOCKED, 2 of 17 checks "
+                        "failed: mass_termination, quarantine_share. Nothing reached core.")
+    assert lines[1].startswith(f"- mass_termination [delta terminates at most 20% of the current workforce]: {MASS}")
+    assert lines[3].startswith("What to do: docs/runbook.md#a-rejected-hris-batch-hris_delta_export-task-gate")
+    assert lines[4] == "Data Docs: http://127.0.0.1:8080/credsync-ui/data-docs/acme/validations/hris_workers/p.html"
+    assert all(len(line) < 300 for line in lines)
+
+
+def test_gx_info_logging_is_quiet_during_a_gate_and_restored_after(caplog) -> None:
+    import logging
+
+    from credsync.quality.gate import quiet_gx
+
+    noisy = logging.getLogger("great_expectations._docs_decorators")
+    noisy.setLevel(logging.INFO)
+    with caplog.at_level(logging.INFO), quiet_gx():
+        noisy.info("Skipping registering function")
+        logging.getLogger("great_expectations").warning("a real problem")
+        logging.getLogger("credsync.quality.gate").info("the verdict")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["a real problem", "the verdict"]
+    assert noisy.level == logging.INFO

@@ -18,8 +18,11 @@ WITH batch AS (
     SELECT count(*) AS terminations FROM newly_terminated
 )
 SELECT n.employee_id, n.row_number,
-       'terminated: ' || s.terminations || ' of ' || f.current_workers || ' current workers (share '
-           || round(s.terminations::numeric / f.current_workers, 3) || ' > $max_share)' AS problem
+       -- In words, the same for every row (the gate says it once): "80 of 277 current workers (28.9%)
+       -- would be terminated, limit 20%".
+       s.terminations || ' of ' || f.current_workers || ' current workers ('
+           || round(100.0 * s.terminations / f.current_workers, 1) || '%) would be terminated, limit '
+           || round(100 * $max_share::numeric, 1)::float8 || '%' AS problem
 FROM newly_terminated n CROSS JOIN share s CROSS JOIN workforce f
 WHERE f.current_workers >= $min_workforce
   AND s.terminations::numeric / NULLIF(f.current_workers, 0) > $max_share

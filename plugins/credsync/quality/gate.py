@@ -39,10 +39,12 @@ optionally, a ``problem`` column saying what is wrong with the row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,16 +68,29 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 #: Offending records named per failed expectation in the log line.
 EXAMPLES = 5
+#: Where on-call reads what to do about a blocked batch, per suite (docs/runbook.md anchors).
+RUNBOOK = {
+    "hris_workers": "docs/runbook.md#a-rejected-hris-batch-hris_delta_export-task-gate",
+    "lms_completions": "docs/runbook.md#quarantined-learning-records-lms_completion_pull",
+    "recon_run": "docs/runbook.md#reconciliation-reconciliation-dag",
+}
+RUNBOOK_DEFAULT = "docs/runbook.md#gx-data-docs-every-gate"
+#: The logger tree kept at WARNING while a gate runs: GX logs hundreds of INFO lines per run, which
+#: buried the verdict in the task log (262 lines, 238 of them GX's).
+QUIET_LOGGER = "great_expectations"
 
 
 @dataclass(frozen=True)
 class GateResult:
     """What a gate decided about one batch.
 
-    ``summary`` is one human line for the task log; ``failed`` one line per
-    failed expectation; ``validation`` the full GX result JSON (stored on
-    ``audit.batches.validation``); ``data_docs_url`` the validation's Data Docs
-    page in the object store (None when no store is configured).
+    ``summary`` is the verdict for the task log, verdict first (:func:`verdict`): one line
+    saying passed or BLOCKED with tenant, batch and the failed rules, then one line per failed
+    rule in words with counts, limits and example records, what to do next and the Data Docs
+    link; ``failed`` one line per failed expectation; ``validation`` the full GX result JSON
+    (stored on ``audit.batches.validation``, with the verdict under ``credsync_verdict``);
+    ``data_docs_url`` the validation's Data Docs page in the object store (None when no store
+    is configured).
     """
 
     success: bool
@@ -85,6 +100,8 @@ class GateResult:
     data_docs_url: str | None
     validation: dict[str, Any] = field(default_factory=dict, repr=False)
     label: str = ""
+    suite_name: str = ""
+    tenant_id: str = ""
 
 
 def with_batch_checks(result: GateResult, failures: Sequence[str], details: dict[str, Any]) -> GateResult:
@@ -99,12 +116,11 @@ def with_batch_checks(result: GateResult, failures: Sequence[str], details: dict
                           validation, result.label)
     failed = [*failures, *result.failed]
     stats = result.statistics
-    summary = (f"{result.label}: BLOCKED ({stats.get('successful_expectations', 0)}/"
-               f"{stats.get('evaluated_expectations', 0)} expectations met, {len(failures)} batch check(s) failed)"
-               f"; failed: {'; '.join(failed)}")
-    if result.data_docs_url:
-        summary += f"; Data Docs: {result.data_docs_url}"
-    return GateResult(False, summary, failed, stats, result.data_docs_url, validation, result.label)
+    summary = verdict(result.label, success=False, failed=failed, statistics=stats, batch_checks=len(failures),
+                      data_docs_url=result.data_docs_url, suite_name=result.suite_name, tenant_id=result.tenant_id)
+    validation["credsync_verdict"] = summary
+    return GateResult(False, summary, failed, stats, result.data_docs_url, validation, result.label,
+                      result.suite_name, result.tenant_id)
 
 
 def run_gate(
@@ -129,6 +145,15 @@ def run_gate(
     ``data_docs_store`` is the Data Docs store URL (default: the environment's,
     see :mod:`credsync.quality.data_docs`; no store, no Data Docs).
     """
+    with quiet_gx():
+        return _run_gate(warehouse_url, suite_name=suite_name, table=table, batch_id=batch_id, tenant_id=tenant_id,
+                         expectations=expectations, suites_dir=suites_dir, key_columns=key_columns,
+                         data_docs_store=data_docs_store)
+
+
+def _run_gate(warehouse_url: str, *, suite_name: str, table: str, batch_id: str, tenant_id: str,
+              expectations: ExpectationsArg | None, suites_dir: Path, key_columns: Sequence[str] | None,
+              data_docs_store: str | None) -> GateResult:
     from credsync.quality import data_docs
 
     schema, _, table_name = table.partition(".")
@@ -144,7 +169,8 @@ def run_gate(
         # GX finds no batch to validate in zero rows: nothing here to fail. Callers judge an
         # empty batch on their own counts (e.g. every record quarantined), see with_batch_checks.
         return GateResult(success=True, summary=f"{label}: staged batch is empty; no expectation to evaluate",
-                          failed=[], statistics={}, data_docs_url=None, label=label)
+                          failed=[], statistics={}, data_docs_url=None, label=label, suite_name=suite_name,
+                          tenant_id=tenant_id)
     store = data_docs_store or data_docs.store_url_from_env()
     if not store:
         log.warning("%s: no Data Docs (%s / %s unset); the verdict is in the log and audit.batches.validation",
@@ -156,7 +182,27 @@ def run_gate(
         result, identifier = _validate(context, schema, table_name, suite,
                                        tenant_id=tenant_id, batch_id=batch_id, keys=keys, with_docs=bool(store))
         docs_url = _publish_docs(context, identifier, site_dir, store, tenant_id) if store else None
-    return _summarise(label, result.to_json_dict(), docs_url, keys)
+    return _summarise(label, result.to_json_dict(), docs_url, keys, suite_name=suite_name, tenant_id=tenant_id)
+
+
+@contextlib.contextmanager
+def quiet_gx() -> Iterator[None]:
+    """GX's loggers at WARNING (and its Python warnings off) for the duration; levels restored after.
+
+    GX logs some 200 INFO lines on import alone (``_docs_decorators``), so this wraps the import too.
+    """
+    names = {QUIET_LOGGER, *(n for n in logging.root.manager.loggerDict if n.startswith(QUIET_LOGGER + "."))}
+    loggers = [logging.getLogger(name) for name in sorted(names)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="great_expectations")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _ephemeral_context(site_dir: Path | None, warehouse_url: str) -> Any:
@@ -314,23 +360,49 @@ def _publish_docs(context: Any, identifier: Any, site_dir: Path, store: str, ten
         return None
 
 
-def _summarise(label: str, result: dict[str, Any], docs_url: str | None, keys: Sequence[str] = ()) -> GateResult:
+def _summarise(label: str, result: dict[str, Any], docs_url: str | None, keys: Sequence[str] = (), *,
+               suite_name: str = "", tenant_id: str = "") -> GateResult:
     failed = [_describe(item, keys) for item in result.get("results", []) if not item.get("success")]
     statistics = dict(result.get("statistics") or {})
     success = bool(result.get("success"))
-    verdict = "passed" if success else "BLOCKED"
-    summary = (
-        f"{label}: {verdict} "
-        f"({statistics.get('successful_expectations', 0)}/{statistics.get('evaluated_expectations', 0)} "
-        "expectations met)"
-    )
-    if failed:
-        summary += "; failed: " + "; ".join(failed)
-    if docs_url:
-        summary += f"; Data Docs: {docs_url}"
+    summary = verdict(label, success=success, failed=failed, statistics=statistics, data_docs_url=docs_url,
+                      suite_name=suite_name, tenant_id=tenant_id)
     # Round-trip through JSON so the stored validation is plain JSON (no Decimal/datetime objects).
     validation = json.loads(json.dumps(result, default=str))
-    return GateResult(success, summary, failed, statistics, docs_url, validation, label)
+    validation["credsync_verdict"] = summary
+    return GateResult(success, summary, failed, statistics, docs_url, validation, label, suite_name, tenant_id)
+
+
+def verdict(label: str, *, success: bool, failed: Sequence[str], statistics: dict[str, Any],
+            data_docs_url: str | None, suite_name: str = "", tenant_id: str = "", batch_checks: int = 0) -> str:
+    """The gate's verdict for a person, verdict first.
+
+    Line 1: ``<label>: BLOCKED — N of M checks failed: rule, rule`` (or ``passed (M expectations met)``);
+    then one ``- <rule>: <what, in words, with counts and example records>`` line per failure, the
+    runbook step and ``Data Docs: <link>`` (an HTTP link where one is configured, see
+    :func:`credsync.quality.data_docs.page_link`).
+    """
+    from credsync.quality.data_docs import page_link
+
+    met = statistics.get("successful_expectations", 0)
+    evaluated = statistics.get("evaluated_expectations", 0)
+    link = page_link(data_docs_url, tenant_id) if data_docs_url else None
+    if success and not failed:
+        return f"{label}: passed ({met}/{evaluated} expectations met)" + (f"; Data Docs: {link}" if link else "")
+    checks = evaluated + batch_checks
+    rules = ", ".join(_rule_name(line) for line in failed)
+    lines = [f"{label}: BLOCKED, {len(failed)} of {checks} checks failed: {rules}. Nothing reached core."]
+    lines += [f"- {line}" for line in failed]
+    lines.append(f"What to do: {RUNBOOK.get(suite_name, RUNBOOK_DEFAULT)} (fix the source and rerun the load, "
+                 "or park the named records).")
+    if link:
+        lines.append(f"Data Docs: {link}")
+    return "\n".join(lines)
+
+
+def _rule_name(line: str) -> str:
+    head = line.split(":", 1)[0]
+    return head.split(" [", 1)[0]
 
 
 def _describe(item: dict[str, Any], keys: Sequence[str] = ()) -> str:
@@ -342,13 +414,14 @@ def _describe(item: dict[str, Any], keys: Sequence[str] = ()) -> str:
     res = item.get("result") or {}
     column = kwargs.get("column")
     detail = []
-    offenders = _offenders(res, keys, column)
+    shared = _shared_problem(res, keys)
+    offenders = _offenders(res, keys, column, skip_problem=shared is not None)
     if offenders is not None:
         count = res.get("unexpected_count", res.get("observed_value"))
         text = f"{count} offending record{'' if count == 1 else 's'}"
         if offenders:
             text += ", e.g. " + ", ".join(offenders)
-        detail.append(text)
+        detail.append(f"{shared}; {text}" if shared else text)
     else:
         if "unexpected_count" in res:
             detail.append(f"{res['unexpected_count']} unexpected")
@@ -363,7 +436,18 @@ def _describe(item: dict[str, Any], keys: Sequence[str] = ()) -> str:
     return head + (": " + ", ".join(detail) if detail else "")
 
 
-def _offenders(res: dict[str, Any], keys: Sequence[str], column: str | None) -> list[str] | None:
+def _shared_problem(res: dict[str, Any], keys: Sequence[str]) -> str | None:
+    """The ``problem`` every unexpected row gives, when they all give the same one (a batch-level rule,
+    e.g. ``80 of 277 current workers (28.9%) would be terminated, limit 20%``): said once, not per record."""
+    rows = (res.get("details") or {}).get("unexpected_rows") if keys else None
+    if not rows or len(rows) < 2:
+        return None
+    problems = {row.get("problem") for row in rows if isinstance(row, dict)}
+    return next(iter(problems)) if len(problems) == 1 and None not in problems else None
+
+
+def _offenders(res: dict[str, Any], keys: Sequence[str], column: str | None, *,
+               skip_problem: bool = False) -> list[str] | None:
     """Up to :data:`EXAMPLES` offending records as ``KEY (column value)``; None when GX named no rows.
 
     Column expectations give ``unexpected_index_list`` (key columns + the value); row queries
@@ -381,8 +465,8 @@ def _offenders(res: dict[str, Any], keys: Sequence[str], column: str | None) -> 
         if not isinstance(row, dict):
             continue
         key = _row_key(row, keys)
-        problem = row.get("problem")
-        if problem is None:
+        problem = None if skip_problem else row.get("problem")
+        if problem is None and not skip_problem:
             shown = [(k, v) for k, v in row.items() if k not in keys]
             problem = ", ".join(f"{k} {_show(v)}" for k, v in shown) if shown else None
         seen.setdefault(key, [])
