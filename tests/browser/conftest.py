@@ -81,3 +81,12 @@ def pytest_runtest_makereport(item, call):
             driver.switch_to.default_content()
             screenshot(driver, f"FAILED_{item.name}")
     return report
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests start an api-server (a minute or two on a busy machine): slow, with room to start."""
+    here = __file__.rsplit("/", 1)[0]
+    for item in items:
+        if str(item.fspath).startswith(here):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.timeout(900))
