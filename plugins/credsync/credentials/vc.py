@@ -1,8 +1,9 @@
 """Credentials as W3C VC Data Model 2.0 Open Badges 3.0 ``AchievementCredential``, secured as ``vc+jwt``.
 
 Format (docs/credentials.md): the JWT payload *is* the credential (VC-JOSE-COSE), plus the JWT claims
-``iss`` (= ``issuer.id``), ``nbf`` (= ``validFrom``), ``exp`` (= ``validUntil``) and ``iat`` (signing time)
-that JWT libraries check; header ``{"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": "<did:web>#key-…"}``.
+``iss`` (= ``issuer.id``), ``jti`` (= ``id``), ``nbf`` (= ``validFrom``), ``exp`` (= ``validUntil``) and ``iat``
+(signing time) that JWT libraries check;
+header ``{"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": "<did:web>#key-…"}``.
 The credential ``id`` is stable per award (``urn:uuid:{award_id}``): a renewal keeps it with a newer
 ``validFrom`` and the original ``awardedDate`` (OB 3.0 equality rules). The subject is an
 ``IdentityObject`` with a salted SHA-256 of the employee id: no names, e-mails or national ids.
@@ -149,6 +150,7 @@ def jwt_payload(credential: dict[str, Any], *, signed_at: datetime | None = None
     payload = dict(credential)
     issuer = credential["issuer"]
     payload["iss"] = issuer["id"] if isinstance(issuer, dict) else issuer
+    payload["jti"] = credential["id"]
     payload["nbf"] = int(datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00")).timestamp())
     if "validUntil" in credential:
         payload["exp"] = int(datetime.fromisoformat(credential["validUntil"].replace("Z", "+00:00")).timestamp())

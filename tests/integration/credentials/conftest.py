@@ -101,3 +101,34 @@ def tokens(conn, tenant: str) -> dict[str, str]:
     rows = conn.execute("SELECT employee_id || ':' || credential_type, vc_jwt FROM core.credentials"
                         " WHERE tenant_id = %s AND status = 'active'", (tenant,)).fetchall()
     return dict(rows)
+
+
+def openbadgeslib_verify(jwt: str, *, check_status: bool = True) -> str | None:
+    """openbadgeslib (PyPI) on a vc+jwt: None when it verifies, else its reason.
+
+    It is anchored to the DID the credential claims (``for_issuer_did``) and given our DID resolution for
+    loopback origins: its did:web fetcher builds ``https://localhost:PORT/…`` URLs, fetched here (like the
+    status lists) over the loopback origin's plain HTTP; on its own it refuses private addresses, rightly.
+    """
+    import json as _json
+
+    import requests
+    from joserfc import jws
+    from openbadgeslib.ob3.verifier import OB3VerificationError, OB3Verifier
+
+    def download(url: str, *_args: object, **_kwargs: object) -> bytes:
+        assert url.startswith(("https://localhost:", "http://localhost:")), url
+        response = requests.get(url.replace("https://", "http://", 1), timeout=10)
+        response.raise_for_status()
+        return response.content
+
+    try:
+        issuer = _json.loads(jws.extract_compact(jwt.encode()).payload)["iss"]
+    except ValueError as exc:  # a tampered payload need not even be JSON: nothing to anchor to
+        return f"unreadable payload ({exc})"
+    try:
+        verifier = OB3Verifier.for_issuer_did(issuer, download=download)
+        verifier.verify(jwt, check_status=check_status, download=download)
+    except (OB3VerificationError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
