@@ -191,3 +191,18 @@ def test_rest_twin_of_a_voided_statement_is_voided_and_its_credential_revoked(ac
     assert conn.execute("SELECT status, status_reason FROM core.credentials"
                         " WHERE credential_type = 'forklift_operator'").fetchone() == ("revoked", "evidence_voided")
     assert all(row[8] for row in completions(conn))  # both copies voided, none deleted
+
+
+def test_the_reconciliation_runs_by_itself_once_a_week(acme) -> None:
+    conn, lrs, pipeline = acme
+    now = now_utc()
+    lrs.post([statement("passed", "CPR-101", "E1", now - HOUR)])
+    pipeline.run()
+    month_late = statement("passed", "FIRSTAID-110", "E3", now - 30 * DAY)
+    lrs.post([month_late])
+    assert pipeline.run()["inserted"] == 0  # not due: the first sync pull was minutes ago
+    conn.execute("UPDATE audit.lrs_pulls SET pulled_at = pulled_at - interval '8 days'")
+    assert pipeline.run()["inserted"] == 1  # due: nothing reconciled for more than 7 days
+    assert scalar(conn, "SELECT count(*) FROM audit.lrs_pulls WHERE reconciled") == 1
+    assert pipeline.run()["inserted"] == 0
+    assert scalar(conn, "SELECT count(*) FROM audit.lrs_pulls WHERE reconciled") == 1  # not again for a week
