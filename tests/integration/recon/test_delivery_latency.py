@@ -34,4 +34,5 @@ def test_history_loaded_at_first_sync_is_not_a_delivery_latency(seeded) -> None:
     assert success == 1.0
     assert p50 == pytest.approx(38 * 60)
     assert p95 == pytest.approx(54.2 * 60), f"registry p95 {p95 / 3600:.1f} h counts the history"
+    assert wb_p50 == pytest.approx((38 + 30) * 60)
     assert wb_p95 == pytest.approx((54.2 + 30) * 60)
