@@ -8,13 +8,15 @@ from collections.abc import Iterator
 import pytest
 
 from .airflow_server import AirflowServer, airflow_api_server
-from .browser import start_chromium
+from .browser import ARTIFACTS, start_chromium
 from .gates import BlockedGate, run_blocked_gate
 
 
 @pytest.fixture(scope="session")
 def chromium(tmp_path_factory) -> Iterator[object]:
     driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    for stale in ARTIFACTS.glob("FAILED_*.png"):  # left by an earlier session: not this one's failures
+        stale.unlink()
     driver.set_page_load_timeout(120)
     try:
         yield driver
