@@ -2,8 +2,11 @@
 
 Starts (or reuses) a Postgres, migrates the warehouse, starts the sandboxes,
 initialises a local Airflow home and runs every pipeline DAG with
-``airflow dags test`` in dependency order, then prints a summary and writes
-``build/demo/summary.json``. Safe to run again: every DAG is idempotent.
+``airflow dags test`` in dependency order. Then a bad day
+(:mod:`credsync_dev.localenv.bad_day`, skipped with ``--no-bad-day``): the
+sandboxes misbehave, on-call resolves each failure, the pipeline runs clean
+again. Prints a summary and writes ``build/demo/summary.json``. Safe to run
+again: every DAG is idempotent.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import sys
 from datetime import UTC, datetime
 
 from credsync.paths import BUILD_DIR
+from credsync.warehouse import connect
+from credsync_dev.localenv.bad_day import run_bad_day
 from credsync_dev.localenv.pipeline import PIPELINE, demo_environment
-from credsync_dev.localenv.summary import collect_summary, render_summary
+from credsync_dev.localenv.summary import bad_day_summary, collect_summary, render_summary
 
 __all__ = ["DEMO_DIR", "main"]
 
@@ -25,21 +30,30 @@ DEMO_DIR = BUILD_DIR / "demo"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dags", nargs="*", default=list(PIPELINE), help="DAG ids to run, in order")
+    parser.add_argument("--no-bad-day", dest="bad_day", action="store_false",
+                        help="only the clean run: skip the bad day (faults, on-call fixes) that follows it")
     args = parser.parse_args(argv)
 
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
     results: list[dict[str, object]] = []
+    ok = True
     with demo_environment(BUILD_DIR, say=_say) as demo:
         for dag_id in args.dags:
             results.append(demo.run_dag(dag_id).as_dict())
             if results[-1]["state"] != "success":
                 break
+        ok = all(r["state"] == "success" for r in results) and len(results) == len(args.dags)
         summary = collect_summary(demo.warehouse_url, since=started, dag_results=results)
+        if ok and args.bad_day:
+            with connect(demo.warehouse_url, autocommit=True) as conn:
+                day = run_bad_day(demo, conn)
+            summary["bad_day"] = bad_day_summary(demo.warehouse_url, day)
+            ok = summary["bad_day"]["ok"]
     (DEMO_DIR / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(render_summary(summary))
     print(f"\nmachine-readable summary: {DEMO_DIR / 'summary.json'}")
-    return 0 if all(r["state"] == "success" for r in results) and len(results) == len(args.dags) else 1
+    return 0 if ok else 1
 
 
 def _say(message: str) -> None:
