@@ -94,3 +94,14 @@ def test_faults_without_a_scope_hit_every_request(faulted):
     faulted.put("/admin/faults", json={"error_rate": 1.0})
     assert faulted.get("/v1/certificates").status_code == 503
     assert faulted.post("/oauth/token").status_code == 503
+
+
+def test_the_api_server_of_make_airflow_listens_on_loopback(tmp_path):
+    """What `airflow api-server` (started by `airflow standalone`) binds to, read by Airflow's own CLI."""
+    import sys
+
+    env = standalone.standalone_env({**os.environ, **airflow_env.airflow_base_env(tmp_path / "airflow")}, "8080")
+    probe = "from airflow.cli.cli_parser import get_parser; print(get_parser().parse_args(['api-server']).host)"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "127.0.0.1"
