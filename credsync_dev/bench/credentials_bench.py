@@ -90,7 +90,7 @@ def bench_revocations(count: int, url: str) -> dict[str, float]:
                 for n, cid in enumerate(ids):
                     copy.write_row((cid, tenant, f"E{n}", "forklift_operator", "bench", "1", date(2025, 5, 1),
                                     "active", "{}", cid))
-            issuer_store.allocate(cur, issuer.did, ids)
+            issuer_store.allocate(cur, issuer, ids)
         root = Path(folder).as_uri()
         publish_issuer(conn, issuer, root_url=root)
         started = time.perf_counter()

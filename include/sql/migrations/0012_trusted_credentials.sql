@@ -4,6 +4,7 @@
 -- Every key stays listed in the DID document; retired_at is published as the method's `expires`:
 -- credentials it signed before then verify, credentials dated after it are refused.
 CREATE TABLE core.issuer_keys (
+    tenant_id      text NOT NULL,              -- the tenant the issuer belongs to
     issuer_did     text NOT NULL,
     key_id         text NOT NULL,              -- fragment of the verification method: key-<thumbprint>
     public_jwk     jsonb NOT NULL,
@@ -15,6 +16,7 @@ CREATE TABLE core.issuer_keys (
 
 -- One Bitstring Status List per issuer, purpose and number; what was last published.
 CREATE TABLE core.status_lists (
+    tenant_id         text NOT NULL,
     issuer_did        text NOT NULL,
     purpose           text NOT NULL CHECK (purpose IN ('revocation', 'suspension')),
     list_number       integer NOT NULL CHECK (list_number > 0),
@@ -27,6 +29,7 @@ CREATE TABLE core.status_lists (
 
 -- A credential's index in its issuer's list: allocated once, at random, never reused.
 CREATE TABLE core.credential_status (
+    tenant_id      text NOT NULL,
     credential_id  uuid NOT NULL REFERENCES core.credentials (credential_id),
     issuer_did     text NOT NULL,
     purpose        text NOT NULL,

@@ -129,7 +129,7 @@ def issue_credentials(
         rules_by_id = {rule.rule_id: rule for rule in rules}
         cur.execute(sql_text("credentials/to_sign.sql"))
         to_sign = cur.fetchall()
-        slots = issuer_store.allocate(cur, issuer.did, [str(row[0]) for row in to_sign])
+        slots = issuer_store.allocate(cur, issuer, [str(row[0]) for row in to_sign])
         signatures: list[dict[str, str]] = []
         events: list[AuditEvent] = []
         signed_at = datetime.now(UTC)

@@ -24,9 +24,9 @@ _random = secrets.SystemRandom()
 def register_key(cur: psycopg.Cursor, issuer: Issuer) -> None:
     """Record the connection's current key for ``issuer`` (once); refuse a retired one."""
     cur.execute(
-        "INSERT INTO core.issuer_keys (issuer_did, key_id, public_jwk) VALUES (%s, %s, %s)"
+        "INSERT INTO core.issuer_keys (tenant_id, issuer_did, key_id, public_jwk) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (issuer_did, key_id) DO NOTHING",
-        (issuer.did, issuer.key.key_id, json.dumps(issuer.key.public_jwk())),
+        (issuer.tenant_id, issuer.did, issuer.key.key_id, json.dumps(issuer.key.public_jwk())),
     )
     cur.execute("SELECT retired_at FROM core.issuer_keys WHERE issuer_did = %s AND key_id = %s",
                 (issuer.did, issuer.key.key_id))
@@ -55,9 +55,10 @@ def retire_key(cur: psycopg.Cursor, issuer_did: str, key_id: str, on: datetime, 
     return cur.rowcount == 1
 
 
-def allocate(cur: psycopg.Cursor, issuer_did: str, credential_ids: list[str],
+def allocate(cur: psycopg.Cursor, issuer: Issuer, credential_ids: list[str],
              purpose: str = "revocation") -> dict[str, tuple[int, int]]:
     """A random, never reused index per credential (existing allocations are kept: idempotent)."""
+    issuer_did, tenant_id = issuer.did, issuer.tenant_id
     cur.execute("SELECT credential_id::text, list_number, list_index FROM core.credential_status"
                 " WHERE credential_id = ANY(%s::uuid[]) AND purpose = %s", (credential_ids, purpose))
     allocated = {cid: (number, index) for cid, number, index in cur.fetchall()}
@@ -69,8 +70,9 @@ def allocate(cur: psycopg.Cursor, issuer_did: str, credential_ids: list[str],
         cur.execute("SELECT coalesce(max(list_number), 1) FROM core.status_lists"
                     " WHERE issuer_did = %s AND purpose = %s", (issuer_did, purpose))
         (number,) = cur.fetchone()
-        cur.execute("INSERT INTO core.status_lists (issuer_did, purpose, list_number, size) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT DO NOTHING", (issuer_did, purpose, number, LIST_SIZE))
+        cur.execute("INSERT INTO core.status_lists (tenant_id, issuer_did, purpose, list_number, size)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (tenant_id, issuer_did, purpose, number, LIST_SIZE))
         cur.execute("SELECT size FROM core.status_lists WHERE issuer_did = %s AND purpose = %s AND list_number = %s",
                     (issuer_did, purpose, number))
         (size,) = cur.fetchone()
@@ -79,17 +81,19 @@ def allocate(cur: psycopg.Cursor, issuer_did: str, credential_ids: list[str],
         used = {row[0] for row in cur.fetchall()}
         free = size - len(used)
         if free == 0:
-            cur.execute("INSERT INTO core.status_lists (issuer_did, purpose, list_number, size)"
-                        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", (issuer_did, purpose, number + 1, LIST_SIZE))
+            cur.execute("INSERT INTO core.status_lists (tenant_id, issuer_did, purpose, list_number, size)"
+                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (tenant_id, issuer_did, purpose, number + 1, LIST_SIZE))
             continue
         batch, pending = pending[:free], pending[free:]
         indexes = _draw(size, used, len(batch))
-        rows = [(cid, issuer_did, purpose, number, index) for cid, index in zip(batch, indexes, strict=True)]
-        with cur.copy("COPY core.credential_status (credential_id, issuer_did, purpose, list_number, list_index)"
-                      " FROM STDIN") as copy:
+        rows = [(tenant_id, cid, issuer_did, purpose, number, index)
+                for cid, index in zip(batch, indexes, strict=True)]
+        with cur.copy("COPY core.credential_status (tenant_id, credential_id, issuer_did, purpose, list_number,"
+                      " list_index) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        allocated.update({cid: (number, index) for cid, _, _, number, index in rows})
+        allocated.update({cid: (number, index) for _, cid, _, _, number, index in rows})
     return allocated
 
 
