@@ -182,7 +182,7 @@ def test_without_the_scheduler_policy_an_upstream_failed_task_has_no_label(tmp_p
     assert unlabelled["chain.extract", "globex"]["failed"] == "globex"  # the runner's own label
 
 
-def test_a_retried_try_keeps_the_label_the_runner_rendered() -> None:
+def test_a_retried_try_keeps_the_label_the_runner_rendered(monkeypatch) -> None:
     """Airflow 3.3.2 builds the RetryTask without the label (the execution API then stores null);
     keep_label_on_retry puts it back. Fails if Airflow's runner changes shape under it."""
     from types import SimpleNamespace
@@ -193,6 +193,9 @@ def test_a_retried_try_keeps_the_label_the_runner_rendered() -> None:
 
     ti = SimpleNamespace(end_date=None, _failure_metrics_emitted=True, rendered_map_index="globex",
                          _ti_context_from_server=SimpleNamespace(should_retry=True))
+    current = task_runner._finalize_task_failure  # already wrapped if a DAG file was imported in a task process
+    original = getattr(current, "__wrapped__", current)
+    monkeypatch.setattr(task_runner, "_finalize_task_failure", original)
     unpatched, _ = task_runner._finalize_task_failure(ti)
     keep_label_on_retry()
     keep_label_on_retry()  # idempotent
