@@ -15,11 +15,12 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.ci_slow, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.ci_slow, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -58,13 +59,16 @@ for info in pkgutil.walk_packages(credsync.__path__, "credsync."):
         importlib.import_module(info.name)
     except Exception as exc:
         failed[info.name] = f"{{type(exc).__name__}}: {{exc}}"
-installed = sorted({{str(f).split("/")[0] for f in importlib.metadata.files("credsync")}})
+files = [str(f) for f in importlib.metadata.files("credsync")]
+installed = sorted({{f.split("/")[0] for f in files}})
+installed_files = sorted(f for f in files if f.startswith("credsync/") and "__pycache__" not in f)
 print(json.dumps({{
     "dag_ids": sorted(bag.dag_ids), "import_errors": bag.import_errors, "dags_folder": bag.dag_folder,
     "plugins": plugins, "plugin_errors": plugin_errors,
     "dev_modules_after_dags": after_dags,
     "dev_modules_after_all": sorted(m for m in sys.modules if m.split(".")[0] in {sorted(DEV_MODULES)!r}),
     "module_import_failures": failed, "credsync_file": credsync.__file__, "installed_top_level": installed,
+    "installed_files": installed_files,
 }}))
 """
 
@@ -125,7 +129,44 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> dict:
     probe = _run([str(venv / "bin" / "python"), "-c", PROBE], env=env, cwd=elsewhere)
     result = json.loads(probe.stdout.strip().splitlines()[-1])
     return {**result, "install_s": install_s, "install_cpu_s": install_cpu_s, "home": home, "venv": venv,
-            "pip_check": pip_check, "freeze": freeze}
+            "pip_check": pip_check, "freeze": freeze, "env": env, "cwd": elsewhere}
+
+
+@pytest.fixture(scope="module")
+def started(deployment: dict, postgres_server) -> Iterator[dict]:
+    """README steps 2-4 in the same environment: metadata DB, the warehouse connection stored in it
+    (`airflow connections add`), the migrate deploy step from a shell, then serialise and unpause."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    env, cwd = deployment["env"], deployment["cwd"]
+    bin_dir = deployment["venv"] / "bin"
+    airflow, python = str(bin_dir / "airflow"), str(bin_dir / "python")
+    name = postgres_server.temporary_database_name("credsync_deploy")
+    params = conninfo_to_dict(postgres_server.create_database(name))
+    try:
+        _run([airflow, "db", "migrate"], env=env, cwd=cwd)
+        conn = {"conn_type": "postgres", "host": params.get("host"), "port": params.get("port"),
+                "schema": params["dbname"], "login": params.get("user"), "password": params.get("password")}
+        conn = {k: v for k, v in conn.items() if v not in (None, "")}
+        _run([airflow, "connections", "add", "credsync_warehouse", "--conn-json", json.dumps(conn)], env=env, cwd=cwd)
+        migrate = _run([python, "-m", "credsync.warehouse", "migrate", "--conn-id", "credsync_warehouse"],
+                       env=env, cwd=cwd)
+        check = subprocess.run([python, "-m", "credsync.warehouse", "check", "--conn-id", "credsync_warehouse"],
+                               env=env, cwd=cwd, capture_output=True, text=True, check=False)
+        _run([airflow, "dags", "reserialize"], env=env, cwd=cwd)
+        errors = _run([airflow, "dags", "list-import-errors", "-o", "json"], env=env, cwd=cwd).stdout
+        ids = "|".join(map(re.escape, deployment["dag_ids"]))
+        _run([airflow, "dags", "unpause", "-y", "--treat-dag-id-as-regex", f"^({ids})$"], env=env, cwd=cwd)
+        listed = _run([airflow, "dags", "list", "-o", "json", "--columns", "dag_id,is_paused"], env=env, cwd=cwd)
+        yield {"migrate": migrate.stdout, "check": check, "import_errors": errors,
+               "dags": {d["dag_id"]: str(d["is_paused"]).lower() == "true" for d in _json_tail(listed.stdout)}}
+    finally:
+        postgres_server.drop_database(name)
+
+
+def _json_tail(stdout: str) -> list[dict]:
+    """The JSON document an Airflow CLI printed (one line) after its log and warning lines."""
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def test_install_stays_within_budget(deployment: dict) -> None:
@@ -150,6 +191,14 @@ def test_the_package_holds_only_credsync(deployment: dict) -> None:
     assert top == {"credsync"}, top
 
 
+def test_the_package_ships_exactly_the_source_files(deployment: dict) -> None:
+    """Package data included (Data Docs assets, schemas); nothing stale from an earlier build."""
+    source = ROOT / "plugins"
+    expected = sorted(str(p.relative_to(source)) for p in (source / "credsync").rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
+    assert deployment["installed_files"] == expected
+
+
 def test_every_dag_loads_from_the_documented_layout(deployment: dict) -> None:
     assert deployment["import_errors"] == {}
     assert Path(deployment["dags_folder"]) == deployment["home"] / "dags"
@@ -170,3 +219,14 @@ def test_no_development_code_is_imported(deployment: dict) -> None:
 
 def test_every_product_module_imports_with_runtime_requirements_only(deployment: dict) -> None:
     assert deployment["module_import_failures"] == {}
+
+
+def test_the_migrate_step_reads_the_connection_from_the_metadata_database(started: dict) -> None:
+    assert started["check"].returncode == 0, started["check"].stdout + started["check"].stderr
+    assert "(head)" in started["check"].stdout
+
+
+def test_serialized_dags_have_no_import_errors_and_unpause(started: dict, deployment: dict) -> None:
+    assert _json_tail(started["import_errors"]) == []
+    assert set(started["dags"]) == set(deployment["dag_ids"])
+    assert not any(started["dags"].values()), started["dags"]
