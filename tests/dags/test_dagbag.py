@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +84,9 @@ def test_dag_file_parses_without_heavy_imports(dag_file):
         f"'heavy': [m for m in {HEAVY_MODULES!r} if m in sys.modules]}}))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+        # as Airflow puts plugins/ on sys.path (pytest's pythonpath setting does not reach a child)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])},
     ).stdout.strip().splitlines()[-1]
     result = json.loads(out)
     assert result["heavy"] == [], f"{dag_file} imports {result['heavy']} at parse time"
