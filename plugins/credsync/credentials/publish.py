@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from credsync.credentials import did_web, issuer_store, status
 from credsync.credentials.issuers import DID_WEB_FOLDER, DID_WEB_STORE_ENV
 from credsync.credentials.vc import iso, sign_payload
-from credsync.objects import store_url
+from credsync.objects import store_url, write_atomically
 
 if TYPE_CHECKING:
     import psycopg
@@ -56,7 +56,7 @@ def _write_if_changed(path, data: bytes) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    write_atomically(path, data)  # a verifier reads the old file or the new one, never half of one
     return True
 
 
@@ -95,7 +95,7 @@ def publish_issuer(conn: psycopg.Connection, issuer: Issuer, *, root_url: str | 
                     continue
                 token, encoded_hash = status_list_token(issuer, purpose, number, size, indexes)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(token.encode("ascii"))
+                write_atomically(target, token.encode("ascii"))
                 cur.execute("UPDATE core.status_lists SET published_sha256 = %s, published_at = now(), set_bits = %s"
                             " WHERE issuer_did = %s AND purpose = %s AND list_number = %s",
                             (encoded_hash, len(indexes), issuer.did, purpose, number))
