@@ -39,3 +39,7 @@ CREATE INDEX IF NOT EXISTS completions_rest_registration
     ON core.completions (tenant_id, lower(registration)) WHERE source = 'lms_rest';
 -- The reconciliation asks whether statement ids were ever seen as voiding statements.
 CREATE INDEX IF NOT EXISTS voided_statements_by ON core.voided_statements (tenant_id, voided_by);
+-- ...and the other way: a REST row of this batch looks for voided xAPI rows of its enrollment
+-- (few: only voided ones are indexed), so a large history does not scan every xAPI completion.
+CREATE INDEX IF NOT EXISTS completions_voided_xapi_registration
+    ON core.completions (tenant_id, lower(registration)) WHERE source = 'xapi' AND voided;
