@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -59,6 +60,13 @@ def postgres_server():
 @pytest.fixture(scope="session")
 def warehouse_url(postgres_server) -> Iterator[str]:
     """A fresh, migrated database for this test session; dropped afterwards."""
+    with migrated_database(postgres_server) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def migrated_database(postgres_server) -> Iterator[str]:
+    """A new database on ``postgres_server``, migrated to head, dropped afterwards."""
     from credsync.warehouse import migrate
 
     name = postgres_server.temporary_database_name("credsync_test")
@@ -73,15 +81,8 @@ def warehouse_url(postgres_server) -> Iterator[str]:
 @pytest.fixture
 def fresh_warehouse_url(postgres_server) -> Iterator[str]:
     """A fresh, migrated database for one test, for tests that must start empty."""
-    from credsync.warehouse import migrate
-
-    name = postgres_server.temporary_database_name("credsync_test")
-    url = postgres_server.create_database(name)
-    try:
-        migrate(url)
+    with migrated_database(postgres_server) as url:
         yield url
-    finally:
-        postgres_server.drop_database(name)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.conftest import migrated_database
 from tests.integration.lrs_real.harness import TENANT, Lrs, Pipeline
 
 RALPH_QUIRKS = "since_on_timestamp,no_consistent_through,descending_pages"
@@ -96,12 +97,5 @@ def lms_admin(sandbox) -> str:
 @pytest.fixture
 def second_warehouse_url(postgres_server) -> Iterator[str]:
     """Another fresh, migrated database: the same history through a second LRS, compared."""
-    from credsync.warehouse import migrate
-
-    name = postgres_server.temporary_database_name("credsync_test")
-    url = postgres_server.create_database(name)
-    try:
-        migrate(url)
+    with migrated_database(postgres_server) as url:
         yield url
-    finally:
-        postgres_server.drop_database(name)
