@@ -58,6 +58,7 @@ class BadDay:
     completion_worker: str = ""
     poison_worker: str = ""
     mass_terminated: list[str] = field(default_factory=list)
+    mass_status_before: dict[str, int] = field(default_factory=dict)  # their employment status in core
     drifted_worker: str = ""
     drifted_scim_id: str = ""
     seen: dict[str, Any] = field(default_factory=dict)
@@ -209,10 +210,14 @@ def _lrs_inject(demo: DemoEnvironment, statements: list[dict[str, Any]]) -> None
 
 
 def _terminate_a_quarter(demo: DemoEnvironment, conn: Any, day: BadDay) -> None:
-    current = [r[0] for r in conn.execute(
-        "SELECT employee_id FROM core.workers WHERE tenant_id = %s AND employment_status IN ('active', 'leave') "
-        "ORDER BY md5(employee_id || %s)", (MASS_TENANT, day.started_at)).fetchall()]
-    day.mass_terminated = sorted(current[: int(len(current) * TERMINATION_SHARE) + 1])
+    current = conn.execute(
+        "SELECT employee_id, employment_status FROM core.workers WHERE tenant_id = %s "
+        "AND employment_status IN ('active', 'leave') ORDER BY md5(employee_id || %s)",
+        (MASS_TENANT, day.started_at)).fetchall()
+    chosen = current[: int(len(current) * TERMINATION_SHARE) + 1]
+    day.mass_terminated = sorted(employee_id for employee_id, _ in chosen)
+    for _, status in chosen:
+        day.mass_status_before[status] = day.mass_status_before.get(status, 0) + 1
     admin = demo.sandboxes.admin("hris")
     token = json.loads(demo.secrets["SANDBOX_HRIS_TOKENS"])[MASS_TENANT]
     backup: dict[str, dict[str, Any]] = {}

@@ -88,7 +88,7 @@ def bad_day_summary(url: str, day: BadDay) -> dict[str, Any]:
         and seen["poisoned_record"]["good_statement_loaded"] and resolved["poisoned_record"]["corrected_loaded"],
         "mass_termination": seen["mass_termination"]["status"] == "rejected"
         and seen["mass_termination_parked"] == len(day.mass_terminated)
-        and resolved["mass_termination"]["core_status"] == {"active": len(day.mass_terminated)},
+        and resolved["mass_termination"]["core_status"] == day.mass_status_before,
         "registry_outage": bool(seen["registry_outage"]["dead_letters"])
         and all(r == {"status": "replayed", "submission": "acknowledged"}
                 for r in resolved["registry_outage"]["letters"]),
