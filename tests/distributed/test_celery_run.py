@@ -17,7 +17,11 @@ from tests.distributed.cluster import BrokerUnavailable
 
 @pytest.mark.ci_slow
 @pytest.mark.timeout(2400)
-def test_pipeline_on_celery_survives_a_killed_worker_and_matches_dags_test(tmp_path):
+def test_pipeline_on_celery_survives_a_killed_worker_and_matches_dags_test(tmp_path, postgres_server, monkeypatch):
+    # Both runs use the session's Postgres (configured, or the embedded one under build/), not an embedded
+    # server of their own under tmp_path: that one runs as another OS user, and a second pytest session
+    # on the machine resets /tmp/pytest-of-<user> to 0700 under it (its data directory then vanishes).
+    monkeypatch.setenv("CREDSYNC_DATABASE_URL", postgres_server.url)
     try:
         result = scenario.run(tmp_path)
     except BrokerUnavailable as exc:
