@@ -311,9 +311,10 @@ def _timing_cursor(sink: dict[str, float], backend_peaks: dict[int, float]) -> t
 
 def load_listing(url: str, source: str, registry: RegistryAccess | None, drift: Drift) -> dict[str, Any]:
     """One listing's snapshot load, in its own process, as the DAG's snapshot_<source> task does."""
-    from credsync.recon import listings, synthetic
+    from credsync.recon import listings
     from credsync.recon.snapshots import load_hris_writebacks, load_lms_users, load_registry_certificates
     from credsync.warehouse import connect
+    from credsync_dev import synthetic
 
     mark = time.monotonic()
     with connect(url, autocommit=True) as conn:

@@ -1,7 +1,7 @@
 -- A consistent synthetic tenant for tests and the benchmark: %(workers)s workers,
 -- each with an LMS learner and %(types)s credentials (completion, credential,
 -- acknowledged registry submission, delivered write-backs). Statements are
--- separated by a semicolon at the end of a line (credsync.recon.synthetic splits them).
+-- separated by a semicolon at the end of a line (credsync_dev.synthetic splits them).
 INSERT INTO core.workers (tenant_id, employee_id, source_system, given_name, family_name, work_email,
     email_normalized, employment_status, employment_type, hire_date, department, job_title, manager_id,
     source_updated_at, mapping_version, last_batch_id)
