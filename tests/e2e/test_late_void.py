@@ -37,7 +37,8 @@ import pytest
 from credsync.warehouse import connect
 from credsync_dev.localenv.pipeline import DagRunResult, DemoEnvironment, demo_environment
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+# Minutes of DAG runs: in CI always, locally with CREDSYNC_CI_SLOW=1 (README, "Other commands").
+pytestmark = [pytest.mark.slow, pytest.mark.ci_slow, pytest.mark.timeout(1200)]
 
 TENANT = "acme"
 # Small enough to be quick, large enough that the seeded history has a single-enrollment
