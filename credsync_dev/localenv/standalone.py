@@ -36,7 +36,7 @@ def main() -> int:
         except KeyboardInterrupt:
             return 0
         finally:
-            _stop_group(airflow)
+            stop_process_group(airflow)
 
 
 def standalone_env(demo_env: dict[str, str], port: str) -> dict[str, str]:
@@ -68,7 +68,8 @@ def banner(port: str, warehouse_url: str) -> str:
     ])
 
 
-def _stop_group(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group started with ``start_new_session``; SIGKILL it after 30 s."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:

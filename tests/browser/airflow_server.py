@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+
+from credsync_dev.localenv.standalone import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240
@@ -84,13 +85,7 @@ def airflow_api_server(home: Path, *, warehouse_url: str, extra_env: dict[str, s
         _wait_healthy(url, server, home / "api-server.log")
         yield AirflowServer(url, "admin", password, home, env)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server)
         log.close()
 
 
