@@ -1,0 +1,2 @@
+-- 0017_provisioning_guards: reserved; filled by the change that needs it.
+SELECT 1;
