@@ -1,0 +1,128 @@
+"""Group Push on the real scim2-server: HRIS (+ IdP) → core.group_memberships → SCIM Groups.
+
+The PATCH counts are the SCIM server's own (the sandbox counts every request reaching
+scim2-server per method), not a mock's.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from credsync.groups.push import push_groups
+from credsync.groups.scim_groups import ScimGroups, member_ids
+from credsync.hooks.hris import HrisHook
+from credsync.hooks.scim import ScimHook
+from credsync.people import flow
+from credsync.people.provision import provision_tenant
+from credsync.warehouse import connect
+
+pytestmark = pytest.mark.slow
+
+
+def sync_people(env) -> None:
+    staged = flow.extract_and_stage(env.warehouse_url, tenant_id=env.tenant,
+                                    open_export=HrisHook(f"hris_{env.tenant}", env.tenant).export)
+    flow.merge(env.warehouse_url, flow.gate(env.warehouse_url, staged))
+    with connect(env.warehouse_url) as conn:
+        report = provision_tenant(conn, ScimHook(f"scim_{env.tenant}", env.tenant).client(), tenant_id=env.tenant)
+    assert not report.failed
+
+
+def push(env, **kwargs) -> dict:
+    with connect(env.warehouse_url) as conn:
+        return push_groups(conn, scim_groups(env), tenant_id=env.tenant, **kwargs).as_dict()
+
+
+def scim_groups(env) -> ScimGroups:
+    return ScimGroups(ScimHook(f"scim_{env.tenant}", env.tenant).client())
+
+
+def lms_groups(env) -> dict[str, set[str]]:
+    """externalId -> member SCIM ids, as the LMS holds them."""
+    return {g.get("externalId"): member_ids(g) for g in scim_groups(env).iter_groups()}
+
+
+def patches(env) -> int:
+    return int(env.scim_stats()["requests"].get("PATCH", 0))
+
+
+def scim_id_of(env, employee_id: str) -> str:
+    with connect(env.warehouse_url) as conn:
+        return conn.execute("SELECT scim_id FROM core.learners WHERE tenant_id = %s AND employee_id = %s",
+                            (env.tenant, employee_id)).fetchone()[0]
+
+
+def active_worker_in(env, department: str) -> dict:
+    """An active worker of ``department`` as the HRIS serves it (the export's own document)."""
+    with connect(env.warehouse_url) as conn:
+        employee_id = conn.execute(
+            "SELECT employee_id FROM core.workers WHERE tenant_id = %s AND department = %s"
+            " AND employment_status = 'active' ORDER BY employee_id LIMIT 1", (env.tenant, department)).fetchone()[0]
+    workers = HrisHook(f"hris_{env.tenant}", env.tenant).export(None)
+    return next(w for w in workers if w["employee_id"] == employee_id)
+
+
+def test_transfer_moves_the_worker_with_one_patch_remove_and_one_patch_add(people_env) -> None:
+    env = people_env
+    sync_people(env)
+    first = push(env)
+    assert not first["failed"] and first["create"] == first["groups"] > 0
+    groups = lms_groups(env)
+    assert sum(len(m) for m in groups.values()) == first["add"] > 0
+    # Created empty, then filled by PATCH add: one PATCH per non-empty group.
+    assert patches(env) == first["patches"] == sum(1 for m in groups.values() if m)
+
+    worker = active_worker_in(env, "Warehouse")
+    member = scim_id_of(env, worker["employee_id"])
+    assert member in groups["lms-dept-warehouse"] and member not in groups["lms-dept-logistics"]
+    worker["employment"]["department"] = "Logistics"
+    env.hris_admin("PUT", f"workers/{worker['employee_id']}", json=worker)
+    sync_people(env)
+
+    before = patches(env)
+    moved = push(env)
+
+    assert patches(env) - before == 2 == moved["patches"]
+    assert (moved["remove"], moved["add"]) == (1, 1)
+    after = lms_groups(env)
+    assert member not in after["lms-dept-warehouse"] and member in after["lms-dept-logistics"]
+    others = {k: v for k, v in after.items() if k not in ("lms-dept-warehouse", "lms-dept-logistics")}
+    assert others == {k: v for k, v in groups.items() if k in others}, "a group the transfer does not touch changed"
+
+    stats = env.scim_stats()
+    again = push(env)
+    assert env.scim_stats()["requests"] == stats["requests"], "a rerun sent SCIM requests"
+    assert again["patches"] == 0 and not again.get("add") and not again.get("remove")
+    assert lms_groups(env) == after
+
+
+def test_a_group_lost_in_the_lms_is_recreated_and_a_foreign_member_is_kept(people_env) -> None:
+    env = people_env
+    sync_people(env)
+    push(env)
+    scim = scim_groups(env)
+    target = scim.find("lms-dept-manufacturing")
+    token = env_scim_token(env)
+    # An account the LMS made itself, added to a managed group by an LMS admin.
+    outsider = requests.post(f"{env.scim_url}/{env.tenant}/v2/Users", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"},
+                             json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                   "userName": "lms-local-admin"}).json()
+    scim.add_members(target["id"], [outsider["id"]])
+    victim = scim.find("lms-dept-it")
+    requests.delete(f"{env.scim_url}/{env.tenant}/v2/Groups/{victim['id']}", timeout=10,
+                    headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+
+    result = push(env, full=True)
+
+    assert result["create"] == 1 and not result["failed"]
+    assert outsider["id"] in member_ids(scim.get(target["id"])), "a member credsync never provisioned was removed"
+    assert scim.find("lms-dept-it")["id"] != victim["id"]
+
+
+def env_scim_token(env) -> str:
+    import json
+    import os
+
+    return json.loads(os.environ[f"AIRFLOW_CONN_SCIM_{env.tenant.upper()}"])["password"]
