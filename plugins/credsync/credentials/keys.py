@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 SIGNING_KEY_CONN_ID = "credsync_signing_key"
 
@@ -41,6 +42,14 @@ class SigningKey:
 
     def public_jwk(self) -> dict[str, str]:
         return {k: self.private_jwk[k] for k in ("kty", "crv", "x")}
+
+    @cached_property
+    def ed25519_private_key(self) -> Any:
+        """The key as a ``cryptography`` Ed25519PrivateKey (Data Integrity proofs sign raw bytes with it)."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from jwcrypto.common import base64url_decode
+
+        return Ed25519PrivateKey.from_private_bytes(base64url_decode(self.private_jwk["d"]))
 
 
 def generate_signing_key() -> str:

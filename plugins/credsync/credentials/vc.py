@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+# Defines 1EdTechJsonSchemaValidator2019 (credentialSchema's type), which the OB context does not: without it
+# the type is a relative IRI, which JSON-LD safe mode (and so every Data Integrity verifier) refuses.
+OB3_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json"
 OB3_SCHEMA_ID = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 OB3_SCHEMA_TYPE = "1EdTechJsonSchemaValidator2019"
 CREDENTIAL_TYPES = ["VerifiableCredential", "AchievementCredential"]
@@ -127,7 +130,7 @@ def build_credential(claims: CredentialClaims, issuer_did: str, *, salt: str | N
     if ev.evidence_url:
         evidence_entry["id"] = ev.evidence_url
     credential: dict[str, Any] = {
-        "@context": [VC_CONTEXT_V2, OB3_CONTEXT],
+        "@context": [VC_CONTEXT_V2, OB3_CONTEXT, OB3_EXTENSIONS_CONTEXT],
         "id": f"urn:uuid:{claims.award_id or claims.credential_id}",
         "type": list(CREDENTIAL_TYPES),
         "name": claims.achievement_name,

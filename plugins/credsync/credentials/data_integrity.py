@@ -1,0 +1,252 @@
+"""Credentials secured with an embedded W3C Data Integrity proof, cryptosuite ``eddsa-rdfc-2022``.
+
+The second securing format (docs/credentials.md), the one 1EdTech OB 3.0 certification asks for. The
+credential is the same AchievementCredential ``vc.build_credential`` makes; the proof (W3C vc-di-eddsa
+§3.3) is computed as:
+
+1. canonicalise the credential without ``proof`` with RDF Dataset Canonicalization (RDFC-1.0, the
+   algorithm pyld calls URDNA2015) to N-Quads;
+2. canonicalise the proof options (``type``, ``cryptosuite``, ``created``, ``verificationMethod``,
+   ``proofPurpose``, with the credential's ``@context``) the same way;
+3. sign ``SHA-256(proof options) || SHA-256(credential)`` with Ed25519; ``proofValue`` is the 64-byte
+   signature in multibase base58btc (``z…``).
+
+``verificationMethod`` is the did:web key id the vc+jwt ``kid`` uses (``did:web:…#key-…``), so the DID
+document, rotation and retirement work the same for both formats.
+
+JSON-LD contexts are shipped in ``contexts/`` and served by ``document_loader``, which never fetches: a
+context it does not ship is an error naming the URL (a context host could otherwise change what a
+signature covers, or learn who verifies what). Plain module: no Airflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from credsync.credentials.issuers import Issuer
+    from credsync.credentials.vc import CredentialClaims
+
+FORMAT = "eddsa-rdfc-2022"
+PROOF_TYPE = "DataIntegrityProof"
+PROOF_PURPOSE = "assertionMethod"
+CONTEXTS_DIR = Path(__file__).with_name("contexts")
+# URL -> shipped file. Provenance and hashes: contexts/README.md.
+SHIPPED_CONTEXTS = {
+    "https://www.w3.org/ns/credentials/v2": "credentials-v2.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json": "ob-v3p0-context-3.0.3.json",
+    "https://purl.imsglobal.org/spec/ob/v3p0/extensions.json": "ob-v3p0-extensions.json",
+    "https://w3id.org/security/data-integrity/v2": "security-data-integrity-v2.json",
+    "https://w3id.org/security/multikey/v1": "security-multikey-v1.json",
+    "https://www.w3.org/ns/did/v1": "did-v1.json",
+    "https://w3id.org/security/suites/jws-2020/v1": "security-jws-2020-v1.json",
+}
+# A DI credential is a few KB of JSON; anything much larger is not one of ours (and canonicalisation
+# cost grows with it).
+MAX_CREDENTIAL_BYTES = 512 * 1024
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+class DataIntegrityError(ValueError):
+    """A Data Integrity credential could not be signed or read: the message says which part and why."""
+
+
+class ContextFetchRefused(DataIntegrityError):
+    """Canonicalisation asked for a JSON-LD context that is not shipped (nothing is fetched at run time)."""
+
+
+@lru_cache(maxsize=None)
+def _context(url: str) -> dict[str, Any]:
+    return json.loads((CONTEXTS_DIR / SHIPPED_CONTEXTS[url]).read_text(encoding="utf-8"))
+
+
+def document_loader(url: str, _options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """pyld document loader over the shipped contexts; refuses (never fetches) any other URL."""
+    if url not in SHIPPED_CONTEXTS:
+        raise ContextFetchRefused(
+            f"JSON-LD document {url} is not shipped with credsync (credentials/contexts/) and is never fetched "
+            "at run time: a credential naming it cannot be canonicalised"
+        )
+    return {"contextUrl": None, "documentUrl": url, "document": _context(url)}
+
+
+def canonical_nquads(document: dict[str, Any]) -> str:
+    """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts from ``document_loader``."""
+    from pyld import jsonld
+
+    try:
+        # safe mode: a term the contexts do not define is an error, not silently dropped from what is
+        # signed (VC Data Integrity requires it; otherwise an unsigned member could ride along).
+        return jsonld.normalize(document, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                           "documentLoader": document_loader, "safe": True})
+    except jsonld.JsonLdError as exc:
+        refused = _find_cause(exc, ContextFetchRefused)
+        if refused is not None:
+            raise refused from None
+        raise DataIntegrityError(f"credential cannot be canonicalised as JSON-LD ({_jsonld_reason(exc)})") from None
+
+
+def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, kind):
+            return exc
+        details = getattr(exc, "details", None)
+        nested = details.get("cause") if isinstance(details, dict) else None
+        exc = nested if isinstance(nested, BaseException) else (exc.__cause__ or exc.__context__)
+        seen += 1
+    return None
+
+
+def _jsonld_reason(exc: BaseException) -> str:
+    parts = []
+    while exc is not None and len(parts) < 4:
+        code = getattr(exc, "code", None)
+        message = str(getattr(exc, "message", "") or exc).splitlines()[0][:200]
+        details = getattr(exc, "details", None)
+        extra = ""
+        if isinstance(details, dict):
+            extra = ", ".join(f"{k}={details[k]!r}"[:120] for k in ("event", "term", "url") if k in details)
+        parts.append(" ".join(p for p in (message, f"[{code}]" if code else "", extra) if p))
+        exc = exc.__cause__
+    return "; ".join(parts)
+
+
+def base58btc(data: bytes) -> str:
+    import base58
+
+    return base58.b58encode(data, alphabet=_BASE58.encode()).decode("ascii")
+
+
+def base58btc_decode(text: str) -> bytes:
+    import base58
+
+    return base58.b58decode(text.encode("ascii"), alphabet=_BASE58.encode())
+
+
+def proof_options(context: Any, verification_method: str, created: str) -> dict[str, Any]:
+    return {"@context": context, "type": PROOF_TYPE, "cryptosuite": FORMAT, "created": created,
+            "verificationMethod": verification_method, "proofPurpose": PROOF_PURPOSE}
+
+
+class ProofConfigCache:
+    """SHA-256 of canonical proof options, per (context, method, created).
+
+    Every credential a run signs shares its proof options (same key, same ``created``), so their
+    canonical form is computed once per run rather than once per credential: the same bytes, half
+    the canonicalisation work. The credential itself is canonicalised every time.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: dict[str, bytes] = {}
+
+    def digest(self, options: dict[str, Any]) -> bytes:
+        key = json.dumps(options, sort_keys=True, separators=(",", ":"))
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) > 64:
+                self._hashes.clear()
+            found = self._hashes[key] = hashlib.sha256(canonical_nquads(options).encode("utf-8")).digest()
+        return found
+
+
+def hash_data(credential: dict[str, Any], options: dict[str, Any],
+              cache: ProofConfigCache | None = None) -> bytes:
+    """vc-di-eddsa §3.3.4: SHA-256(canonical proof options) || SHA-256(canonical credential)."""
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    config_hash = (cache.digest(options) if cache is not None
+                   else hashlib.sha256(canonical_nquads(options).encode("utf-8")).digest())
+    return config_hash + hashlib.sha256(canonical_nquads(unsecured).encode("utf-8")).digest()
+
+
+def sign_document(credential: dict[str, Any], issuer: Issuer, *, created: datetime | None = None,
+                  cache: ProofConfigCache | None = None) -> dict[str, Any]:
+    """``credential`` with an embedded ``eddsa-rdfc-2022`` proof by ``issuer``'s current key."""
+    from credsync.credentials.vc import iso
+
+    if "proof" in credential:
+        raise DataIntegrityError("credential already carries a proof")
+    options = proof_options(credential["@context"], issuer.key_method_id, iso(created or datetime.now(UTC)))
+    signature = issuer.key.ed25519_private_key.sign(hash_data(credential, options, cache))
+    proof = {k: v for k, v in options.items() if k != "@context"}
+    proof["proofValue"] = "z" + base58btc(signature)
+    return {**credential, "proof": proof}
+
+
+def sign_credential(claims: CredentialClaims, issuer: Issuer, *, signed_at: datetime | None = None,
+                    cache: ProofConfigCache | None = None) -> str:
+    """The credential for ``claims`` with a Data Integrity proof, as the JSON text credsync stores and sends."""
+    from credsync.credentials.vc import build_credential
+
+    secured = sign_document(build_credential(claims, issuer.did), issuer, created=signed_at, cache=cache)
+    return serialize(secured)
+
+
+def serialize(credential: dict[str, Any]) -> str:
+    return json.dumps(credential, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse(text: str) -> dict[str, Any]:
+    """A DI credential from its JSON text; DataIntegrityError when it is not one."""
+    if len(text.encode("utf-8")) > MAX_CREDENTIAL_BYTES:
+        raise DataIntegrityError(f"credential is larger than {MAX_CREDENTIAL_BYTES} bytes")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataIntegrityError(f"credential is not JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise DataIntegrityError("credential is not a JSON object")
+    return value
+
+
+def is_data_integrity(text: str) -> bool:
+    """Whether stored/sent credential text is a DI JSON document (a vc+jwt is a compact JWS)."""
+    return text.lstrip()[:1] == "{"
+
+
+def proof_of(credential: dict[str, Any]) -> dict[str, Any]:
+    """The one ``eddsa-rdfc-2022`` proof of ``credential``, checked for shape; DataIntegrityError otherwise."""
+    proof = credential.get("proof")
+    if isinstance(proof, list):
+        if len(proof) != 1:
+            raise DataIntegrityError(f"credential carries {len(proof)} proofs; expected exactly one")
+        proof = proof[0]
+    if not isinstance(proof, dict):
+        raise DataIntegrityError("credential has no embedded proof")
+    if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != FORMAT:
+        raise DataIntegrityError(f"proof is {proof.get('type')!r}/{proof.get('cryptosuite')!r}, "
+                                 f"not {PROOF_TYPE}/{FORMAT}")
+    if proof.get("proofPurpose") != PROOF_PURPOSE:
+        raise DataIntegrityError(f"proofPurpose {proof.get('proofPurpose')!r} is not {PROOF_PURPOSE}")
+    for member in ("verificationMethod", "created", "proofValue"):
+        if not isinstance(proof.get(member), str):
+            raise DataIntegrityError(f"proof has no {member}")
+    if "@context" in proof:
+        raise DataIntegrityError("proof carries its own @context (an embedded proof takes the credential's)")
+    value = proof["proofValue"]
+    if not value.startswith("z") or any(c not in _BASE58 for c in value[1:]):
+        raise DataIntegrityError("proofValue is not multibase base58btc (prefix 'z')")
+    return proof
+
+
+def verify_proof(credential: dict[str, Any], public_key_raw: bytes) -> None:
+    """Check the proof of ``credential`` with a raw 32-byte Ed25519 public key; DataIntegrityError if it fails."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    proof = proof_of(credential)
+    signature = base58btc_decode(proof["proofValue"][1:])
+    if len(signature) != 64:
+        raise DataIntegrityError(f"proofValue decodes to {len(signature)} bytes, not a 64-byte Ed25519 signature")
+    options = {"@context": credential.get("@context"),
+               **{k: v for k, v in proof.items() if k != "proofValue"}}
+    data = hash_data(credential, options)
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, data)
+    except InvalidSignature:
+        raise DataIntegrityError(f"proof does not verify with {proof['verificationMethod']}") from None
