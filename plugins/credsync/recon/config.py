@@ -11,8 +11,11 @@ from credsync.paths import INCLUDE_DIR
 
 RECON_FILE = INCLUDE_DIR / "recon.yaml"
 COMPARISONS = ("hris_lms", "completions_credentials", "credentials_registry", "credentials_hris")
+# Comparisons that run as tasks of their own beside compare (credsync.recon.groups), in the same run.
+SEPARATE_COMPARISONS = ("scim_groups",)
 SEVERITIES = ("low", "medium", "high", "critical")
-FIXES = ("requeue_registry_issue", "requeue_registry_revoke", "requeue_learner", "requeue_writeback")
+FIXES = ("requeue_registry_issue", "requeue_registry_revoke", "requeue_learner", "requeue_writeback",
+         "requeue_group_push")
 
 
 class ReconConfigError(ValueError):
@@ -122,8 +125,9 @@ def _findings(path: Path, raw: dict[str, Any]) -> dict[str, FindingPolicy]:
         if not isinstance(entry, dict):
             raise ReconConfigError(f"{where}: expected a mapping")
         comparison, severity, owner, fix = (entry.get(k) for k in ("comparison", "severity", "owner", "fix"))
-        if comparison not in COMPARISONS:
-            raise ReconConfigError(f"{where}: field 'comparison' must be one of {COMPARISONS}, got {comparison!r}")
+        if comparison not in COMPARISONS + SEPARATE_COMPARISONS:
+            raise ReconConfigError(f"{where}: field 'comparison' must be one of {COMPARISONS + SEPARATE_COMPARISONS}, "
+                                   f"got {comparison!r}")
         if severity not in SEVERITIES:
             raise ReconConfigError(f"{where}: field 'severity' must be one of {SEVERITIES}, got {severity!r}")
         if not isinstance(owner, str) or not owner:

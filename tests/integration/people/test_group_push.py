@@ -126,3 +126,58 @@ def env_scim_token(env) -> str:
     import os
 
     return json.loads(os.environ[f"AIRFLOW_CONN_SCIM_{env.tenant.upper()}"])["password"]
+
+
+def reconcile(env, run: str) -> dict:
+    from credsync.recon.groups import reconcile_tenant_groups
+
+    return reconcile_tenant_groups(env.warehouse_url, env.tenant, dag_run_id=run)
+
+
+def open_findings(env) -> dict[str, str]:
+    with connect(env.warehouse_url) as conn:
+        return dict(conn.execute(
+            "SELECT entity_key, finding_type || '/' || action FROM recon.findings"
+            " WHERE tenant_id = %s AND comparison = 'scim_groups' AND resolved_at IS NULL", (env.tenant,)).fetchall())
+
+
+def test_reconciliation_finds_and_fixes_a_membership_drift_seeded_in_the_lms(people_env) -> None:
+    env = people_env
+    sync_people(env)
+    push(env)
+    clean = reconcile(env, "recon-1")
+    assert clean["by_type"] == {} and clean["drift_rate"] == 0 and clean["population"] > 0
+
+    # Drift seeded straight in the SCIM server, as an LMS admin would: a member removed from one
+    # group, and another worker added to a group the mapping does not give them.
+    scim = scim_groups(env)
+    warehouse, it = scim.find("lms-dept-warehouse"), scim.find("lms-dept-it")
+    dropped = sorted(member_ids(warehouse))[0]
+    intruder = sorted(member_ids(scim.find("lms-dept-finance")))[0]
+    scim.remove_members(warehouse["id"], [dropped])
+    scim.add_members(it["id"], [intruder])
+    before = patches(env)
+    assert push(env)["patches"] == 0, "push alone cannot see drift made in the LMS (that is reconciliation's job)"
+
+    found = reconcile(env, "recon-2")
+
+    with connect(env.warehouse_url) as conn:
+        dropped_worker, intruder_worker = (
+            conn.execute("SELECT employee_id FROM core.learners WHERE tenant_id = %s AND scim_id = %s",
+                         (env.tenant, s)).fetchone()[0]
+            for s in (dropped, intruder))
+    assert open_findings(env) == {
+        f"lms-dept-warehouse:{dropped_worker}": "group_member_missing/auto_fixed",
+        f"lms-dept-it:{intruder_worker}": "group_member_unexpected/auto_fixed",
+    }
+    assert found["auto_fixed"] == 2 and found["drift_rate"] > 0
+
+    fixed = push(env)
+
+    assert patches(env) - before == 2 == fixed["patches"], "one PATCH add and one PATCH remove"
+    assert dropped in member_ids(scim.get(warehouse["id"])) and intruder not in member_ids(scim.get(it["id"]))
+    after = reconcile(env, "recon-3")
+    assert open_findings(env) == {} and after["resolved"] == 2 and after["drift_rate"] == 0
+    with connect(env.warehouse_url) as conn:
+        left = conn.execute("SELECT count(*) FROM core.scim_groups WHERE resync_requested_at IS NOT NULL").fetchone()
+    assert left[0] == 0, "a group stays marked for re-push after it converged"

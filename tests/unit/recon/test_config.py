@@ -4,16 +4,18 @@ import pytest
 
 from credsync.recon.compare import FINDING_TYPES
 from credsync.recon.config import ReconConfigError, load_recon_config
+from credsync.recon.groups import FINDING_TYPES as GROUP_FINDING_TYPES
 
 
 def test_shipped_config_covers_every_finding_type_with_default_thresholds():
     config = load_recon_config()
 
-    assert set(config.findings) == set(FINDING_TYPES)
+    assert set(config.findings) == set(FINDING_TYPES) | set(GROUP_FINDING_TYPES)
     assert (config.max_drift_rate, config.min_delivery_success_rate) == (0.01, 0.99)
     assert config.safe_fix_types == {
         "learner_missing", "learner_active_mismatch", "learner_attribute_drift", "registry_missing",
-        "registry_not_revoked", "pay_flag_without_credential", "writeback_missing"}
+        "registry_not_revoked", "pay_flag_without_credential", "writeback_missing",
+        "group_missing", "group_member_missing", "group_member_unexpected"}
 
 
 def _write(tmp_path: Path, text: str) -> Path:
