@@ -35,7 +35,8 @@ import httpx
 import pytest
 
 from credsync.warehouse import connect
-from credsync_dev.localenv.pipeline import DagRunResult, DemoEnvironment, demo_environment
+from credsync_dev.localenv.pipeline import DagRunResult, DemoEnvironment
+from tests.e2e.environment import e2e_environment
 
 # Minutes of DAG runs: in CI always, locally with CREDSYNC_CI_SLOW=1 (README, "Other commands").
 pytestmark = [pytest.mark.slow, pytest.mark.ci_slow, pytest.mark.timeout(1200)]
@@ -83,58 +84,54 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+def scenario(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> Iterator[Scenario]:
     build_dir: Path = tmp_path_factory.mktemp("e2e-void")
     result = Scenario()
     started = time.monotonic()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CREDSYNC_BUILD_DIR", str(build_dir))  # never the repository's build/
-        # tests/conftest.py puts this process in unit-test mode; the DAG runs are the real thing.
-        env.delenv("AIRFLOW__CORE__UNIT_TEST_MODE", raising=False)
-        with demo_environment(build_dir, workforce=WORKFORCE, temporary_database=True) as demo:
-            result.seconds["setup"] = _since(started)
-            api = SandboxApis(demo)
-            # 0. An xAPI-only pass for a worker who never took the course (no REST copy exists).
-            own_employee = _worker_without_course(api, OWN_COURSE)
-            own_passed = _passed_statement(own_employee, OWN_COURSE, datetime.now(UTC) - timedelta(hours=2))
-            api.post_statements([own_passed])
+    with e2e_environment(build_dir, postgres_server, WORKFORCE) as demo:
+        result.seconds["setup"] = _since(started)
+        api = SandboxApis(demo)
+        # 0. An xAPI-only pass for a worker who never took the course (no REST copy exists).
+        own_employee = _worker_without_course(api, OWN_COURSE)
+        own_passed = _passed_statement(own_employee, OWN_COURSE, datetime.now(UTC) - timedelta(hours=2))
+        api.post_statements([own_passed])
 
-            with connect(demo.warehouse_url, autocommit=True) as conn:
-                # 1. The pipeline up to the write-back: both credentials issued, pushed, written back.
-                _phase(result, demo, "first", FIRST_RUN)
-                xapi_case = _credential_of(conn, "xapi", own_employee, OWN_TYPE, f"xapi:{own_passed['id']}")
-                twin_case = _rest_twin_credential(conn)
-                for case in (xapi_case, twin_case):
-                    result.before[case["case"]] = api.observe(case["employee_id"], case["credential_type"],
-                                                              case["registry_id"])
+        with connect(demo.warehouse_url, autocommit=True) as conn:
+            # 1. The pipeline up to the write-back: both credentials issued, pushed, written back.
+            _phase(result, demo, "first", FIRST_RUN)
+            xapi_case = _credential_of(conn, "xapi", own_employee, OWN_TYPE, f"xapi:{own_passed['id']}")
+            twin_case = _rest_twin_credential(conn)
+            for case in (xapi_case, twin_case):
+                result.before[case["case"]] = api.observe(case["employee_id"], case["credential_type"],
+                                                          case["registry_id"])
 
-                # 2. The late voids, through the LRS's own statement API.
-                for case in (xapi_case, twin_case):
-                    completed_at = conn.execute(
-                        "SELECT completed_at FROM core.completions WHERE tenant_id = %s AND source = 'xapi'"
-                        " AND source_id = %s", (TENANT, case["statement_id"])).fetchone()[0]
-                    voiding = _voiding_statement(case["statement_id"], completed_at + timedelta(minutes=1))
-                    api.post_statements([voiding])
-                    result.voided[case["case"]] = Voided(voiding_id=voiding["id"], **case)
+            # 2. The late voids, through the LRS's own statement API.
+            for case in (xapi_case, twin_case):
+                completed_at = conn.execute(
+                    "SELECT completed_at FROM core.completions WHERE tenant_id = %s AND source = 'xapi'"
+                    " AND source_id = %s", (TENANT, case["statement_id"])).fetchone()[0]
+                voiding = _voiding_statement(case["statement_id"], completed_at + timedelta(minutes=1))
+                api.post_statements([voiding])
+                result.voided[case["case"]] = Voided(voiding_id=voiding["id"], **case)
 
-                result.others_before = _other_statuses(conn, result.voided)
+            result.others_before = _other_statuses(conn, result.voided)
 
-                # 3. The DAGs that carry a revocation from the LRS to the registry and the HRIS.
-                _phase(result, demo, "after_void", AFTER_VOID)
-                for name, voided in result.voided.items():
-                    result.after[name] = {**api.observe(voided.employee_id, voided.credential_type,
-                                                        voided.registry_id),
-                                          **_core_state(conn, voided)}
-                result.counts_after = {**_counts(conn), **api.registry_writes()}
-                result.others_after = _other_statuses(conn, result.voided)
+            # 3. The DAGs that carry a revocation from the LRS to the registry and the HRIS.
+            _phase(result, demo, "after_void", AFTER_VOID)
+            for name, voided in result.voided.items():
+                result.after[name] = {**api.observe(voided.employee_id, voided.credential_type,
+                                                    voided.registry_id),
+                                      **_core_state(conn, voided)}
+            result.counts_after = {**_counts(conn), **api.registry_writes()}
+            result.others_after = _other_statuses(conn, result.voided)
 
-                # 4. The same DAG runs again: nothing changes, nothing is sent twice.
-                _phase(result, demo, "rerun", AFTER_VOID)
-                for name, voided in result.voided.items():
-                    result.rerun[name] = {**api.observe(voided.employee_id, voided.credential_type,
-                                                        voided.registry_id),
-                                          **_core_state(conn, voided)}
-                result.counts_rerun = {**_counts(conn), **api.registry_writes()}
+            # 4. The same DAG runs again: nothing changes, nothing is sent twice.
+            _phase(result, demo, "rerun", AFTER_VOID)
+            for name, voided in result.voided.items():
+                result.rerun[name] = {**api.observe(voided.employee_id, voided.credential_type,
+                                                    voided.registry_id),
+                                      **_core_state(conn, voided)}
+            result.counts_rerun = {**_counts(conn), **api.registry_writes()}
     result.seconds["total"] = _since(started)
     print("late void e2e timings (s):", result.seconds)
     yield result

@@ -21,7 +21,8 @@ import pytest
 
 from credsync.recon.config import load_recon_config
 from credsync.warehouse import connect
-from credsync_dev.localenv.pipeline import PIPELINE, DagRunResult, DemoEnvironment, demo_environment
+from credsync_dev.localenv.pipeline import PIPELINE, DagRunResult, DemoEnvironment
+from tests.e2e.environment import e2e_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -75,66 +76,62 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+def scenario(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> Iterator[Scenario]:
     build_dir: Path = tmp_path_factory.mktemp("e2e")
     result = Scenario()
     started = time.monotonic()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CREDSYNC_BUILD_DIR", str(build_dir))  # never the repository's build/
-        # tests/conftest.py puts this process in unit-test mode; the DAG runs are the real thing.
-        env.delenv("AIRFLOW__CORE__UNIT_TEST_MODE", raising=False)
-        with demo_environment(build_dir, workforce=WORKFORCE, temporary_database=True) as demo:
-            result.seconds["setup"] = _since(started)
-            report = {"report_dir": str(build_dir / "reports")}
-            with connect(demo.warehouse_url, autocommit=True) as conn:
-                # 1. The whole pipeline on fresh sandboxes: nothing to find.
-                _phase(result, demo, "clean", [*PIPELINE[:-1], ("reconciliation", report)])
-                result.open_after_clean_run = conn.execute(
-                    "SELECT tenant_id, finding_type, entity_key FROM recon.findings WHERE resolved_at IS NULL"
-                ).fetchall()
-                # The comparisons skip credentials younger than grace_minutes (pushes may be in
-                # flight); let the clean run lie that far in the past, so nothing is skipped.
-                conn.execute("UPDATE core.credentials SET created_at = created_at - make_interval(mins => %s)",
-                             (load_recon_config().grace_minutes + 1,))
+    with e2e_environment(build_dir, postgres_server, WORKFORCE) as demo:
+        result.seconds["setup"] = _since(started)
+        report = {"report_dir": str(build_dir / "reports")}
+        with connect(demo.warehouse_url, autocommit=True) as conn:
+            # 1. The whole pipeline on fresh sandboxes: nothing to find.
+            _phase(result, demo, "clean", [*PIPELINE[:-1], ("reconciliation", report)])
+            result.open_after_clean_run = conn.execute(
+                "SELECT tenant_id, finding_type, entity_key FROM recon.findings WHERE resolved_at IS NULL"
+            ).fetchall()
+            # The comparisons skip credentials younger than grace_minutes (pushes may be in
+            # flight); let the clean run lie that far in the past, so nothing is skipped.
+            conn.execute("UPDATE core.credentials SET created_at = created_at - make_interval(mins => %s)",
+                         (load_recon_config().grace_minutes + 1,))
 
-                # 2. Seed the four drifts, each in the system that drifted.
-                result.drift = _seed_drift(conn, demo)
+            # 2. Seed the four drifts, each in the system that drifted.
+            result.drift = _seed_drift(conn, demo)
 
-                # 3. The hourly HRIS export brings the termination into core (the webhook that
-                # would have deprovisioned at once never came, and provisioning has not run
-                # since); then one reconciliation run.
-                _phase(result, demo, "seeded", ["hris_delta_export", ("reconciliation", report)])
-                result.first = _findings(conn)
-                result.resync_marked = {r[0] for r in conn.execute(
-                    "SELECT employee_id FROM core.learners WHERE tenant_id = %s AND synced_hash = 'recon:resync'",
-                    (TENANT,))}
-                result.letters_after_first = _letters(conn)
+            # 3. The hourly HRIS export brings the termination into core (the webhook that
+            # would have deprovisioned at once never came, and provisioning has not run
+            # since); then one reconciliation run.
+            _phase(result, demo, "seeded", ["hris_delta_export", ("reconciliation", report)])
+            result.first = _findings(conn)
+            result.resync_marked = {r[0] for r in conn.execute(
+                "SELECT employee_id FROM core.learners WHERE tenant_id = %s AND synced_hash = 'recon:resync'",
+                (TENANT,))}
+            result.letters_after_first = _letters(conn)
 
-                # 4. The flows that consume the fixes, as the runbook has them: provisioning
-                # re-sends re-queued learners, the on-call replays the registry letters that
-                # reconciliation parked, recertification expires what is past its date (and
-                # revokes it in the registry, and writes it back). Then the next run.
-                _phase(result, demo, "fixing", [
-                    "scim_provisioning",
-                    ("dlq_replay", {"tenant": TENANT, "source": "registry", "dry_run": False}),
-                    "recertification",
-                    ("reconciliation", report),
-                ])
-                result.second = _findings(conn)
-                result.letters_after_second = _letters(conn)
-                result.recon_runs = _recon_runs(conn)
-                result.lms_active = _lms_active(demo, result.drift)
-                result.registry_after_second = dict(conn.execute(
-                    "SELECT c.credential_id::text, r.status FROM staging.registry_snapshot r "
-                    "JOIN staging.recon_snapshots s ON s.snapshot_id = r.snapshot_id "
-                    "JOIN core.credentials c ON c.tenant_id = r.tenant_id AND c.employee_id = r.learner_id "
-                    " AND c.credential_type = r.credential_type "
-                    " AND r.credential_version = c.issue_date::text || '.v' || c.version "
-                    "WHERE s.tenant_id = %s AND c.credential_id = ANY(%s::uuid[])",
-                    (TENANT, [result.drift.lost_credential, result.drift.expired_credential])).fetchall())
-                result.expired_status = conn.execute(
-                    "SELECT status FROM core.credentials WHERE credential_id = %s",
-                    (result.drift.expired_credential,)).fetchone()[0]
+            # 4. The flows that consume the fixes, as the runbook has them: provisioning
+            # re-sends re-queued learners, the on-call replays the registry letters that
+            # reconciliation parked, recertification expires what is past its date (and
+            # revokes it in the registry, and writes it back). Then the next run.
+            _phase(result, demo, "fixing", [
+                "scim_provisioning",
+                ("dlq_replay", {"tenant": TENANT, "source": "registry", "dry_run": False}),
+                "recertification",
+                ("reconciliation", report),
+            ])
+            result.second = _findings(conn)
+            result.letters_after_second = _letters(conn)
+            result.recon_runs = _recon_runs(conn)
+            result.lms_active = _lms_active(demo, result.drift)
+            result.registry_after_second = dict(conn.execute(
+                "SELECT c.credential_id::text, r.status FROM staging.registry_snapshot r "
+                "JOIN staging.recon_snapshots s ON s.snapshot_id = r.snapshot_id "
+                "JOIN core.credentials c ON c.tenant_id = r.tenant_id AND c.employee_id = r.learner_id "
+                " AND c.credential_type = r.credential_type "
+                " AND r.credential_version = c.issue_date::text || '.v' || c.version "
+                "WHERE s.tenant_id = %s AND c.credential_id = ANY(%s::uuid[])",
+                (TENANT, [result.drift.lost_credential, result.drift.expired_credential])).fetchall())
+            result.expired_status = conn.execute(
+                "SELECT status FROM core.credentials WHERE credential_id = %s",
+                (result.drift.expired_credential,)).fetchone()[0]
     result.seconds["total"] = _since(started)
     print("seeded drift e2e timings (s):", result.seconds)
     yield result
