@@ -1,7 +1,8 @@
 """``python -m credsync.credentials``: verify credentials as a third party; publish and rotate issuer keys.
 
   verify [TOKEN | FILE | -] [--files DIR] [--trust-list PATH] [--no-status] [--json] [--at ISO]
-      Each vc+jwt (argument, file, or whitespace-separated on stdin): trust list, did:web DID document and
+      Each credential (argument, file, or stdin): vc+jwt tokens separated by whitespace, or Data Integrity
+      (eddsa-rdfc-2022) JSON credentials, one after another or in a JSON array. Trust list, did:web DID document and
       key (retired keys only for credentials signed before retirement), signature, 1EdTech OB 3.0 schema,
       validity window, Bitstring Status List. ``--files DIR`` resolves from a copy of the published did-web
       folder instead of over HTTP(S) (fully offline). Prints ``VALID <id> <issuer>`` or
@@ -28,12 +29,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
-def _tokens(source: str | None) -> list[str]:
+def _tokens(source: str | None) -> list[str | dict]:
     if source in (None, "-"):
-        return sys.stdin.read().split()
-    if source.count(".") == 2 and source.startswith("ey"):
+        text = sys.stdin.read()
+    elif source.count(".") == 2 and source.startswith("ey"):
         return [source]
-    return Path(source).read_text(encoding="utf-8").split()
+    else:
+        text = Path(source).read_text(encoding="utf-8")
+    return _json_credentials(text) if text.lstrip()[:1] in ("{", "[") else text.split()
+
+
+def _json_credentials(text: str) -> list[str | dict]:
+    """Data Integrity credentials: JSON objects one after another (pretty-printed or JSON lines), or an array."""
+    decoder, found, rest = json.JSONDecoder(), [], text.lstrip()
+    while rest:
+        try:
+            value, end = decoder.raw_decode(rest)
+        except json.JSONDecodeError:
+            # Unreadable JSON is reported like any other invalid credential (verify says why), not a crash.
+            found.append(rest)
+            break
+        found.extend(value if isinstance(value, list) else [value])
+        rest = rest[end:].lstrip()
+    return found
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from credsync.credentials.issuers import Issuer
     from credsync.credentials.vc import CredentialClaims
+    from credsync.credentials.verify import Resolver, Verdict
 
 FORMAT = "eddsa-rdfc-2022"
 PROOF_TYPE = "DataIntegrityProof"
@@ -49,6 +51,8 @@ SHIPPED_CONTEXTS = {
 # A DI credential is a few KB of JSON; anything much larger is not one of ours (and canonicalisation
 # cost grows with it).
 MAX_CREDENTIAL_BYTES = 512 * 1024
+_UNDEFINED_VOCAB = "urn:credsync:undefined-term:"
+_UNDEFINED_TERM = re.compile(re.escape(_UNDEFINED_VOCAB) + r"([^\"]*)")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -60,7 +64,7 @@ class ContextFetchRefused(DataIntegrityError):
     """Canonicalisation asked for a JSON-LD context that is not shipped (nothing is fetched at run time)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _context(url: str) -> dict[str, Any]:
     return json.loads((CONTEXTS_DIR / SHIPPED_CONTEXTS[url]).read_text(encoding="utf-8"))
 
@@ -76,14 +80,28 @@ def document_loader(url: str, _options: dict[str, Any] | None = None) -> dict[st
 
 
 def canonical_nquads(document: dict[str, Any]) -> str:
-    """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts from ``document_loader``."""
+    """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts from ``document_loader``.
+
+    Refuses a document with a member (or type) that no context defines: JSON-LD expansion drops such a
+    member silently, so it would travel with the credential unsigned. pyld has no "safe mode" (jsonld.js
+    and so the @digitalbazaar verifiers do): the document is expanded with a sentinel ``@vocab``
+    appended, which catches exactly what would otherwise be dropped or left relative; when the
+    sentinel does not appear, that expansion is the plain one, and it is what gets canonicalised.
+    """
     from pyld import jsonld
 
+    context = document.get("@context")
+    probe = {**document, "@context": [*(context if isinstance(context, list) else [context]),
+                                      {"@vocab": _UNDEFINED_VOCAB}]}
     try:
-        # safe mode: a term the contexts do not define is an error, not silently dropped from what is
-        # signed (VC Data Integrity requires it; otherwise an unsigned member could ride along).
-        return jsonld.normalize(document, {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                           "documentLoader": document_loader, "safe": True})
+        expanded = jsonld.expand(probe, {"documentLoader": document_loader})
+        undefined = sorted(set(_UNDEFINED_TERM.findall(json.dumps(expanded))))
+        if undefined:
+            raise DataIntegrityError(
+                f"credential uses {', '.join(map(repr, undefined))}, which no context it names defines "
+                "(an undefined term would not be covered by the proof)")
+        return jsonld.normalize(expanded, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                           "documentLoader": document_loader})
     except jsonld.JsonLdError as exc:
         refused = _find_cause(exc, ContextFetchRefused)
         if refused is not None:
@@ -175,7 +193,8 @@ def sign_document(credential: dict[str, Any], issuer: Issuer, *, created: dateti
     signature = issuer.key.ed25519_private_key.sign(hash_data(credential, options, cache))
     proof = {k: v for k, v in options.items() if k != "@context"}
     proof["proofValue"] = "z" + base58btc(signature)
-    return {**credential, "proof": proof}
+    # An array: the 1EdTech OB 3.0 schema types ``proof`` as one (Data Integrity allows a set of proofs).
+    return {**credential, "proof": [proof]}
 
 
 def sign_credential(claims: CredentialClaims, issuer: Issuer, *, signed_at: datetime | None = None,
@@ -206,7 +225,7 @@ def parse(text: str) -> dict[str, Any]:
 
 def is_data_integrity(text: str) -> bool:
     """Whether stored/sent credential text is a DI JSON document (a vc+jwt is a compact JWS)."""
-    return text.lstrip()[:1] == "{"
+    return text.lstrip()[:1] in ("{", "[")
 
 
 def proof_of(credential: dict[str, Any]) -> dict[str, Any]:
@@ -250,3 +269,63 @@ def verify_proof(credential: dict[str, Any], public_key_raw: bytes) -> None:
         Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, data)
     except InvalidSignature:
         raise DataIntegrityError(f"proof does not verify with {proof['verificationMethod']}") from None
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def check_proof(credential: str | dict[str, Any], trusted: frozenset[str], resolver: Resolver,
+                verdict: Verdict) -> dict[str, Any] | None:
+    """Issuer trust, DID key and Data Integrity proof (credsync.credentials.verify's first step for this
+    format); the credential when they all pass, else None with the reason added to ``verdict``.
+
+    The same checks, in the same order, as the vc+jwt path: the proof's ``verificationMethod`` plays the
+    JWS ``kid`` and its ``created`` the JWT ``iat`` (a key retired before ``created`` signs nothing valid).
+    """
+    from credsync.credentials.did_web import DidDocumentError, raw_public_key
+
+    try:
+        document = parse(credential) if isinstance(credential, str) else credential
+        issuer = document.get("issuer")
+        issuer = issuer.get("id") if isinstance(issuer, dict) else issuer
+        verdict.issuer = issuer if isinstance(issuer, str) else None
+        verdict.credential_id = document.get("id") if isinstance(document.get("id"), str) else None
+        if verdict.issuer is None:
+            verdict.reasons.append("credential names no issuer")
+            return None
+        proof = proof_of(document)
+    except DataIntegrityError as exc:
+        verdict.reasons.append(str(exc))
+        return None
+    method = proof["verificationMethod"]
+    if not method.startswith(f"{verdict.issuer}#"):
+        verdict.reasons.append(f"verificationMethod {method!r} is not a key of issuer {verdict.issuer}")
+        return None
+    verdict.key_id = method
+    if verdict.issuer not in trusted:
+        verdict.reasons.append(f"issuer {verdict.issuer} is not on the trust list")
+        return None
+    try:
+        key = resolver.did_keys(verdict.issuer).get(method)
+    except DidDocumentError as exc:
+        verdict.reasons.append(f"issuer cannot be resolved: {exc}")
+        return None
+    if key is None:
+        verdict.reasons.append(f"key {method} is not listed for assertion in the issuer's DID document")
+        return None
+    try:
+        verify_proof(document, raw_public_key(key))
+    except DataIntegrityError as exc:
+        verdict.reasons.append(str(exc))
+        return None
+    if key.expires is not None:
+        created = _moment(proof["created"])
+        if created is None or created >= key.expires:
+            verdict.reasons.append(f"signed with key {method} after its retirement on {key.expires.isoformat()}")
+            return None
+    return document

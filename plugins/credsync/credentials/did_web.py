@@ -44,6 +44,17 @@ class PublishedKey:
         return f"{did}#{self.key_id}"
 
 
+def raw_public_key(key: PublishedKey) -> bytes:
+    """The 32 raw bytes of a published Ed25519 key (what Data Integrity proofs verify against)."""
+    import base64
+
+    x = key.public_jwk["x"]
+    raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+    if len(raw) != 32:
+        raise DidDocumentError(f"key {key.key_id} is not a 32-byte Ed25519 key")
+    return raw
+
+
 def did_for(base_url: str, *path: str) -> str:
     """The did:web identifier for documents published under ``base_url`` (+ path segments)."""
     scheme, _, rest = base_url.rstrip("/").partition("://")

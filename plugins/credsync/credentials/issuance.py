@@ -3,7 +3,8 @@
 One transaction per tenant: revoke credentials whose evidence was voided, plan
 every (worker, credential type) against the rules in SQL, supersede renewed
 credentials, insert new ones, give each a random index in its issuer's revocation
-status list, sign each as an OB 3.0 vc+jwt by the tenant's did:web issuer, log
+status list, sign each by the tenant's did:web issuer in the tenant's securing format (``vc+jwt``, or
+an embedded ``eddsa-rdfc-2022`` Data Integrity proof: ``credentials.format`` in include/tenants.yaml), log
 decisions and audit events. Then, once committed, publish the issuer's DID document
 and every status list whose bits changed (revocations included). Rerunning over
 unchanged completions changes nothing (a credential is issued at most once per
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from credsync.credentials import issuer_store, status
+from credsync.credentials import data_integrity, formats, issuer_store, status
 from credsync.credentials.issuers import Issuer
 from credsync.credentials.keys import SigningKey
 from credsync.credentials.plan import build_plan
@@ -67,18 +68,25 @@ def issue_credentials(
     run_id: str | None = None,
     issuer: Issuer | None = None,
     publish: bool | None = None,
+    credential_format: str | None = None,
 ) -> IssuanceResult:
     """Evaluate ``rules`` for ``tenant_id`` as of ``as_of`` (UTC today) and commit the outcome.
 
     ``issuer`` defaults to the tenant's did:web issuer at ``$CREDSYNC_ISSUER_BASE_URL`` with
     ``signing_key``; ``publish`` (default: when a did-web store is configured) writes its DID
-    document and changed status lists after the commit.
+    document and changed status lists after the commit. ``credential_format`` defaults to the tenant's
+    ``credentials.format`` (vc+jwt when the tenants file does not list the tenant).
     """
     from credsync.audit import AuditEvent, append_event, append_events
     from credsync.credentials.publish import did_web_root, publish_issuer
     from credsync.learning.staging import require_idle
 
     issuer = issuer or Issuer.for_tenant(tenant_id, signing_key)
+    credential_format = credential_format or formats.tenant_format(tenant_id)
+    if credential_format not in formats.FORMATS:
+        raise formats.CredentialFormatConfigError(
+            f"tenant {tenant_id}: credential format {credential_format!r} is not one of {', '.join(formats.FORMATS)}")
+    sign = _signer(credential_format)
 
     require_idle(conn, "issue_credentials")
     as_of = as_of or datetime.now(UTC).date()
@@ -137,7 +145,7 @@ def issue_credentials(
             number, index = slots[str(row[0])]
             claims = _claims(tenant_id, row, rules_by_id,
                              status.status_entry(issuer.base, "revocation", number, index))
-            signatures.append({"vc_jwt": sign_credential(claims, issuer, signed_at=signed_at),
+            signatures.append({"vc_jwt": sign(claims, issuer, signed_at),
                                "credential_id": claims.credential_id, "issuer_did": issuer.did,
                                "key_id": issuer.key.key_id})
             decision = row[11]
@@ -166,6 +174,16 @@ def issue_credentials(
         result.published = publish_issuer(conn, issuer).as_counts()
     log.info("tenant %s credential issuance: %s", tenant_id, result.as_counts())
     return result
+
+
+def _signer(credential_format: str):
+    """(claims, issuer, signed_at) -> the secured credential text stored in ``core.credentials.vc_jwt``."""
+    if credential_format == formats.DATA_INTEGRITY:
+        # One run's proofs share their options (key, created): canonicalised once (ProofConfigCache).
+        cache = data_integrity.ProofConfigCache()
+        return lambda claims, issuer, signed_at: data_integrity.sign_credential(
+            claims, issuer, signed_at=signed_at, cache=cache)
+    return lambda claims, issuer, signed_at: sign_credential(claims, issuer, signed_at=signed_at)
 
 
 def _load_rules(cur: psycopg.Cursor, rules: list[CredentialRule]) -> None:

@@ -1,4 +1,7 @@
-"""Verifying a vc+jwt credential as a third party would: issuer trust, DID key, proof, schema, window, status.
+"""Verifying a credential as a third party would: issuer trust, DID key, proof, schema, window, status.
+
+Both securing formats take the same checks: a vc+jwt (compact JWS) through ``check_signature``, a JSON
+credential with an embedded ``eddsa-rdfc-2022`` proof through ``data_integrity.check_proof``.
 
 ``verify(token, trusted=…)`` never raises for a bad credential: it returns a Verdict whose
 ``reasons`` say every check that failed (empty = valid). Resolution goes through a
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from credsync.credentials import did_web, status
+from credsync.credentials import data_integrity, did_web, status
 from credsync.credentials.did_web import DidDocumentError, PublishedKey
 from credsync.credentials.status import StatusListError
 from credsync.credentials.vc import JWT_ALG
@@ -259,13 +262,16 @@ def _status_reasons(credential: dict[str, Any], trusted: frozenset[str], resolve
     return reasons
 
 
-def verify(token: str, *, trusted: frozenset[str], resolver: Resolver | None = None,
+def verify(token: str | dict[str, Any], *, trusted: frozenset[str], resolver: Resolver | None = None,
            now: datetime | None = None, check_status: bool = True,
            check_schema: bool = True) -> Verdict:
     """Every check a relying party makes, in order; see the module docstring."""
     resolver = resolver or Resolver()
     verdict = Verdict()
-    payload = check_signature(token, trusted, resolver, verdict)
+    if isinstance(token, dict) or data_integrity.is_data_integrity(token):
+        payload = data_integrity.check_proof(token, trusted, resolver, verdict)
+    else:
+        payload = check_signature(token, trusted, resolver, verdict)
     if payload is None:
         return verdict
     credential = {k: v for k, v in payload.items() if k not in ("iss", "iat")}
