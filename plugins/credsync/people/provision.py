@@ -21,6 +21,19 @@ conflict: recorded in ``core.scim_actions`` (outcome ``conflict``) and
 ``audit.dead_letters`` (source ``scim``, reason ``identity_conflict``,
 naming both employee ids and the SCIM id), and the tenant's other workers
 go on. Ids reach here canonical (staging applies the tenant's case policy).
+
+Guards (include/tenants.yaml ``provisioning``, :mod:`credsync.people.guards`), in this order:
+a quarantined target is skipped until its back-off elapses (:mod:`credsync.people.budget`);
+each worker's status is the one effective *today* in the tenant's time zone, so a future-dated
+termination or hire is held (:mod:`credsync.people.effective`, ``core.held_changes``); more
+deactivations than the brake allows are staged for a human decision instead of sent
+(:mod:`credsync.people.brake`); the run stops and quarantines the target once its SCIM writes
+fail beyond the failure budget. Deprovisioning is always ``active=false`` (a full-state PUT),
+never a DELETE: the account, its history and its completions stay in the LMS.
+
+Target habits tolerated (Okta/Entra-style SCIM servers): ``active`` and other booleans sent as
+the strings ``"true"``/``"false"`` (:func:`scim_bool`); a 409 on create is "it exists": look it
+up by externalId, then userName, and adopt it only under the canonical-id rules above.
 """
 
 from __future__ import annotations
@@ -29,7 +42,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from credsync.hooks.scim import ENTERPRISE_SCHEMA, USER_SCHEMA, ScimClient
@@ -38,6 +52,8 @@ from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
+
+    from credsync.people.guards import ProvisioningGuards
 
 log = logging.getLogger(__name__)
 CREATE_ATTEMPTS = 4
@@ -70,11 +86,27 @@ class ProvisionReport:
     actions: Counter[str] = field(default_factory=Counter)
     failed: int = 0
     conflicts: int = 0
+    held: int = 0  # effective-dated changes not due yet (core.held_changes)
+    awaiting_approval: int = 0  # deactivations staged (this run or a pending set) for a human decision
+    parked: int = 0  # deactivations a human rejected, not staged again
+    change_set_id: str | None = None  # the set this run staged
+    quarantine: dict[str, Any] | None = None  # set when the target is (or just got) quarantined
+    writes: int = 0
+    write_failures: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "workers": self.workers, "failed": self.failed,
-                "conflicts": self.conflicts,
+                "conflicts": self.conflicts, "held": self.held, "awaiting_approval": self.awaiting_approval,
+                "parked": self.parked, "change_set_id": self.change_set_id, "quarantine": self.quarantine,
+                "state": self.state, "writes": self.writes, "write_failures": self.write_failures,
                 "pushed": sum(n for a, n in self.actions.items() if a != "adopt"), **self.actions}
+
+    @property
+    def state(self) -> str:
+        """quarantined | awaiting_approval | provisioned (what the grid and on-call read first)."""
+        if self.quarantine is not None:
+            return "quarantined"
+        return "awaiting_approval" if self.awaiting_approval else "provisioned"
 
 
 @dataclass
@@ -126,6 +158,21 @@ def adoption_conflict(found: dict[str, Any], employee_id: str, *, bound_to: str 
     return None
 
 
+def scim_bool(value: Any, default: bool = True) -> bool:
+    """A SCIM boolean as a target sends it: ``false``, or the string ``"False"`` (some IdP-facing
+    servers do); ``bool("false")`` would be True and turn every inactive account active."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        folded = value.strip().lower()
+        if folded in ("true", "1", "yes"):
+            return True
+        if folded in ("false", "0", "no", ""):
+            return False
+        raise ValueError(f"not a SCIM boolean: {value!r}")
+    return bool(value)
+
+
 def should_be_active(status: str, *, deactivate_on_leave: bool) -> bool:
     return status == "active" or (status == "leave" and not deactivate_on_leave)
 
@@ -170,7 +217,7 @@ def comparable(user: dict[str, Any]) -> dict[str, Any]:
         "displayName": user.get("displayName"),
         "userType": user.get("userType"),
         "title": user.get("title"),
-        "active": bool(user.get("active", True)),
+        "active": scim_bool(user.get("active")),
         "email": (primary.get("value") or None),
         "employeeNumber": enterprise.get("employeeNumber"),
         "department": enterprise.get("department"),
@@ -191,6 +238,9 @@ def provision_tenant(
     employee_ids: list[str] | None = None,
     dag_run_id: str | None = None,
     max_writes: int | None = None,
+    guards: ProvisioningGuards | None = None,
+    now: datetime | None = None,
+    brake: bool = True,
 ) -> ProvisionReport:
     """Bring the tenant's LMS users in line with core.workers (or only ``employee_ids``).
 
@@ -199,12 +249,29 @@ def provision_tenant(
     later), so a rerun finds nothing left to do.
     ``max_writes`` stops after that many SCIM writes (for tests that kill a
     run halfway). Each worker's outcome commits on its own.
+    ``guards`` default to the tenant's in include/tenants.yaml; ``now`` (default: the clock) fixes
+    "today" for effective dates and the quarantine back-off; ``brake=False`` skips the brake (the
+    brake's own approval path, and ``employee_ids`` runs, which a human asked for by name).
     """
+    from credsync.people import brake as braking
+    from credsync.people import budget
+    from credsync.people.guards import load_guards
+
+    guards = guards or load_guards(tenant_id)
+    now = now or budget.utcnow()
     report = ProvisionReport(tenant_id)
-    workers = _load_workers(conn, tenant_id, employee_ids)
-    report.workers = len(workers)
+    in_force = budget.current(conn, tenant_id)
+    if in_force is not None and not in_force.due(now):
+        report.quarantine = in_force.as_dict()
+        _note_skipped_quarantine(conn, tenant_id, in_force)
+        return report
+    workers, held = _effective_workers(conn, tenant_id, _load_workers(conn, tenant_id, employee_ids), guards, now)
+    report.workers, report.held = len(workers), len(held)
     lms = {u.get("externalId"): u for u in scim.iter_users() if u.get("externalId")}
     bindings = _learner_bindings(conn, tenant_id)
+    withheld = _apply_brake(conn, braking, report, workers, lms, guards, deactivate_on_leave, dag_run_id,
+                            enabled=brake and employee_ids is None)
+    counted = budget.BudgetedScim(scim, guards.failure_budget)
     conflicted: set[str] = set()
     failed: set[str] = set()
     writes = 0
@@ -212,7 +279,12 @@ def provision_tenant(
         for worker in workers:
             if max_writes is not None and writes >= max_writes:
                 return report
-            if worker.employee_id in conflicted:
+            if counted.exhausted:
+                report.writes, report.write_failures = counted.attempts, counted.failures
+                report.quarantine = budget.quarantine(conn, tenant_id=tenant_id, scim=counted, now=now,
+                                                      previous=in_force).as_dict()
+                return report
+            if worker.employee_id in conflicted or worker.employee_id in withheld:
                 continue
             active = should_be_active(worker.employment_status, deactivate_on_leave=deactivate_on_leave)
             existing = lms.get(worker.employee_id)
@@ -220,7 +292,7 @@ def provision_tenant(
                 continue  # never provision an account only to switch it off
             wanted = desired_user(worker, active=active, manager_scim_id=_scim_id(lms, worker.manager_id))
             try:
-                outcome = _converge(conn, scim, tenant_id, worker, wanted, existing, dag_run_id, bindings)
+                outcome = _converge(conn, counted, tenant_id, worker, wanted, existing, dag_run_id, bindings)
             except IdentityConflict as conflict:
                 conn.rollback()
                 conflicted.add(worker.employee_id)
@@ -246,10 +318,121 @@ def provision_tenant(
             report.actions[action] += 1
             if action != "adopt":
                 writes += 1
+    report.writes, report.write_failures = counted.attempts, counted.failures
+    if counted.exhausted:
+        report.quarantine = budget.quarantine(conn, tenant_id=tenant_id, scim=counted, now=now,
+                                              previous=in_force).as_dict()
+        return report
+    if in_force is not None:  # the back-off elapsed and this probe stayed within the budget
+        budget.lift(conn, tenant_id=tenant_id, by="probe within the failure budget")
     # Failed workers stay open: their look-up may not have run, so the conflict may still be there.
     _close_resolved_conflicts(conn, tenant_id, [w.employee_id for w in workers
                                                 if w.employee_id not in conflicted | failed])
     return report
+
+
+def _effective_workers(conn: psycopg.Connection, tenant_id: str, workers: list[Worker], guards: ProvisioningGuards,
+                       now: datetime) -> tuple[list[Worker], list[str]]:
+    """Each worker with the status effective today (tenant time zone); records what is held."""
+    from credsync.people.effective import effective_status, local_today
+
+    today = local_today(guards.zone, now)
+    dates = {row[0]: row[1:] for row in conn.execute(sql_text("people/worker_dates.sql"),
+                                                     {"tenant_id": tenant_id}).fetchall()}
+    result: list[Worker] = []
+    held: list[tuple[str, str, Any]] = []
+    for worker in workers:
+        hire, termination, rehire = dates.get(worker.employee_id, (None, None, None))
+        effective = effective_status(worker.employment_status, today=today, hire_date=hire,
+                                     termination_date=termination, rehire_date=rehire,
+                                     lookahead_days=guards.lookahead_days)
+        if effective.held:
+            held.append((worker.employee_id, effective.held, effective.effective_date))
+        result.append(replace(worker, employment_status=effective.status)
+                      if effective.status != worker.employment_status else worker)
+    if held:
+        conn.execute(sql_text("people/record_held_changes.sql"),
+                     {"tenant_id": tenant_id, "employee_ids": [h[0] for h in held],
+                      "changes": [h[1] for h in held], "effective_dates": [h[2] for h in held]})
+        log.info("tenant %s: %d effective-dated change(s) held until their date (first: %s %s on %s)",
+                 tenant_id, len(held), *held[0][:2], held[0][2])
+    conn.execute(sql_text("people/close_held_changes.sql"),
+                 {"tenant_id": tenant_id, "still_held": [h[0] for h in held], "today": today})
+    conn.commit()
+    return result, [h[0] for h in held]
+
+
+def _apply_brake(conn: psycopg.Connection, braking: Any, report: ProvisionReport, workers: list[Worker],
+                 lms: dict[str, dict[str, Any]], guards: ProvisioningGuards, deactivate_on_leave: bool,
+                 dag_run_id: str | None, *, enabled: bool) -> set[str]:
+    """The employee ids whose deactivation this run must not send (staged, pending or rejected)."""
+    deactivations: list[Any] = []
+    for worker in workers:
+        existing = lms.get(worker.employee_id)
+        if existing is None or not scim_bool(existing.get("active")):
+            continue
+        if should_be_active(worker.employment_status, deactivate_on_leave=deactivate_on_leave):
+            continue
+        target = desired_user(worker, active=False, manager_scim_id=_scim_id(lms, worker.manager_id))
+        deactivations.append(braking.StagedChange(worker.employee_id, existing.get("id"), "deactivate", target,
+                                                  state_hash(target)))
+    if not deactivations or not enabled:
+        return set()
+    rejected = braking.parked_targets(conn, report.tenant_id)
+    parked = {c.employee_id for c in deactivations if (c.employee_id, c.target_hash) in rejected}
+    report.parked = len(parked)
+    open_changes = [c for c in deactivations if c.employee_id not in parked]
+    pending = braking.pending_change_set(conn, report.tenant_id)
+    if pending is not None:
+        # One decision at a time: nothing is deactivated until the pending set is decided.
+        report.awaiting_approval = len(open_changes)
+        conn.commit()
+        log.warning("tenant %s: change set %s awaits a decision; %d deactivation(s) wait with it",
+                    report.tenant_id, pending, len(open_changes))
+        return parked | {c.employee_id for c in open_changes}
+    population = sum(1 for u in lms.values() if scim_bool(u.get("active")))
+    if not guards.brake.trips(len(open_changes), population):
+        conn.commit()
+        return parked
+    report.change_set_id = braking.stage_change_set(conn, tenant_id=report.tenant_id, changes=open_changes,
+                                                    population=population, brake=guards.brake, dag_run_id=dag_run_id)
+    conn.commit()
+    report.awaiting_approval = len(open_changes)
+    log.warning("tenant %s: %d of %d active accounts would be deactivated: over the brake %s; staged as change "
+                "set %s for approval", report.tenant_id, len(open_changes), population, guards.brake.as_dict(),
+                report.change_set_id)
+    return parked | {c.employee_id for c in open_changes}
+
+
+def _note_skipped_quarantine(conn: psycopg.Connection, tenant_id: str, in_force: Any) -> None:
+    log.error("tenant %s: SCIM target quarantined since %s (%s); skipped until %s. Release: python -m "
+              "credsync.people.budget release --tenant %s --by <you> (docs/runbook.md)", tenant_id,
+              in_force.quarantined_at, in_force.reason, in_force.next_attempt_at, tenant_id)
+
+
+def currently_inactive(conn: psycopg.Connection, tenant_id: str, employee_ids: list[str], *,
+                       deactivate_on_leave: bool = True, now: datetime | None = None) -> set[str]:
+    """Which of ``employee_ids`` core wants inactive in the LMS today (an approval's staleness check)."""
+    from credsync.people import budget
+    from credsync.people.guards import load_guards
+
+    workers, _held = _effective_workers(conn, tenant_id, _load_workers(conn, tenant_id, employee_ids),
+                                        load_guards(tenant_id), now or budget.utcnow())
+    return {w.employee_id for w in workers
+            if not should_be_active(w.employment_status, deactivate_on_leave=deactivate_on_leave)}
+
+
+def replace_staged(scim: ScimClient, existing: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """PUT a staged resource as it was staged (If-Match with the account's current version)."""
+    return _replace(scim, existing, target)
+
+
+def record_applied(conn: psycopg.Connection, tenant_id: str, employee_id: str, resource: dict[str, Any],
+                   action: str, detail: str, dag_run_id: str | None) -> None:
+    """core.learners and the SCIM action of an applied staged change, committed together."""
+    _upsert_learner(conn, tenant_id, employee_id, resource)
+    _record_action(conn, tenant_id, employee_id, resource["id"], action, "ok", None, detail, dag_run_id)
+    conn.commit()
 
 
 def _scim_id(lms: dict[str, dict[str, Any]], employee_id: str | None) -> str | None:
@@ -285,7 +468,7 @@ def _converge(
                            "account existed in the LMS (earlier run lost its response)", dag_run_id)
             action = None  # fall through to the update below
     if action is None and comparable(existing) != comparable(wanted):
-        was_active = bool(existing.get("active", True))
+        was_active = scim_bool(existing.get("active"))
         resource = _replace(scim, existing, wanted)
         action = ("reactivate" if wanted["active"] and not was_active
                   else "deactivate" if was_active and not wanted["active"] else "update")
@@ -354,7 +537,7 @@ def _upsert_learner(conn: psycopg.Connection, tenant_id: str, employee_id: str, 
     from psycopg import errors
 
     params = {"tenant_id": tenant_id, "employee_id": employee_id, "scim_id": user["id"],
-              "user_name": user.get("userName"), "active": bool(user.get("active", True)),
+              "user_name": user.get("userName"), "active": scim_bool(user.get("active")),
               "synced_hash": state_hash(user), "etag": (user.get("meta") or {}).get("version")}
     # A savepoint, not conn.transaction(): that would commit on its own when nothing ran before it,
     # and the learner row must commit together with its scim_actions row.
