@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim")
-DEFAULT_PORTS: dict[str, int] = {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704}
+SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim", "idp")
+DEFAULT_PORTS: dict[str, int] = {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705}
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = "sandboxes.json"
@@ -61,6 +61,7 @@ def generate_secrets(tenants: Iterable[str]) -> dict[str, str]:
         "SANDBOX_LMS_TOKENS": json.dumps({t: token() for t in tenant_ids}),
         "SANDBOX_SCIM_TOKEN": token(),
         "SANDBOX_SCIM_TENANTS": ",".join(tenant_ids),
+        "SANDBOX_IDP_TOKENS": json.dumps({t: token() for t in tenant_ids}),
     }
 
 

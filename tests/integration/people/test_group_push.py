@@ -181,3 +181,75 @@ def test_reconciliation_finds_and_fixes_a_membership_drift_seeded_in_the_lms(peo
     with connect(env.warehouse_url) as conn:
         left = conn.execute("SELECT count(*) FROM core.scim_groups WHERE resync_requested_at IS NOT NULL").fetchone()
     assert left[0] == 0, "a group stays marked for re-push after it converged"
+
+
+@pytest.fixture
+def idp_env(people_env, sandboxes, monkeypatch):
+    """The tenant's IdP connection (Okta-style SSWS token) on the IdP sandbox, emptied."""
+    import json
+
+    base = sandboxes.url("idp")
+    requests.post(f"{base}/admin/reset", timeout=10).raise_for_status()
+    requests.delete(f"{base}/admin/faults", timeout=10).raise_for_status()
+    token = json.loads(sandboxes.env["SANDBOX_IDP_TOKENS"])[people_env.tenant]
+    monkeypatch.setenv(f"AIRFLOW_CONN_IDP_{people_env.tenant.upper()}", json.dumps({
+        "conn_type": "http", "host": "127.0.0.1", "port": int(base.rsplit(":", 1)[1]), "schema": "http",
+        "password": token, "extra": {"base_path": "/{tenant}"}}))
+    people_env.idp_url = base
+    return people_env
+
+
+def idp_directory(env, users: list[dict]) -> None:
+    requests.put(f"{env.idp_url}/admin/tenants/{env.tenant}/directory", json={"users": users},
+                 timeout=10).raise_for_status()
+
+
+def ingest_idp(env) -> dict:
+    from credsync.groups import idp_ingest
+    from credsync.hooks.idp import IdpHook
+
+    staged = idp_ingest.extract_and_stage(env.warehouse_url, tenant_id=env.tenant,
+                                          idp=IdpHook(f"idp_{env.tenant}", env.tenant).client())
+    return idp_ingest.merge(env.warehouse_url, idp_ingest.gate(env.warehouse_url, staged))
+
+
+def active_employees(env) -> list[str]:
+    with connect(env.warehouse_url) as conn:
+        return [r[0] for r in conn.execute("SELECT employee_id FROM core.workers WHERE tenant_id = %s"
+                                           " AND employment_status = 'active' ORDER BY employee_id", (env.tenant,))]
+
+
+def test_idp_groups_and_roles_feed_the_mapping_through_the_gate(idp_env) -> None:
+    from credsync.ingest.gate import BatchRejected
+
+    env = idp_env
+    sync_people(env)
+    workers = active_employees(env)[:24]
+    champions = workers[:3]
+    idp_directory(env, [
+        *({"employeeNumber": e, "roles": ["trainer"], "groups": ["Safety Champions"] if e in champions else []}
+          for e in workers),
+        {"login": "contractor@vendor.example", "roles": ["trainer"]},  # no employeeNumber: quarantined
+    ])
+    loaded = ingest_idp(env)
+    assert (loaded["records_in"], loaded["loaded"], loaded["quarantined"]) == (28, 27, 1)
+    assert ingest_idp(env)["changed"] is False, "the same listing again changed core.idp_claims"
+    push(env)
+    groups = lms_groups(env)
+    assert groups["lms-safety-champions"] == {scim_id_of(env, e) for e in champions}
+    assert groups["lms-role-trainers"] == {scim_id_of(env, e) for e in workers}
+
+    requests.delete(f"{env.idp_url}/admin/tenants/{env.tenant}/groups/Safety Champions/members/{champions[0]}",
+                    timeout=10).raise_for_status()
+    ingest_idp(env)
+    before = patches(env)
+    left = push(env)
+    assert patches(env) - before == 1 and left["remove"] == 1
+    assert scim_id_of(env, champions[0]) not in lms_groups(env)["lms-safety-champions"]
+
+    # An IdP answering an empty directory (an outage that says 200) is refused before core.
+    idp_directory(env, [])
+    with pytest.raises(BatchRejected, match="claim_drop"):
+        ingest_idp(env)
+    before = patches(env)
+    assert push(env)["patches"] == 0 and patches(env) == before, "a refused IdP listing changed the LMS groups"

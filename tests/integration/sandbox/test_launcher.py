@@ -43,7 +43,7 @@ def test_every_sandbox_has_an_app_module(name: str) -> None:
 
 
 def test_default_ports_follow_the_architecture_contract() -> None:
-    assert DEFAULT_PORTS == {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704}
+    assert DEFAULT_PORTS == {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705}
     assert tuple(DEFAULT_PORTS) == SANDBOXES
 
 
@@ -53,7 +53,7 @@ def test_generated_secrets_are_fresh_and_shaped_for_each_sandbox() -> None:
     assert first["SANDBOX_SCIM_TENANTS"] == "acme,globex"
     clients = json.loads(first["SANDBOX_REGISTRY_CLIENTS"])
     assert clients["credsync"]["tenants"] == TENANTS and len(clients["credsync"]["secret"]) >= 32
-    for key in ("SANDBOX_HRIS_TOKENS", "SANDBOX_LMS_TOKENS", "SANDBOX_LRS_CREDENTIALS"):
+    for key in ("SANDBOX_HRIS_TOKENS", "SANDBOX_LMS_TOKENS", "SANDBOX_LRS_CREDENTIALS", "SANDBOX_IDP_TOKENS"):
         assert sorted(json.loads(first[key])) == TENANTS, key
     key, secret = json.loads(first["SANDBOX_LRS_CREDENTIALS"])["acme"]
     assert key != secret and len(secret) >= 32

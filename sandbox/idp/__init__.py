@@ -1,0 +1,1 @@
+"""IdP sandbox (Okta-like Groups API)."""
