@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from pathlib import Path
 
@@ -62,10 +61,9 @@ def test_reconciliation_report_without_a_compared_run_fails_with_a_clear_message
 
 
 def readme_command(prefix: str) -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.findall(r"`(" + re.escape(prefix) + r"[^`]*)`", text.replace("\n", " "))
-    assert found, f"README has no `{prefix} …` command"
-    return shlex.split(found[0])
+    from tests.oncall.docs import README, inline_command
+
+    return shlex.split(inline_command(README, prefix))
 
 
 def test_readme_backfill_runs_one_reconciliation_at_a_time() -> None:
