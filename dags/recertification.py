@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import CronTriggerTimetable, dag, task_group
+from airflow.sdk import CronTriggerTimetable, Param, dag, task_group
 
 from credsync.dagkit import (
     CREDENTIALS,
@@ -12,7 +12,13 @@ from credsync.dagkit import (
     check_warehouse_schema,
     enabled_tenants,
 )
-from credsync.delivery.tasks import expire_and_remind, revoke_in_registry, write_back
+from credsync.delivery.tasks import (
+    check_status_request,
+    expire_and_remind,
+    revoke_in_registry,
+    update_credential_status,
+    write_back,
+)
 
 DOC = """
 ### recertification
@@ -26,11 +32,26 @@ holds up another):
    once in `core.expiry_reminders` (days per credential type from
    `reminder_days` in `include/mappings/credential_rules.csv`, default
    `reminders.default_days` in `include/delivery.yaml`).
-2. **revoke_in_registry** (pool `registry_api`) — enqueues and sends the
+2. **update_credential_status** — the run's manual changes (params below),
+   then the HRIS leave holds: each active credential of a worker on leave is
+   suspended, and the hold is lifted when the HRIS shows the worker active
+   again (a manual hold stays until a manual unsuspend). Every change is an
+   audit event with its reason. Then the issuer's revocation and suspension
+   status lists whose bits changed are re-signed and republished (ttl and
+   Cache-Control: 5 minutes).
+3. **revoke_in_registry** (pool `registry_api`) — enqueues and sends the
    revocations through the same idempotent path as `registry_push`.
-3. **write_back** — compensating HRIS profile updates ("... expired on
+4. **write_back** — compensating HRIS profile updates ("... expired on
    2026-03-01") and payroll flags switched off with their end date; the dated
    payroll CSV under `payroll/<tenant>/` in the object store.
+
+**Params** (all empty on the schedule; trigger with them to act by hand,
+docs/runbook.md "Suspending, unsuspending or revoking a credential"):
+`revoke`, `suspend`, `unsuspend` — credential ids; `reason` — required with
+any id, recorded in the audit log. **check_status_request** refuses the whole
+request before anything changes when a reason is missing, an id is unknown,
+one id is under two actions, or it would suspend or unsuspend a revoked
+credential: revocation is final and cannot be undone.
 
 **Returns** per tenant: `{expired, reminders}`, the push counts, and the
 write-back counts. Emits `core.credentials`, `core.registry_submissions`,
@@ -41,13 +62,16 @@ same day changes nothing and sends nothing. Failures that need a human are
 in `audit.dead_letters`; replay them with `dlq_replay`.
 """
 
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
 
 @task_group
 def recertify_tenant(tenant_id: str) -> None:
     expired = expire_and_remind.override(outlets=[CREDENTIALS])(tenant_id)
+    status = update_credential_status.override(outlets=[CREDENTIALS])(tenant_id)
     revoked = revoke_in_registry.override(outlets=[SUBMISSIONS])(tenant_id)
     written = write_back.override(outlets=[WRITEBACKS])(tenant_id)
-    expired >> revoked >> written
+    expired >> status >> revoked >> written
 
 
 @dag(
@@ -58,11 +82,24 @@ def recertify_tenant(tenant_id: str) -> None:
     default_args=DEFAULT_ARGS,
     doc_md=DOC,
     tags=["credsync", "registry", "hris", "delivery"],
+    params={
+        "revoke": Param([], type=["null", "array"], items={"type": "string", "pattern": UUID_PATTERN},
+                        description="Credential ids to revoke (final: a revocation is never undone)."),
+        "suspend": Param([], type=["null", "array"], items={"type": "string", "pattern": UUID_PATTERN},
+                         description="Credential ids to put on hold until a manual unsuspend."),
+        "unsuspend": Param([], type=["null", "array"], items={"type": "string", "pattern": UUID_PATTERN},
+                           description="Credential ids whose hold (manual or HRIS leave) is lifted."),
+        "reason": Param(None, type=["null", "string"], maxLength=500,
+                        description="Why: required with any id, recorded in the audit log with each change."),
+    },
 )
 def recertification() -> None:
     tenants = enabled_tenants()
-    check_warehouse_schema() >> tenants
-    recertify_tenant.expand(tenant_id=tenants)
+    schema = check_warehouse_schema()
+    schema >> tenants
+    request = check_status_request()
+    schema >> request
+    request >> recertify_tenant.expand(tenant_id=tenants)
 
 
 recertification()

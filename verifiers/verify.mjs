@@ -8,8 +8,9 @@
 //      before its payload is handed to checkStatus.
 // Usage: node verify.mjs <vc-jwt> | node verify.mjs - (JWTs on stdin, whitespace-separated)
 // Prints one JSON line per credential: {"verified":bool,"issuer":..,"id":..,"revoked":bool|null,
-// "checks":{"didJwtVc":..,"jose":..,"status":..},"error":..}; exits 1 if any credential failed.
-// verified = all three checks pass and the credential is not revoked.
+// "suspended":bool|null,"checks":{"didJwtVc":..,"jose":..,"status":..},"error":..}; exits 1 if any
+// credential failed. verified = all three checks pass and the credential is neither revoked nor suspended
+// (each read from the entry of that statusPurpose; null when the credential has no such entry).
 import { readFileSync } from 'node:fs';
 import { verifyCredential } from 'did-jwt-vc';
 import { Resolver } from 'did-resolver';
@@ -59,15 +60,21 @@ async function joseVerify(token, expectedTyp) {
   return payload;
 }
 
-async function loadStatusList(url) {
+// One fetch and signature check per list and process: a batch of credentials shares a few lists.
+const statusLists = new Map();
+async function fetchStatusList(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
   const payload = await joseVerify((await response.text()).trim(), 'vc+jwt');
   return { document: payload, documentUrl: url, contextUrl: null };
 }
+function loadStatusList(url) {
+  if (!statusLists.has(url)) statusLists.set(url, fetchStatusList(url));
+  return statusLists.get(url);
+}
 
 async function check(token) {
-  const out = { verified: false, issuer: null, id: null, revoked: null, checks: {} };
+  const out = { verified: false, issuer: null, id: null, revoked: null, suspended: null, checks: {} };
   const errors = [];
   try {
     // format: false — did-jwt-vc's shape check knows only the VC 1.1 context; the VC 2.0 / OB 3.0
@@ -98,8 +105,14 @@ async function check(token) {
                                        verifyBitstringStatusListCredential: false });
     out.checks.status = status.verified;
     if (status.verified) {
-      out.revoked = status.results.some((r) => r.status === true);
+      const bit = (purpose) => {
+        const found = status.results.filter((r) => r.credentialStatus.statusPurpose === purpose);
+        return found.length === 0 ? null : found.some((r) => r.status === true);
+      };
+      out.revoked = bit('revocation');
+      out.suspended = bit('suspension');
       if (out.revoked) errors.push('revoked (bitstring status list)');
+      if (out.suspended) errors.push('suspended (bitstring status list)');
     } else {
       errors.push(`status: ${status.error && status.error.message ? status.error.message : status.error}`);
     }

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from credsync.credentials.did_web import PublishedKey
 from credsync.credentials.keys import SigningKeyError
-from credsync.credentials.status import LIST_SIZE
+from credsync.credentials.status import LIST_SIZE, PURPOSES, status_entry
 
 if TYPE_CHECKING:
     import psycopg
@@ -97,6 +97,19 @@ def allocate(cur: psycopg.Cursor, issuer: Issuer, credential_ids: list[str],
     return allocated
 
 
+def status_entries(cur: psycopg.Cursor, issuer: Issuer, credential_ids: list[str],
+                   purposes: tuple[str, ...] = PURPOSES) -> dict[str, list[dict[str, str]]]:
+    """Each credential's ``credentialStatus`` entries, one per purpose (revocation, then suspension).
+
+    An index is allocated once per credential and purpose (a rerun gets the same entries back), each
+    in that purpose's own lists: a suspension can be lifted, a revocation never, and a verifier tells
+    them apart by the list's ``statusPurpose``.
+    """
+    slots = {purpose: allocate(cur, issuer, credential_ids, purpose) for purpose in purposes}
+    return {cid: [status_entry(issuer.base, purpose, *slots[purpose][cid]) for purpose in purposes]
+            for cid in credential_ids}
+
+
 def _draw(size: int, used: set[int], count: int) -> list[int]:
     if count > (size - len(used)) // 2:
         # Dense: sample from what is left rather than retrying collisions.
@@ -111,8 +124,12 @@ def _draw(size: int, used: set[int], count: int) -> list[int]:
 
 def set_bits(cur: psycopg.Cursor, issuer_did: str, purpose: str) -> dict[int, tuple[int, list[int]]]:
     """list_number -> (size, indexes whose bit is set) for every list of the issuer and purpose."""
-    # Revocation is final: a revoked credential's bit is set and nothing clears it.
-    flag = "c.status = 'revoked'" if purpose == "revocation" else "false"
+    # Revocation is final: a revoked credential's bit is set and nothing clears it (the status never
+    # leaves 'revoked': migration 0015's trigger). A suspension bit is set while the hold lasts.
+    flags = {"revocation": "c.status = 'revoked'", "suspension": "c.suspended_at IS NOT NULL"}
+    if purpose not in flags:
+        raise ValueError(f"unknown status purpose {purpose!r}: expected one of {list(flags)}")
+    flag = flags[purpose]
     cur.execute(
         f"SELECT l.list_number, l.size, coalesce(array_agg(s.list_index) FILTER (WHERE {flag}), '{{}}')"
         " FROM core.status_lists l"

@@ -5,6 +5,10 @@ served as-is by the issuer's web origin:
 
     issuers/<tenant>/did.json                    DID document (application/did+json)
     issuers/<tenant>/status/revocation-<n>       signed BitstringStatusListCredential (application/vc+jwt)
+    issuers/<tenant>/status/suspension-<n>       the same for suspensions (bits cleared again on unsuspend)
+
+Each list credential carries ``ttl`` (:data:`credsync.credentials.status.TTL_MS`); the web origin serving
+the folder sends the matching ``Cache-Control`` (:data:`credsync.credentials.status.CACHE_CONTROL`).
 
 A file is rewritten only when its content changed (the status list's hash is kept in
 ``core.status_lists``), so rerunning a flow republishes nothing; a failed write is retried by
@@ -83,7 +87,7 @@ def publish_issuer(conn: psycopg.Connection, issuer: Issuer, *, root_url: str | 
         document = did_web.build_document(issuer.did, issuer_store.published_keys(cur, issuer.did))
         body = json.dumps(document, indent=2, sort_keys=True).encode()
         result.did_document_written = _write_if_changed(folder / "did.json", body)
-        for purpose in ("revocation",):
+        for purpose in status.PURPOSES:
             cur.execute("SELECT list_number, published_sha256 FROM core.status_lists"
                         " WHERE issuer_did = %s AND purpose = %s", (issuer.did, purpose))
             published = dict(cur.fetchall())

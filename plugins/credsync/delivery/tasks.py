@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import get_current_context, task
 
-from credsync.dagkit import WAREHOUSE_CONN_ID, tenant_task
+from credsync.dagkit import WAREHOUSE_CONN_ID, fail_without_retry, tenant_task
 from credsync.delivery.config import REGISTRY_POOL
 
 if TYPE_CHECKING:
@@ -65,6 +65,35 @@ def expire_and_remind(tenant: Tenant) -> dict[str, Any]:
     tenant_id = tenant.tenant_id
     counts = recertification.expire_and_remind(_warehouse_url(), tenant_id, _as_of(),
                                                load_delivery_settings()).as_counts()
+    _checkpoint_audit(tenant_id)
+    return counts
+
+
+@task
+def check_status_request() -> dict[str, int]:
+    """Refuse the run's status change params whole (no reason, unknown id, undoing a revocation)
+    before any tenant's task applies part of them; not retried: the same params fail the same way."""
+    from credsync.credentials.status_changes import StatusChangeRefused, StatusRequest, check_request
+    from credsync.warehouse import connect
+
+    request = StatusRequest.from_params(get_current_context()["params"])
+    with fail_without_retry(StatusChangeRefused), connect(_warehouse_url()) as conn:
+        named = check_request(conn, request)
+    return {action: len(getattr(request, action)) for action in ("revoke", "suspend", "unsuspend")} \
+        | {"credentials": len(named)}
+
+
+@tenant_task
+def update_credential_status(tenant: Tenant) -> dict[str, Any]:
+    """The run's manual revocations and (un)suspensions, the HRIS leave holds, then the republished lists."""
+    from credsync.credentials.status_changes import StatusChangeRefused, StatusRequest, update_status
+    from credsync.warehouse import connect
+
+    tenant_id = tenant.tenant_id
+    context = get_current_context()
+    request = StatusRequest.from_params(context["params"])
+    with fail_without_retry(StatusChangeRefused), connect(_warehouse_url()) as conn:
+        counts = update_status(conn, tenant_id, request, run_id=context["run_id"]).as_counts()
     _checkpoint_audit(tenant_id)
     return counts
 
