@@ -12,7 +12,8 @@
 // Any other URL is refused with an error naming it.
 // Usage: node verify_di.mjs <file.json> | node verify_di.mjs - (one JSON credential per line on stdin)
 // Prints one JSON line per credential: {"verified":bool,"issuer":..,"id":..,"revoked":bool|null,
-// "checks":{"proof":..,"status":..},"error":..}; exits 1 if any credential failed.
+// "suspended":bool|null,"checks":{"proof":..,"status":..},"error":..} (null: no entry of that statusPurpose);
+// exits 1 if any credential failed.
 import { readFileSync } from 'node:fs';
 import * as vc from '@digitalbazaar/vc';
 import { DataIntegrityProof } from '@digitalbazaar/data-integrity';
@@ -88,11 +89,17 @@ async function joseVerify(token) {
   return payload;
 }
 
-async function statusListLoader(url) {
+// One fetch and signature check per list and process: a batch of credentials shares a few lists.
+const statusLists = new Map();
+async function fetchStatusList(url) {
   loopbackOnly(url);
   const response = await fetch(url);
   if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
   return { document: await joseVerify((await response.text()).trim()), documentUrl: url, contextUrl: null };
+}
+function statusListLoader(url) {
+  if (!statusLists.has(url)) statusLists.set(url, fetchStatusList(url));
+  return statusLists.get(url);
 }
 
 function message(err) {
@@ -103,7 +110,8 @@ function message(err) {
 
 async function check(credential) {
   const issuer = typeof credential.issuer === 'string' ? credential.issuer : credential.issuer && credential.issuer.id;
-  const out = { verified: false, issuer: issuer || null, id: credential.id || null, revoked: null, checks: {} };
+  const out = { verified: false, issuer: issuer || null, id: credential.id || null, revoked: null,
+                suspended: null, checks: {} };
   const errors = [];
   const suite = new DataIntegrityProof({ cryptosuite: eddsaRdfc2022CryptoSuite });
   // vc calls checkStatus itself once the proof verified; the list credential is a vc+jwt, so it is loaded
@@ -131,8 +139,15 @@ async function check(credential) {
   if (status) {
     out.checks.status = status.verified;
     if (status.verified) {
-      out.revoked = status.results.some((r) => r.status === true);
+      // Each entry reads its own purpose's list: a set suspension bit is not a revocation.
+      const bit = (purpose) => {
+        const entries = status.results.filter((r) => r.credentialStatus.statusPurpose === purpose);
+        return entries.length ? entries.some((r) => r.status === true) : null;
+      };
+      out.revoked = bit('revocation');
+      out.suspended = bit('suspension');
       if (out.revoked) errors.push('revoked (bitstring status list)');
+      if (out.suspended) errors.push('suspended (bitstring status list)');
     } else {
       errors.push(`status: ${message(status.error)}`);
     }

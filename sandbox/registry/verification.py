@@ -1,4 +1,7 @@
-"""Verification of vc+jwt credentials (``POST /v1/verify``): trust list, issuer key, proof, window, status.
+"""Verification of credentials (``POST /v1/verify``): trust list, issuer key, proof, window, status.
+
+A compact JWS (vc+jwt / VC-JWT) is checked here; a Data Integrity credential (JSON, embedded
+``eddsa-rdfc-2022`` proof) by ``data_integrity.py``, then the same window, status and registry checks.
 
 Only issuers on the registry's trust list (``SANDBOX_REGISTRY_TRUSTED_ISSUERS``) are accepted. A
 ``did:web`` issuer is resolved over HTTP and the signing key must be one its DID document lists for
@@ -187,23 +190,30 @@ def _status_reasons(claims: dict[str, Any], trusted: frozenset[str], issuer: str
 
 
 def verify_credential(
-    credential: str,
+    credential: str | dict[str, Any],
     is_revoked: Callable[[str], bool] = lambda _credential: False,
     now: float | None = None,
     *,
     trusted: frozenset[str] = frozenset(),
 ) -> VerificationResult:
-    """Check a compact JWS credential from a trusted did:web or did:key issuer.
+    """Check a credential (compact JWS, or Data Integrity JSON) from a trusted did:web or did:key issuer.
 
     ``is_revoked(credential)`` reports whether the registry revoked a certificate
     carrying exactly this credential.
     """
+    from sandbox.registry import data_integrity
+
     result = VerificationResult()
-    claims = _signed_claims(credential, trusted, result)
+    if data_integrity.is_data_integrity(credential):
+        claims = data_integrity.signed_document(credential, trusted, result)
+        text = data_integrity.text_of(credential)
+    else:
+        claims = _signed_claims(credential, trusted, result)
+        text = credential.strip()
     if claims is None:
         return result
     result.reasons.extend(_validity_reasons(claims, time.time() if now is None else now))
     result.reasons.extend(_status_reasons(claims, trusted, result.issuer or ""))
-    if is_revoked(credential.strip()):
+    if is_revoked(text):
         result.reasons.append("the registry holds this credential as revoked")
     return result
