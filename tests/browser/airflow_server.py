@@ -1,8 +1,9 @@
 """A real ``airflow api-server`` for the browser tests: own AIRFLOW_HOME, the repo's DAGs and plugins.
 
-Metadata in SQLite (the tests look at the UI, not at scheduling); the warehouse is the test Postgres,
-reached through Connection ``credsync_warehouse`` as in a deployment. Login: SimpleAuthManager with
-one admin whose password the fixture writes.
+Metadata in SQLite; the warehouse is the test Postgres, reached through Connection
+``credsync_warehouse`` as in a deployment; pools as ``make airflow`` sets them. DAGs start paused,
+as in a deployment; a test that needs runs executed adds a scheduler (tests/browser/real_run.py).
+Login: SimpleAuthManager with one admin whose password the fixture writes.
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def airflow_api_server(home: Path, *, warehouse_url: str, extra_env: dict[str, s
     home.mkdir(parents=True, exist_ok=True)
     (home / "passwords.json").write_text(json.dumps({"admin": password}), encoding="utf-8")
     url = f"http://127.0.0.1:{port}"
+    # A real Airflow, not the unit-test mode tests/conftest.py puts this process in (whose defaults
+    # differ from a deployment's: DAGs unpaused at creation, for one).
+    user_env = {k: v for k, v in os.environ.items() if k != "AIRFLOW__CORE__UNIT_TEST_MODE"}
     env = {
-        **os.environ,
+        **user_env,
         **airflow_base_env(home),
         **warehouse_connection_env(warehouse_url),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -77,8 +81,10 @@ def airflow_api_server(home: Path, *, warehouse_url: str, extra_env: dict[str, s
     }
     log = (home / "api-server.log").open("wb")
     airflow = [sys.executable, "-m", "airflow"]
-    for step in (["db", "migrate"], ["dags", "reserialize"]):
-        subprocess.run([*airflow, *step], env=env, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=600)
+    # As make airflow prepares its home: metadata DB, pools and connections as rows, DAGs serialised.
+    for step in (["db", "migrate"], ["-m", "credsync_dev.localenv.metadata"], ["dags", "reserialize"]):
+        command = [sys.executable, *step] if step[0] == "-m" else [*airflow, *step]
+        subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT, timeout=600)
     server = subprocess.Popen([*airflow, "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -56,8 +56,13 @@ def start_chromium(profile_dir: Path):
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
+#: Screenshots this session wrote (the terminal summary names the folder when there are any).
+WRITTEN: list[Path] = []
+
+
 def screenshot(driver, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     driver.save_screenshot(str(path))
+    WRITTEN.append(path)
     return path

@@ -10,6 +10,7 @@ import pytest
 from .airflow_server import AirflowServer, airflow_api_server
 from .browser import ARTIFACTS, start_chromium
 from .gates import BlockedGate, run_blocked_gate
+from .real_run import FailedGateRun, hris_sandbox, produce_failed_gate, scheduler
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +64,17 @@ def airflow(chromium, oncall_warehouse, blocked_gate, docs_store, tmp_path_facto
 
 
 @pytest.fixture(scope="session")
+def failed_gate(airflow, oncall_warehouse, tmp_path_factory) -> FailedGateRun:
+    """A real hris_delta_export run whose gate refused acme's mass-termination batch (tests/browser/real_run.py).
+
+    The scheduler and the HRIS sandbox stop once the run is over; its task logs stay in the
+    api-server's AIRFLOW_HOME, where the UI reads them.
+    """
+    with hris_sandbox(tmp_path_factory.mktemp("hris")) as (hris, tokens), scheduler(airflow):
+        return produce_failed_gate(airflow, oncall_warehouse, hris, tokens)
+
+
+@pytest.fixture(scope="session")
 def logged_in(chromium, airflow) -> object:
     """The browser, logged in to the Airflow UI through its login form (once per session)."""
     from .ui import login
@@ -83,6 +95,15 @@ def pytest_runtest_makereport(item, call):
             driver.switch_to.default_content()
             screenshot(driver, f"FAILED_{item.name}")
     return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Where the screenshots are (CI keeps build/; a person opens them after a failure)."""
+    from .browser import WRITTEN
+
+    if WRITTEN:
+        names = ", ".join(sorted({p.name for p in WRITTEN}))
+        terminalreporter.write_line(f"browser test artefacts: {ARTIFACTS} ({names})")
 
 
 def pytest_collection_modifyitems(config, items):

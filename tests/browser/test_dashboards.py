@@ -94,9 +94,12 @@ def test_a_blocked_gate_links_its_data_docs_through_the_ui(logged_in, airflow, b
     driver = logged_in
     driver.get(f"{airflow.url}/credsync-ui/dashboards?tenant={seed.TENANT}")
     verdicts = wait(driver).until(lambda d: table(d, "verdicts"))
-    blocked = [row for row in verdicts if row[3] == "blocked" and row[1] == "hris workers"]
-    assert blocked and blocked[0][5] == "status_allowed", verdicts
-    driver.find_element(By.LINK_TEXT, "Data Docs").click()
+    # The seeded gate's batch (a real run's mass-termination batch may be listed too: test_failed_gate_log).
+    blocked = [i for i, row in enumerate(verdicts) if row[3] == "blocked" and row[1] == "hris workers"
+               and row[5] == "status_allowed"]
+    assert blocked, verdicts
+    rows = driver.find_elements(By.CSS_SELECTOR, "#verdicts tbody tr")
+    rows[blocked[0]].find_element(By.LINK_TEXT, "Data Docs").click()
     wait(driver).until(lambda d: "/credsync-ui/data-docs/acme/validations/" in d.current_url)
     failed = wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "i.fa-times"))
     assert failed, "the validation page marks no failed expectation"
@@ -117,3 +120,36 @@ def test_the_pages_need_an_airflow_login(airflow) -> None:
     response = requests.get(f"{airflow.url}/credsync-ui/dashboards", timeout=30)
     assert response.status_code in (401, 403)
     assert airflow.api("GET", "/credsync-ui/dashboards").status_code == 200
+
+
+SECONDS_PER = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def seconds(shown: str) -> float:
+    value, unit = shown.split(" ", 1)
+    return float(value) * SECONDS_PER[unit]
+
+
+def test_the_latency_chart_shows_believable_p50_and_p95(logged_in, airflow) -> None:
+    driver = logged_in
+    driver.get(f"{airflow.url}/credsync-ui/dashboards?tenant={seed.TENANT}")
+    wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#latency svg")))
+    rows = table(driver, "latency-data")
+    assert {channel for _, channel, *_ in rows} == {"registry", "HRIS write-back"}, rows
+    for day, channel, p50, p95, deliveries in rows:
+        # Numbers with a unit, p50 <= p95, within what an hourly pipeline can take: seconds to hours.
+        assert 1 <= seconds(p50) <= seconds(p95) <= 24 * 3600, (day, channel, p50, p95)
+        assert int(deliveries) > 0
+    # The seed's numbers (tests/browser/seed.py): acknowledged 20..56 minutes after the completion.
+    normal_day = f"{seed.day_start(0):%Y-%m-%d}"
+    assert [r[2:4] for r in rows if r[0] == normal_day and r[1] == "registry"] == [["38.0 minutes", "54.2 minutes"]]
+    # The chart: a value axis in the unit, numeric ticks spanning the largest p95, one line per percentile.
+    texts = svg_texts(driver, "latency")
+    assert "minutes" in texts
+    y_axis = driver.find_elements(By.CSS_SELECTOR, '#latency svg g[id="matplotlib.axis_2"] text')
+    labels = [e.get_attribute("textContent").strip() for e in y_axis]
+    ticks = [float(t) for t in labels if t.replace(".", "", 1).isdigit()]
+    largest = max(seconds(r[3]) for r in rows) / 60
+    assert ticks and min(ticks) == 0 and max(ticks) <= largest * 1.5, (ticks, largest)
+    assert {"registry p50", "registry p95", "HRIS write-back p50", "HRIS write-back p95"} <= set(texts), texts
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#latency svg path")) >= 4
