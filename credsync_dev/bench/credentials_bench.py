@@ -1,11 +1,15 @@
 """Credential signing rate against raw Ed25519, and revocations reflected in republished status lists.
 
-    python -m credsync_dev.bench.credentials_bench [--count 100000] [--revocations 10000]
+    python -m credsync_dev.bench.credentials_bench [--count 100000] [--formats vc+jwt,eddsa-rdfc-2022]
+        [--revocations 10000]
 
-Signing: ``--count`` OB 3.0 credentials built and signed as vc+jwt exactly as issuance does
-(``build_credential`` → ``jwt_payload`` → ``sign_payload``), streamed (each token is counted and
-dropped), beside raw Ed25519 signatures (``cryptography``) over the same payload bytes in the same
-run. Peak RSS is sampled at 10% and at the end: flat means nothing is held per credential.
+Signing: ``--count`` OB 3.0 credentials in each securing format, built and signed exactly as issuance
+does — vc+jwt: ``build_credential`` → ``jwt_payload`` → ``sign_payload``; eddsa-rdfc-2022:
+``data_integrity.sign_credential`` (RDFC-1.0 canonicalisation of every credential, proof options
+canonicalised once per run as issuance does) — streamed (each credential is counted and dropped),
+beside raw Ed25519 signatures (``cryptography``) over the same bytes in the same run: the JWT payload,
+or the credential's JSON. Peak RSS is sampled at 10% and at the end: flat means nothing is held per
+credential.
 Revocations: ``--revocations`` credentials of one issuer allocated status indexes, revoked, and the
 list republished through ``publish_issuer``, in a scratch warehouse database (on
 ``CREDSYNC_DATABASE_URL``'s server, else an embedded Postgres).
@@ -22,7 +26,8 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from credsync.credentials import status
+from credsync.credentials import data_integrity, status
+from credsync.credentials.formats import FORMATS, VC_JWT
 from credsync.credentials.issuers import Issuer
 from credsync.credentials.keys import generate_signing_key, parse_signing_key
 from credsync.credentials.vc import CredentialClaims, Evidence, build_credential, jwt_payload, sign_payload
@@ -41,16 +46,28 @@ def _claims(i: int) -> CredentialClaims:
     )
 
 
-def bench_signing(count: int) -> dict[str, float]:
+def _signer(credential_format: str, issuer: Issuer, signed_at: datetime):
+    """(sign claims -> secured text, the bytes raw Ed25519 signs for the same credential)."""
+    if credential_format == data_integrity.FORMAT:
+        cache = data_integrity.ProofConfigCache()
+        return (lambda claims: data_integrity.sign_credential(claims, issuer, signed_at=signed_at, cache=cache),
+                lambda claims: data_integrity.serialize(build_credential(claims, issuer.did)).encode())
+    return (lambda claims: sign_payload(jwt_payload(build_credential(claims, issuer.did), signed_at=signed_at),
+                                        issuer),
+            lambda claims: json.dumps(jwt_payload(build_credential(claims, issuer.did), signed_at=signed_at),
+                                      separators=(",", ":")).encode())
+
+
+def bench_signing(count: int, credential_format: str = VC_JWT) -> dict[str, float]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from jwcrypto.common import base64url_decode
 
     issuer = Issuer.for_tenant("bench", parse_signing_key(generate_signing_key()), base_url=BASE)
     raw_key = Ed25519PrivateKey.from_private_bytes(base64url_decode(issuer.key.private_jwk["d"]))
     signed_at = datetime.now(UTC)
-    # The same payload bytes, signed raw: a bounded sample reused, so memory stays out of the comparison.
-    payloads = [json.dumps(jwt_payload(build_credential(_claims(i), issuer.did), signed_at=signed_at),
-                           separators=(",", ":")).encode() for i in range(min(count, 2_000))]
+    sign, raw_bytes = _signer(credential_format, issuer, signed_at)
+    # The same bytes, signed raw: a bounded sample reused, so memory stays out of the comparison.
+    payloads = [raw_bytes(_claims(i)) for i in range(min(count, 2_000))]
     rss_at_tenth = 0.0
     total_bytes = 0
     ours = raw = 0.0
@@ -59,8 +76,7 @@ def bench_signing(count: int) -> dict[str, float]:
         chunk = range(chunk_start, min(chunk_start + 1_000, count))
         started = time.perf_counter()
         for i in chunk:
-            total_bytes += len(sign_payload(jwt_payload(build_credential(_claims(i), issuer.did),
-                                                        signed_at=signed_at), issuer))
+            total_bytes += len(sign(_claims(i)))
         ours += time.perf_counter() - started
         started = time.perf_counter()
         for i in chunk:
@@ -69,7 +85,8 @@ def bench_signing(count: int) -> dict[str, float]:
         if chunk_start <= count // 10 < chunk_start + 1_000:
             rss_at_tenth = peak_rss_mib()
     rss_at_end = peak_rss_mib()
-    return {"count": count, "credentials_per_s": count / ours, "raw_ed25519_per_s": count / raw,
+    return {"format": credential_format, "count": count, "credentials_per_s": count / ours,
+            "raw_ed25519_per_s": count / raw,
             "share_of_raw": (count / ours) / (count / raw), "mean_token_bytes": total_bytes / count,
             "peak_rss_mib_at_10pct": rss_at_tenth, "peak_rss_mib_at_end": rss_at_end}
 
@@ -112,9 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="EdDSA is deprecated")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--formats", default=",".join(FORMATS),
+                        help=f"comma-separated securing formats to sign in (default: {','.join(FORMATS)})")
     parser.add_argument("--revocations", type=int, default=10_000)
     args = parser.parse_args(argv)
-    print(json.dumps(bench_signing(args.count), indent=1), flush=True)
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        parser.error(f"unknown format(s) {', '.join(unknown)}; expected {', '.join(FORMATS)}")
+    for credential_format in formats:
+        print(json.dumps(bench_signing(args.count, credential_format), indent=1), flush=True)
     from credsync.warehouse import migrate
     from credsync_dev.localenv.postgres import ensure_server
 

@@ -52,7 +52,7 @@ SHIPPED_CONTEXTS = {
 # cost grows with it).
 MAX_CREDENTIAL_BYTES = 512 * 1024
 _UNDEFINED_VOCAB = "urn:credsync:undefined-term:"
-_UNDEFINED_TERM = re.compile(re.escape(_UNDEFINED_VOCAB) + r"([^\"]*)")
+_UNDEFINED_TERM = re.compile(re.escape(_UNDEFINED_VOCAB) + r"([^>\"]*)")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -76,7 +76,10 @@ def document_loader(url: str, _options: dict[str, Any] | None = None) -> dict[st
             f"JSON-LD document {url} is not shipped with credsync (credentials/contexts/) and is never fetched "
             "at run time: a credential naming it cannot be canonicalised"
         )
-    return {"contextUrl": None, "documentUrl": url, "document": _context(url)}
+    # tag "static": pyld caches a remote context's processed form across operations only when its loader
+    # tags it so; without it every credential re-resolved (and re-hashed) every context it names. The
+    # shipped files never change while the process runs, so reusing the processed form is exact.
+    return {"contextUrl": None, "documentUrl": url, "document": _context(url), "tag": "static"}
 
 
 def canonical_nquads(document: dict[str, Any]) -> str:
@@ -84,9 +87,11 @@ def canonical_nquads(document: dict[str, Any]) -> str:
 
     Refuses a document with a member (or type) that no context defines: JSON-LD expansion drops such a
     member silently, so it would travel with the credential unsigned. pyld has no "safe mode" (jsonld.js
-    and so the @digitalbazaar verifiers do): the document is expanded with a sentinel ``@vocab``
-    appended, which catches exactly what would otherwise be dropped or left relative; when the
-    sentinel does not appear, that expansion is the plain one, and it is what gets canonicalised.
+    and so the @digitalbazaar verifiers do): the document is canonicalised with a sentinel ``@vocab``
+    appended to its contexts, which turns exactly what would otherwise be dropped or left relative into a
+    sentinel IRI. Output without one is, quad for quad, the canonical form of the document as written
+    (the sentinel changed nothing), so one pass both checks and canonicalises. (A member whose value is
+    empty, ``[]`` or null, adds no quad either way: there is nothing in it to read.)
     """
     from pyld import jsonld
 
@@ -94,19 +99,19 @@ def canonical_nquads(document: dict[str, Any]) -> str:
     probe = {**document, "@context": [*(context if isinstance(context, list) else [context]),
                                       {"@vocab": _UNDEFINED_VOCAB}]}
     try:
-        expanded = jsonld.expand(probe, {"documentLoader": document_loader})
-        undefined = sorted(set(_UNDEFINED_TERM.findall(json.dumps(expanded))))
-        if undefined:
-            raise DataIntegrityError(
-                f"credential uses {', '.join(map(repr, undefined))}, which no context it names defines "
-                "(an undefined term would not be covered by the proof)")
-        return jsonld.normalize(expanded, {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                           "documentLoader": document_loader})
+        nquads = jsonld.normalize(probe, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                          "documentLoader": document_loader})
     except jsonld.JsonLdError as exc:
         refused = _find_cause(exc, ContextFetchRefused)
         if refused is not None:
             raise refused from None
         raise DataIntegrityError(f"credential cannot be canonicalised as JSON-LD ({_jsonld_reason(exc)})") from None
+    undefined = sorted(set(_UNDEFINED_TERM.findall(nquads)))
+    if undefined:
+        raise DataIntegrityError(
+            f"credential uses {', '.join(map(repr, undefined))}, which no context it names defines "
+            "(an undefined term would not be covered by the proof)")
+    return nquads
 
 
 def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
