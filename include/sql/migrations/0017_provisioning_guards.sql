@@ -51,6 +51,7 @@ CREATE TABLE core.provisioning_quarantine (
     strikes         integer NOT NULL DEFAULT 1,  -- consecutive trips: picks the back-off step
     next_attempt_at timestamptz NOT NULL,
     reason          text NOT NULL,
+    dag_run_id      text,              -- the run that (last) tripped it
     released_at     timestamptz,
     released_by     text,
     PRIMARY KEY (tenant_id, target)

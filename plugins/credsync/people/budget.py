@@ -101,7 +101,7 @@ def current(conn: psycopg.Connection, tenant_id: str) -> Quarantine | None:
 
 
 def quarantine(conn: psycopg.Connection, *, tenant_id: str, scim: BudgetedScim, now: datetime,
-               previous: Quarantine | None) -> Quarantine:
+               previous: Quarantine | None, dag_run_id: str | None = None) -> Quarantine:
     """Record a trip (a fresh one, or a probe that failed again: one more back-off step); commits."""
     from credsync.audit import append_event
 
@@ -112,14 +112,15 @@ def quarantine(conn: psycopg.Connection, *, tenant_id: str, scim: BudgetedScim, 
               f"least {scim.budget.min_sample}); next attempt after {minutes} min")
     conn.execute(
         "INSERT INTO core.provisioning_quarantine (tenant_id, target, quarantined_at, attempts, failures, strikes,"
-        " next_attempt_at, reason) VALUES (%(t)s, %(target)s, %(now)s, %(a)s, %(f)s, %(s)s, %(next)s, %(r)s)"
+        " next_attempt_at, reason, dag_run_id)"
+        " VALUES (%(t)s, %(target)s, %(now)s, %(a)s, %(f)s, %(s)s, %(next)s, %(r)s, %(run)s)"
         " ON CONFLICT (tenant_id, target) DO UPDATE SET quarantined_at = CASE WHEN"
         " core.provisioning_quarantine.released_at IS NULL THEN core.provisioning_quarantine.quarantined_at"
         " ELSE EXCLUDED.quarantined_at END, attempts = EXCLUDED.attempts, failures = EXCLUDED.failures,"
         " strikes = EXCLUDED.strikes, next_attempt_at = EXCLUDED.next_attempt_at, reason = EXCLUDED.reason,"
-        " released_at = NULL, released_by = NULL",
+        " dag_run_id = EXCLUDED.dag_run_id, released_at = NULL, released_by = NULL",
         {"t": tenant_id, "target": TARGET, "now": now, "a": scim.attempts, "f": scim.failures, "s": strikes,
-         "next": next_attempt, "r": reason})
+         "next": next_attempt, "r": reason, "run": dag_run_id})
     append_event(conn, tenant_id=tenant_id, event_type="provisioning.quarantined", entity_type="scim_target",
                  entity_key=tenant_id, detail={"attempts": scim.attempts, "failures": scim.failures,
                                                "strikes": strikes, "next_attempt_at": next_attempt.isoformat()})

@@ -282,7 +282,7 @@ def provision_tenant(
             if counted.exhausted:
                 report.writes, report.write_failures = counted.attempts, counted.failures
                 report.quarantine = budget.quarantine(conn, tenant_id=tenant_id, scim=counted, now=now,
-                                                      previous=in_force).as_dict()
+                                                      previous=in_force, dag_run_id=dag_run_id).as_dict()
                 return report
             if worker.employee_id in conflicted or worker.employee_id in withheld:
                 continue
@@ -321,7 +321,7 @@ def provision_tenant(
     report.writes, report.write_failures = counted.attempts, counted.failures
     if counted.exhausted:
         report.quarantine = budget.quarantine(conn, tenant_id=tenant_id, scim=counted, now=now,
-                                              previous=in_force).as_dict()
+                                              previous=in_force, dag_run_id=dag_run_id).as_dict()
         return report
     if in_force is not None:  # the back-off elapsed and this probe stayed within the budget
         budget.lift(conn, tenant_id=tenant_id, by="probe within the failure budget")
