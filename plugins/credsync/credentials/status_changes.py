@@ -172,9 +172,9 @@ def _apply(conn: psycopg.Connection, tenant_id: str, request: StatusRequest, res
             " AND NOT EXISTS (SELECT 1 FROM core.credential_status s WHERE s.credential_id = c.credential_id"
             " AND s.purpose = 'suspension')", (held,)).fetchall()]
         if result.suspended_without_entry:
-            log.warning("tenant %s: %d suspended credential(s) name no suspension list (issued before status"
-                        " purposes), so verifiers cannot see the hold: revoke or renew them if that matters"
-                        " (docs/runbook.md, Suspending and unsuspending a credential); e.g. %s", tenant_id,
+            log.warning("tenant %s: %d suspended credential(s) were signed without a suspension entry, so"
+                        " verifiers cannot see the hold: revoke them if that matters (docs/runbook.md, Suspending,"
+                        " unsuspending or revoking a credential by hand); e.g. %s", tenant_id,
                         len(result.suspended_without_entry), result.suspended_without_entry[:5])
 
 
