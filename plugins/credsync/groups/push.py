@@ -90,6 +90,7 @@ def push_groups(conn: psycopg.Connection, scim: ScimGroups, *, tenant_id: str, f
     rows = conn.execute(sql_text("groups/groups_to_push.sql"), {"tenant_id": tenant_id}).fetchall()
     conn.commit()
     known = _tenant_learners(conn, tenant_id)
+    held = _held_by_brake(conn, tenant_id)
     report.groups = len(rows)
     for group_key, display_name, scim_id, wanted, employees, pending, desired_hash, synced_hash, resync in rows:
         report.pending_members += pending
@@ -98,7 +99,7 @@ def push_groups(conn: psycopg.Connection, scim: ScimGroups, *, tenant_id: str, f
         try:
             _push_one(conn, scim, report, tenant_id=tenant_id, group_key=group_key, display_name=display_name,
                       scim_id=scim_id, wanted=dict(zip(wanted, employees, strict=True)), known=known,
-                      desired_hash=desired_hash, dag_run_id=dag_run_id)
+                      held=held, desired_hash=desired_hash, dag_run_id=dag_run_id)
         except ServiceError as exc:
             conn.rollback()
             report.failed.append(group_key)
@@ -110,7 +111,7 @@ def push_groups(conn: psycopg.Connection, scim: ScimGroups, *, tenant_id: str, f
 
 def _push_one(conn: psycopg.Connection, scim: ScimGroups, report: GroupPushReport, *, tenant_id: str,
               group_key: str, display_name: str, scim_id: str | None, wanted: dict[str, str],
-              known: dict[str, str], desired_hash: str, dag_run_id: str | None) -> None:
+              known: dict[str, str], held: set[str], desired_hash: str, dag_run_id: str | None) -> None:
     group = scim.get(scim_id) if scim_id else None
     if group is None:
         # Never pushed, or deleted in the LMS: adopt a group carrying our externalId, else create it empty.
@@ -128,6 +129,11 @@ def _push_one(conn: psycopg.Connection, scim: ScimGroups, report: GroupPushRepor
     current = member_ids(group)
     # Only accounts credsync provisioned for this tenant are ever removed; others are the LMS's own.
     remove = sorted(m for m in current - set(wanted) if m in known)
+    # A worker whose deactivation waits for a human (the brake's pending change set) keeps their
+    # groups too: removing them here would apply half of a change nobody approved yet.
+    kept = [m for m in remove if known[m] in held]
+    remove = [m for m in remove if known[m] not in held]
+    report.actions["held"] += len(kept)
     add = sorted(set(wanted) - current)
     if remove:
         report.patches += scim.remove_members(scim_id, remove)
@@ -141,7 +147,8 @@ def _push_one(conn: psycopg.Connection, scim: ScimGroups, report: GroupPushRepor
     conn.execute(
         "UPDATE core.scim_groups SET scim_id = %s, desired_hash = %s, synced_hash = %s, synced_at = now(), "
         "resync_requested_at = NULL, updated_at = now() WHERE tenant_id = %s AND group_key = %s",
-        (scim_id, desired_hash, desired_hash, tenant_id, group_key))
+        # With removals held, the group is not in sync: the next run looks again (after the decision).
+        (scim_id, desired_hash, None if kept else desired_hash, tenant_id, group_key))
     conn.commit()
 
 
@@ -150,6 +157,15 @@ def _tenant_learners(conn: psycopg.Connection, tenant_id: str) -> dict[str, str]
     rows = conn.execute("SELECT scim_id, employee_id FROM core.learners WHERE tenant_id = %s", (tenant_id,)).fetchall()
     conn.commit()
     return dict(rows)
+
+
+def _held_by_brake(conn: psycopg.Connection, tenant_id: str) -> set[str]:
+    """Employees with a destructive change staged in an undecided change set (credsync.people.brake)."""
+    rows = conn.execute(
+        "SELECT DISTINCT c.employee_id FROM core.staged_changes c JOIN core.staged_change_sets s"
+        " USING (tenant_id, change_set_id) WHERE c.tenant_id = %s AND s.status = 'pending'", (tenant_id,)).fetchall()
+    conn.commit()
+    return {r[0] for r in rows}
 
 
 def _record(conn: psycopg.Connection, tenant_id: str, group_key: str, scim_id: str | None, action: str,

@@ -253,3 +253,34 @@ def test_idp_groups_and_roles_feed_the_mapping_through_the_gate(idp_env) -> None
         ingest_idp(env)
     before = patches(env)
     assert push(env)["patches"] == 0 and patches(env) == before, "a refused IdP listing changed the LMS groups"
+
+
+def test_a_deactivation_held_by_the_brake_keeps_the_worker_s_groups_until_decided(people_env) -> None:
+    import uuid
+
+    env = people_env
+    sync_people(env)
+    push(env)
+    worker = active_worker_in(env, "Warehouse")
+    employee, member = worker["employee_id"], scim_id_of(env, worker["employee_id"])
+    change_set = str(uuid.uuid4())
+    with connect(env.warehouse_url) as conn:  # a pending decision, as the brake stages one
+        conn.execute("INSERT INTO core.staged_change_sets (change_set_id, tenant_id, changes, population, threshold)"
+                     " VALUES (%s, %s, 1, 60, '{}')", (change_set, env.tenant))
+        conn.execute("INSERT INTO core.staged_changes (tenant_id, change_set_id, employee_id, scim_id, action,"
+                     " target, target_hash) VALUES (%s, %s, %s, %s, 'deactivate', '{}', 'x')",
+                     (env.tenant, change_set, employee, member))
+        conn.commit()
+    env.hris_admin("POST", f"workers/{employee}/terminate", json={"webhook": False})
+    sync_people(env)
+
+    held = push(env)
+    assert held["held"] >= 1 and not held.get("remove")
+    assert member in lms_groups(env)["lms-dept-warehouse"]
+
+    with connect(env.warehouse_url) as conn:
+        conn.execute("UPDATE core.staged_change_sets SET status = 'applied' WHERE change_set_id = %s", (change_set,))
+        conn.commit()
+    done = push(env)
+    assert done["remove"] == held["held"] and not done.get("held")
+    assert all(member not in members for members in lms_groups(env).values())
