@@ -1,8 +1,10 @@
 -- Completions for people not (yet) in core.workers are held, not dropped; a held
--- one seen again counts another attempt.
+-- one seen again counts another attempt. A batch row is held as its staged record.
 INSERT INTO core.held_completions (tenant_id, source, source_id, actor_key, reason, record)
 SELECT %(tenant_id)s, r.source, r.source_id, r.actor_key,
-       'no worker matches ' || split_part(r.actor_key, ':', 1) || ' actor', r.record
+       'no worker matches ' || split_part(r.actor_key, ':', 1) || ' actor',
+       coalesce(r.record, (SELECT to_jsonb(s) FROM staging.completions AS s
+                           WHERE s.batch_id = %(batch_id)s AND s.row_number = r.row_number))
 FROM resolved_candidates AS r
 WHERE r.employee_id IS NULL
   AND NOT EXISTS (SELECT 1 FROM core.completions AS k

@@ -2,7 +2,7 @@
 -- changes nothing; an LMS REST enrollment may change (retake), so a newer version wins.
 -- A completion whose voiding statement arrived first is stored voided. A statement keeps the
 -- content hash of the version stored, so a re-sent id with other content is recognised
--- (conflicting_duplicates.sql).
+-- (conflicting_duplicates.sql); candidates.sql hashed it.
 INSERT INTO core.completions (
     tenant_id, source, source_id, employee_id, course_code, verb, success, score, completed_at,
     voided, voided_at, voided_by, registration, stored_at, batch_id, mapping_version, content_hash
@@ -10,7 +10,7 @@ INSERT INTO core.completions (
 SELECT %(tenant_id)s, r.source, r.source_id, r.employee_id, r.course_code, r.verb, r.success, r.score,
        r.completed_at, v.voided_by IS NOT NULL, v.voided_at, v.voided_by, r.registration, r.stored_at,
        r.batch_id, r.mapping_version,
-       CASE WHEN r.source = 'xapi' THEN core.statement_content_hash(r.record -> 'raw', r.completed_at) END
+       r.content_hash
 FROM resolved_candidates AS r
 LEFT JOIN core.voided_statements AS v
   ON v.tenant_id = %(tenant_id)s AND v.source = r.source AND v.voided_source_id = r.source_id

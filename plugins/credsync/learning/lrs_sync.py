@@ -41,7 +41,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from credsync.paths import sql_text
 
@@ -54,6 +54,10 @@ WATERMARK_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: Histogram edges (seconds) for lateness = stored - timestamp: 1 min, 5 min, 1 h, 6 h, 1 d, 7 d, 30 d.
 LATENESS_EDGES = (60, 300, 3600, 21600, 86400, 604800, 2592000)
 KNOWN_ID_CHUNK = 5000
+#: Statements read ahead in the background (``PREFETCH_DEPTH`` chunks of ``PREFETCH_CHUNK``, about
+#: four LRS pages): enough to keep the LRS busy while this thread normalises, bounded so memory is flat.
+PREFETCH_CHUNK = 500
+PREFETCH_DEPTH = 4
 
 
 def format_watermark(moment: datetime) -> str:
@@ -205,7 +209,7 @@ class StatementSync:
             query = f"since={self.since or '(none)'}"
             pull = self._open(self.since, query)
             overlap = self._drop_merged_in_overlap if self.known_ids and self.watermark else None
-            yield from self._guarded(pull, seen, query=query, keep=overlap)
+            yield from self._guarded(prefetched(pull), seen, query=query, keep=overlap)
             self._note_consistency(pull)
             self.stats.duplicates += int(getattr(pull, "duplicates", 0) or 0)
             if self._reconcile_since is not None:
@@ -290,7 +294,7 @@ class StatementSync:
 
         query = f"since={self._reconcile_since} (statement-id reconciliation)"
         pull = self._open(self._reconcile_since, query)
-        yield from self._guarded(pull, seen, query=query, keep=missing, listing=True)
+        yield from self._guarded(prefetched(pull), seen, query=query, keep=missing, listing=True)
         self._note_consistency(pull)
         if self.stats.reconcile_missing:
             log.warning("%s: the statement-id reconciliation found %d statement(s) since %s that no pull had"
@@ -346,6 +350,66 @@ class StatementSync:
             hint = "check the LRS Connection's login/password (HTTP Basic key and secret) or OAuth2 settings."
         return (f"{self.lrs_name}: GET statements ({query}) failed: {type(exc).__name__}: {text[:500]}."
                 f" What to do: {hint}")
+
+
+class _Failed(NamedTuple):
+    error: BaseException
+
+
+def prefetched(source: Iterable[Any], *, chunk: int = PREFETCH_CHUNK, depth: int = PREFETCH_DEPTH,
+               ) -> Iterator[Any]:
+    """``source``'s items, read in a background thread at most ``depth`` chunks ahead.
+
+    The HTTP round trips of the next pages (the LRS building them, the wire) then overlap the
+    normalising and COPY of the last ones instead of adding to them. Items keep their order; an
+    exception of ``source`` is raised here after the items before it, so callers see it where
+    they would have. Closing this iterator early stops the reader at its next item.
+    """
+    import queue
+    import threading
+
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        items: list[Any] = []
+        try:
+            for item in source:
+                items.append(item)
+                if len(items) >= chunk:
+                    if not put(items):
+                        return
+                    items = []
+        except BaseException as exc:  # handed to the consumer, raised there
+            if not items or put(items):
+                put(_Failed(exc))
+            return
+        if not items or put(items):
+            put(done)
+
+    reader = threading.Thread(target=read, name="lrs-prefetch", daemon=True)
+    reader.start()
+    try:
+        while True:
+            got = buffer.get()
+            if got is done:
+                return
+            if isinstance(got, _Failed):
+                raise got.error
+            yield from got
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 # -- the warehouse side ----------------------------------------------------------------------

@@ -56,7 +56,7 @@ def merge_completions(
         _load_actor_hashes(cur, tenant_id)
         cur.execute(sql_text("learning/record_voids.sql"), params)
         cur.execute(sql_text("learning/candidates.sql"), params)
-        cur.execute(sql_text("learning/resolve_actors.sql"), params)
+        cur.execute("ANALYZE resolved_candidates")  # a temp table has no statistics: the joins below need them
         cur.execute(sql_text("learning/merge_completions.sql"), params)
         inserted = cur.rowcount
         cur.execute(sql_text("learning/release_held.sql"), params)
@@ -75,20 +75,27 @@ def merge_completions(
     return MergeResult(inserted=inserted, held=held, released=released, voided=voided)
 
 
+#: Workers read per round trip while their email hashes are computed (bounded memory at any size).
+HASH_CHUNK = 20_000
+
+
 def _load_actor_hashes(cur: psycopg.Cursor, tenant_id: str) -> None:
-    """mbox_sha1sum of every worker's work email (as given and lowercased), for set-based matching."""
+    """mbox_sha1sum of every worker's work email (as given and lowercased), for set-based matching.
+
+    Streamed: workers are read in chunks through a server-side cursor and each chunk's hashes are
+    COPYed at once, so memory does not grow with the workforce. A hash two workers share cannot
+    tell them apart and is left out (actor_hashes_unique.sql).
+    """
     cur.execute(sql_text("learning/actor_hashes_temp.sql"))
-    cur.execute(
-        "SELECT employee_id, work_email FROM core.workers WHERE tenant_id = %s AND work_email IS NOT NULL",
-        (tenant_id,),
-    )
-    hashes: dict[str, str | None] = {}
-    for employee_id, email in cur.fetchall():
-        for variant in {email.strip(), email.strip().lower()}:
-            digest = hashlib.sha1(f"mailto:{variant}".encode()).hexdigest()  # noqa: S324 - xAPI defines mbox_sha1sum
-            # Two workers with one email hash cannot be told apart: leave it unresolved (held).
-            hashes[digest] = employee_id if hashes.get(digest, employee_id) == employee_id else None
-    with cur.copy("COPY actor_hashes (sha1, employee_id) FROM STDIN") as copy:
-        for digest, employee_id in hashes.items():
-            if employee_id is not None:
-                copy.write_row((digest, employee_id))
+    with cur.connection.cursor(name="credsync_worker_emails") as workers:
+        workers.execute(
+            "SELECT employee_id, work_email FROM core.workers WHERE tenant_id = %s AND work_email IS NOT NULL",
+            (tenant_id,))
+        while rows := workers.fetchmany(HASH_CHUNK):
+            with cur.copy("COPY actor_hash_pairs (sha1, employee_id) FROM STDIN") as copy:
+                for employee_id, email in rows:
+                    for variant in {email.strip(), email.strip().lower()}:
+                        # xAPI defines mbox_sha1sum as SHA1 of the mailto: IRI.
+                        copy.write_row((hashlib.sha1(f"mailto:{variant}".encode()).hexdigest(),  # noqa: S324
+                                        employee_id))
+    cur.execute(sql_text("learning/actor_hashes_unique.sql"))
