@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -71,7 +72,9 @@ def node_verifier() -> Path:
     """verifiers/ with node_modules installed from the lockfile (npm ci); skip without node."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm not installed: the did-jwt-vc / jose verifiers cannot run")
-    if not (VERIFIERS_DIR / "node_modules" / "web-did-resolver").is_dir():
+    # Every package the verifiers import: a node_modules from an older lockfile is reinstalled.
+    wanted = json.loads((VERIFIERS_DIR / "package.json").read_text())["dependencies"]
+    if not all((VERIFIERS_DIR / "node_modules" / name / "package.json").is_file() for name in wanted):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=VERIFIERS_DIR, check=True,
                        capture_output=True, timeout=300)
     return VERIFIERS_DIR
