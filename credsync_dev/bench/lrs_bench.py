@@ -105,10 +105,9 @@ PULL_COUNTS_SQL = (
 
 
 def rss_milestones(statements: int) -> list[int]:
-    """Counts at which the pipeline's peak RSS is noted: 100k, 300k, 1M... up to ``statements``,
-    and ``statements`` itself."""
-    marks = [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000) if n < statements]
-    return [*marks[-4:], statements]
+    """Counts of statements pulled at which the pipeline's peak RSS is noted (10k, 30k, 100k, 300k,
+    1M...: the last four below ``statements``); it is noted at the end of the pull too."""
+    return [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000) if n < statements][-4:]
 
 
 def _rate(rows: int, seconds: float) -> int:
@@ -124,6 +123,7 @@ class TimedIterable:
         self.inner, self.seconds, self.count = inner, 0.0, 0
         self.milestones = sorted(set(milestones))
         self.peaks: dict[int, float | None] = {}
+        self.peak_at_end: float | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -137,6 +137,7 @@ class TimedIterable:
                 item = next(iterator)
             except StopIteration:
                 self.seconds += time.perf_counter() - started
+                self.peak_at_end = current_peak_rss_mib()
                 return
             self.seconds += time.perf_counter() - started
             self.count += 1
@@ -301,6 +302,7 @@ def pull_and_load(url: str, conn_id: str, milestones: Iterable[int] = ()) -> dic
         "stage_copy_and_sql_s": round(stage_s - statements.seconds - normalising["seconds"], 1),
         "duplicates_dropped": statements.stats.duplicates,
         **{f"peak_rss_mib_at_{count}": rss for count, rss in statements.peaks.items()},
+        "peak_rss_mib_after_pull": statements.peak_at_end,
         "peak_rss_mib_after_stage": current_peak_rss_mib(),
     })
 

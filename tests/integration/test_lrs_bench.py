@@ -26,10 +26,10 @@ def test_tiny_benchmark_accounts_for_every_statement_issues_credentials_and_drop
     assert figures["audit_quarantine"] == figures["quarantined"]
     assert figures["stage_rows_per_s"] > 0 and figures["merge_rows_per_s"] > 0
     # The acceptance ratio is measured against the raw read of the same LRS in this run, and the
-    # pipeline's peak RSS is noted as the pull goes (here at the one size, 500).
+    # pipeline's peak RSS is noted as the pull goes (here only at its end: 500 is below every milestone).
     assert figures["pipeline_share_of_raw"] == round(
         figures["pipeline_rows_per_s"] / figures["raw_rows_per_s"], 3) > 0
-    assert figures["peak_rss_mib_at_500"] and figures["peak_rss_mib_after_merge"] >= figures["peak_rss_mib_at_500"]
+    assert 0 < figures["peak_rss_mib_after_pull"] <= figures["peak_rss_mib_after_merge"]
 
     assert figures["credentials_issued"] == figures["credentials_signed"] == 100
     assert figures["issue_signing_s"] <= figures["issue_s"]
