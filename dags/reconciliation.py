@@ -32,10 +32,14 @@ demand from the trigger form.
    HRIS↔LMS, completions↔credentials, credentials↔registry, credentials↔HRIS/payroll.
    Opens/updates/closes `recon.findings`, re-queues the safe fixes
    (`include/recon.yaml`), records `recon.runs` metrics. Emits `recon.findings`.
-3. **gate** — Great Expectations check of the run: drift ≤ 1 % per comparison,
+3. **compare_groups** — lists the LMS groups (SCIM `GET /Groups` with members) and compares them
+   with `core.group_memberships` (comparison `scim_groups`, same run): a member missing or
+   unexpected, a managed group gone, an account credsync never made in a managed group. The safe
+   fix marks the group for re-push; `scim_provisioning`'s `push_groups` converges it.
+4. **gate** — Great Expectations check of the run: drift ≤ 1 % per comparison,
    delivery success ≥ 99 %. A breach fails the task (no retry) and the
    `on_failure_callback` logs it and writes `recon.alerts`.
-4. **report** — HTML + PNG charts to `reports/<tenant>/` in the object store (runs even when
+5. **report** — HTML + PNG charts to `reports/<tenant>/` in the object store (runs even when
    the gate failed; fails with a clear message when compare did not finish).
 
 **Backfill one run at a time:** a backfill has its own `max_active_runs` (10 by
@@ -107,6 +111,15 @@ def reconciliation() -> None:
                            {"lms": lms, "registry": registry, "hris": hris},
                            dag_run_id=getattr(dag_run, "run_id", None))
 
+    @tenant_task(outlets=[FINDINGS])
+    def compare_groups(tenant: Tenant, dag_run=None) -> dict:
+        """List the LMS groups (SCIM Groups with members) and compare them with core.group_memberships."""
+        from credsync.recon.groups import reconcile_tenant_groups
+        from credsync.warehouse import url_from_connection
+
+        return reconcile_tenant_groups(url_from_connection(WAREHOUSE_CONN_ID), tenant.tenant_id,
+                                       dag_run_id=getattr(dag_run, "run_id", None))
+
     def _alert(context: dict) -> None:
         from credsync.recon.alerts import on_reconciliation_failure
 
@@ -144,7 +157,10 @@ def reconciliation() -> None:
         """One tenant's chain; a mapped group, so one tenant's failure leaves the others running."""
         # The three listings run side by side; compare waits for all of them.
         outcome = compare(tenant_id, snapshot_lms(tenant_id), snapshot_registry(tenant_id), snapshot_hris(tenant_id))
-        gate(tenant_id, outcome) >> report(tenant_id, outcome)
+        # Groups join the same run after compare, so the gate judges their drift too.
+        groups, checked = compare_groups(tenant_id), gate(tenant_id, outcome)
+        outcome >> groups >> checked
+        checked >> report(tenant_id, outcome)
 
     wanted = tenants()
     check_warehouse_schema() >> wanted
