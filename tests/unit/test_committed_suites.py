@@ -41,7 +41,14 @@ def _recon() -> tuple[str, list[Any]]:
     return SUITE_NAME, expectations(load_recon_config())
 
 
-@pytest.mark.parametrize("shipped", [_hris, _lms, _recon], ids=["hris_workers", "lms_completions", "recon_run"])
+def _idp() -> tuple[str, list[Any]]:
+    from credsync.groups.idp_ingest import SUITE_NAME, claim_expectations
+
+    return SUITE_NAME, claim_expectations()
+
+
+@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp],
+                         ids=["hris_workers", "lms_completions", "recon_run", "idp_claims"])
 def test_committed_suite_matches_the_shipped_thresholds(shipped: Callable[[], tuple[str, list[Any]]]) -> None:
     import great_expectations as gx
 
