@@ -284,3 +284,34 @@ def test_a_deactivation_held_by_the_brake_keeps_the_worker_s_groups_until_decide
     done = push(env)
     assert done["remove"] == held["held"] and not done.get("held")
     assert all(member not in members for members in lms_groups(env).values())
+
+
+def test_a_group_that_leaves_the_mapping_is_released_and_left_in_the_lms(people_env) -> None:
+    from dataclasses import replace
+
+    from credsync.groups.mapping import load_group_mapping
+
+    env = people_env
+    sync_people(env)
+    v1 = load_group_mapping()
+    push(env, mapping=v1)
+    kept = lms_groups(env)["lms-dept-it"]
+    assert kept
+    v2 = replace(v1, version="groups_v2", rules=tuple(r for r in v1.rules if r.target_group != "lms-dept-it"))
+
+    stats = env.scim_stats()["requests"]
+    released = push(env, mapping=v2, full=True)
+
+    assert released["released"] == ["lms-dept-it"]
+    assert lms_groups(env)["lms-dept-it"] == kept, "a released group was changed in the LMS"
+    with connect(env.warehouse_url) as conn:
+        row = conn.execute("SELECT managed, released_at IS NOT NULL FROM core.scim_groups"
+                           " WHERE tenant_id = %s AND group_key = 'lms-dept-it'", (env.tenant,)).fetchone()
+        members = conn.execute("SELECT count(*) FROM core.group_memberships WHERE group_key = 'lms-dept-it'").fetchone()
+    assert row == (False, True) and members[0] == 0
+    assert env.scim_stats()["requests"].get("PATCH", 0) == stats.get("PATCH", 0)
+    assert push(env, mapping=v2)["released"] == [], "released twice"
+
+    back = push(env, mapping=v1)
+    assert back["released"] == [] and not back.get("create"), "a group coming back is re-created"
+    assert lms_groups(env)["lms-dept-it"] == kept
