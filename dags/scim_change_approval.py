@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 
-from credsync.dagkit import DEFAULT_ARGS, WAREHOUSE_CONN_ID
+from credsync.dagkit import DEFAULT_ARGS, WAREHOUSE_CONN_ID, check_warehouse_schema
+from credsync.operators.approval import ChangeSetApprovalOperator
 from credsync.people.brake import APPROVE, REJECT
 from credsync.people.guard_steps import APPROVAL_DAG_ID, APPROVAL_TIMEOUT
 
@@ -28,7 +28,8 @@ with `{{"chosen_options": ["{APPROVE}"], "params_input": {{"reason": "…"}}}}`.
 - **{REJECT}** (fill in `reason`) → `decide` parks the set with the reason and who rejected it;
   the LMS and core are untouched, and later runs do not stage the same changes again.
 - **No answer within {int(APPROVAL_TIMEOUT.total_seconds() // 3600)} h** → `approve` fails on the
-  timeout; `decide` expires the set (nothing applied); the next provisioning run stages and asks again.
+  timeout, without retry (`ChangeSetApprovalOperator`); `decide` expires the set (nothing
+  applied); the next provisioning run stages and asks again.
 
 While a set is pending, provisioning sends no deactivation for that tenant; everything else
 (and every other tenant) keeps provisioning. Runbook: docs/runbook.md, "A braked provisioning run".
@@ -81,14 +82,14 @@ def decide(staged: dict, ti=None, run_id: str | None = None) -> dict:
 )
 def scim_change_approval() -> None:
     staged = request()
-    approve = HITLOperator(
+    check_warehouse_schema() >> staged
+    approve = ChangeSetApprovalOperator(
         task_id="approve",
         subject=staged["subject"],
         body=staged["body"],
         options=[APPROVE, REJECT],
         params={"reason": Param("", type="string", description="Why (required to reject: incident, ticket).")},
         response_timeout=APPROVAL_TIMEOUT,
-        retries=0,
     )
     approve >> decide(staged)
 

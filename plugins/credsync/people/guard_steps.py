@@ -28,19 +28,21 @@ def release_quarantines(warehouse_url: str, tenant_ids: list[str], run_id: str |
     return [t for t in (str(t).strip() for t in tenant_ids) if t and release(warehouse_url, tenant_id=t, by=by)]
 
 
-def approvals_to_request(warehouse_url: str, run_id: str) -> list[dict[str, Any]]:
-    """One trigger of ``scim_change_approval`` per change set this run staged (still pending).
+def approval_trigger(warehouse_url: str, tenant_id: str, run_id: str | None) -> dict[str, Any] | None:
+    """The ``scim_change_approval`` trigger for the change set this run staged for the tenant (None: none).
 
     The approval run id is derived from the change set, so a cleared task never asks twice.
     """
     from credsync.warehouse import connect
 
     with connect(warehouse_url) as conn:
-        rows = conn.execute(
-            "SELECT tenant_id, change_set_id::text FROM core.staged_change_sets"
-            " WHERE dag_run_id = %s AND status = 'pending' ORDER BY tenant_id", (run_id,)).fetchall()
-    return [{"trigger_run_id": f"approval__{tenant}__{change_set}",
-             "conf": {"tenant_id": tenant, "change_set_id": change_set}} for tenant, change_set in rows]
+        row = conn.execute(
+            "SELECT change_set_id::text FROM core.staged_change_sets"
+            " WHERE tenant_id = %s AND dag_run_id = %s AND status = 'pending'", (tenant_id, run_id)).fetchone()
+    if row is None:
+        return None
+    return {"trigger_run_id": f"approval__{tenant_id}__{row[0]}",
+            "conf": {"tenant_id": tenant_id, "change_set_id": row[0]}}
 
 
 def guard_states(warehouse_url: str, tenant_ids: list[str], run_id: str | None) -> dict[str, Any]:
