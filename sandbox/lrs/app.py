@@ -465,6 +465,7 @@ def build_app(settings: LrsSettings) -> Starlette:
                     workers=plan.workers,
                     seed=plan.seed,
                     authority=api._admin_authority(tenant),
+                    live=plan.live,
                 )
         yield
 

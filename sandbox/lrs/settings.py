@@ -13,6 +13,8 @@ from typing import Any
 class SeedPlan:
     workers: int
     seed: int
+    # Completions of the quarter hour before the seeding (sandbox.synth.learning.iter_live_statements).
+    live: int = 0
 
 
 #: Behaviours of real LRSs the spec does not have, switched on by ``SANDBOX_LRS_QUIRKS`` (comma list),
@@ -33,7 +35,8 @@ class LrsSettings:
     - ``SANDBOX_DATA_DIR``: state directory (default ``build/sandbox``); data in ``<dir>/lrs/lrs.sqlite``.
     - ``SANDBOX_LRS_CONSISTENCY_LAG_S``: seconds ``X-Experience-API-Consistent-Through`` trails now (0).
     - ``SANDBOX_LRS_MAX_LIMIT``: page size for ``limit=0`` and the cap on larger limits (500).
-    - ``SANDBOX_SEED``: ``{"tenants": {"acme": {"workers": 1000, "seed": 7}}}`` seeds empty tenants at start.
+    - ``SANDBOX_SEED``: ``{"tenants": {"acme": {"workers": 1000, "seed": 7}}}`` seeds empty tenants at start;
+      ``"live": N`` adds N completions of the quarter hour before the seeding (timestamps from the clock).
     - ``SANDBOX_LRS_QUIRKS``: comma list of :data:`QUIRKS` (e.g. ``since_on_timestamp,descending_pages``).
     """
 
@@ -63,7 +66,8 @@ class LrsSettings:
             raise RuntimeError('SANDBOX_LMS_TOKENS must look like {"acme": "token"}')
         seed = _json_env(env, "SANDBOX_SEED", required=False) or {}
         plans = {
-            tenant: SeedPlan(workers=int(spec["workers"]), seed=int(spec.get("seed", 1)))
+            tenant: SeedPlan(workers=int(spec["workers"]), seed=int(spec.get("seed", 1)),
+                             live=int(spec.get("live", 0)))
             for tenant, spec in (seed.get("tenants") or {}).items()
         }
         max_limit = int(env.get("SANDBOX_LRS_MAX_LIMIT") or 500)

@@ -310,3 +310,44 @@ def iter_rest_completions(tenant_id: str, workers: int, seed: int) -> Iterator[d
                 "completed_at": None,
                 "updated_at": iso_z(started),
             }
+
+
+#: The course of the live completions (credential rule CPR-AED: pass mark 80, two years valid).
+LIVE_COURSE = "CPR-101"
+#: Edge cases a live completion avoids: people without a current job, or whose identity is ambiguous.
+_LIVE_SKIP = frozenset({"terminated", "leave", "contractor", "acquired", "duplicate_email", "cross_source_duplicate"})
+
+
+def iter_live_statements(
+    tenant_id: str, workers: int, seed: int, *, now: datetime, count: int,
+    window: timedelta = timedelta(minutes=15), version: str = "1.0.3",
+) -> Iterator[dict[str, Any]]:
+    """``count`` CPR passes completed in the ``window`` before ``now``: the morning's new completions.
+
+    The history (:func:`iter_statements`) ends a day before the reference date, so everything in it
+    is a first load, never a delivery latency. These are what an LMS sends as people finish
+    courses: ``timestamp`` (the completion) lies in the window before ``now``; ``stored`` is left to
+    the LRS (the moment it receives them). Each goes to an active employee of the first ``workers``
+    with no CPR enrollment in their history, so it earns a new credential. The caller passes
+    ``now`` (this module never reads the clock): the same arguments give the same statements, ids
+    included, so seeding them again adds nothing.
+    """
+    if count <= 0:
+        return
+    statement_version = XAPI_VERSIONS[version]
+    workforce = Workforce(tenant_id, seed)
+    candidates = [
+        index for index, worker, tags in workforce.iter_tagged(workers)
+        if not tags & _LIVE_SKIP and worker["employment"]["status"] == "active"
+        and not any(e.course_code == LIVE_COURSE for e in _enrollments(tenant_id, seed, index, worker))
+    ]
+    rng = record_random(derive_seed(tenant_id, seed, "live"), int(now.timestamp()))
+    # Spread over the workforce, not its first rows; in workforce order.
+    for index in sorted(rng.sample(candidates, min(count, len(candidates)))):
+        worker, _ = workforce.tagged_worker(index)
+        completed = now - timedelta(seconds=30 + int(rng.random() * (window.total_seconds() - 30)))
+        enrollment = _Enrollment(LIVE_COURSE, _uuid(rng), "account", scaled_only=False)
+        attempt = _Attempt("passed", completed, completed, 0.8 + rng.random() * 0.19, _uuid(rng), late=False)
+        statement = _statement(tenant_id, worker, enrollment, attempt, statement_version)
+        del statement["stored"]
+        yield statement
