@@ -82,6 +82,9 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
             tenant.conn_id("lms"): _http(f"{urls['lrs']}/{tid}/lms/api/v1/", password=lms_tokens[tid]),
             tenant.conn_id("registry"): _http(urls["registry"], login=client_id, password=client["secret"]),
         }
+        if "idp" in urls and "SANDBOX_IDP_TOKENS" in secrets:
+            # The IdP (groups, role claims) is optional per tenant; the sandbox serves each under /{tenant}.
+            conns[f"idp_{tid}"] = _http(f"{urls['idp']}/{tid}", password=json.loads(secrets["SANDBOX_IDP_TOKENS"])[tid])
         for conn_id, conn in conns.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return env

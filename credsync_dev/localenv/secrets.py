@@ -23,7 +23,8 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     secrets = read_demo_secrets(path) if path.exists() else None
     if secrets is not None and set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) != set(tenant_ids):
         secrets = None
-    if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and _is_env_file(path):
+    if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and "SANDBOX_IDP_TOKENS" in secrets \
+            and _is_env_file(path):
         return secrets
     if secrets is None:
         secrets = dict(generate_secrets(tenant_ids))
@@ -32,6 +33,8 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     # the warehouse cannot forge audit checkpoints.
     secrets.setdefault("CREDSYNC_AUDIT_CHECKPOINT_CONN",
                        json.dumps({"conn_type": "generic", "password": new_signing_jwk()}))
+    # The IdP sandbox came later: a secrets file written before it gets its tokens added.
+    secrets.setdefault("SANDBOX_IDP_TOKENS", generate_secrets(tenant_ids)["SANDBOX_IDP_TOKENS"])
     write_secrets(path, secrets)
     return secrets
 

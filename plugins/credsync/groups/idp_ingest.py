@@ -140,7 +140,10 @@ def batch_checks(conn: psycopg.Connection, tenant_id: str, batch_id: str) -> tup
     if held >= MIN_CLAIMS and share > MAX_CLAIM_DROP_SHARE:
         failures.append(f"claim_drop: the IdP lists {staged} claims where core holds {held} ({share:.0%} would go, "
                         f"more than {MAX_CLAIM_DROP_SHARE:.0%}); check the IdP, then see docs/runbook.md "
-                        "'IdP claims refused'")
+                        "'Group push'")
+    if staged == 0 and quarantined:
+        failures.append(f"quarantine_share: all {quarantined} claims of the batch are quarantined; nothing would "
+                        "load and every IdP claim of the tenant would go (see audit.quarantine for the rules)")
     return failures, details
 
 

@@ -315,3 +315,16 @@ def test_a_group_that_leaves_the_mapping_is_released_and_left_in_the_lms(people_
     back = push(env, mapping=v1)
     assert back["released"] == [] and not back.get("create"), "a group coming back is re-created"
     assert lms_groups(env)["lms-dept-it"] == kept
+
+
+def test_an_idp_listing_nobody_can_be_matched_in_is_refused_and_an_empty_one_loads(idp_env) -> None:
+    from credsync.ingest.gate import BatchRejected
+
+    env = idp_env
+    sync_people(env)
+    idp_directory(env, [])
+    empty = ingest_idp(env)  # a tenant whose IdP holds nobody yet: nothing to judge, nothing changes
+    assert (empty["records_in"], empty["changed"]) == (0, False)
+    idp_directory(env, [{"login": f"user{n}@vendor.example", "roles": ["trainer"]} for n in range(3)])
+    with pytest.raises(BatchRejected, match="all 3 claims of the batch are quarantined"):
+        ingest_idp(env)
