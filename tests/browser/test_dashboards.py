@@ -39,6 +39,10 @@ def test_the_nav_entry_shows_the_charts_inside_the_airflow_ui(logged_in, airflow
             size = svg.size
             assert size["width"] > 400 and size["height"] > 120, f"{chart}: rendered {size}"
             assert svg.find_elements(By.CSS_SELECTOR, "path"), f"{chart}: no lines drawn"
+            # The chart has data: the values it plots, one row per day and series.
+            values = {"delivery-success": "delivery-success-data", "drift": "drift-data", "latency": "latency-data"}
+            rows = driver.find_elements(By.CSS_SELECTOR, f"#{values[chart]} tbody tr")
+            assert len(rows) >= seed.DAYS, f"{chart}: {len(rows)} values"
     finally:
         driver.switch_to.default_content()
     screenshot(driver, "dashboard_in_airflow_ui")
