@@ -62,8 +62,31 @@ def collect_summary(url: str, *, since: datetime, dag_results: list[dict[str, An
         "stages": stages,
         "tenants": tenants,
         "totals": _totals(tenants),
+        "latency": latency_today(url),
         "warehouse": {"psql": psql_command(url)},
     }
+
+
+def latency_today(url: str) -> dict[str, dict[str, Any]]:
+    """Completion -> delivery latency of the latest day, per channel, as the dashboards compute it."""
+    from credsync.ui.queries import dashboard
+
+    latest: dict[str, Any] = {}
+    for day in dashboard(url, None, days=2).delivery:
+        latest[day.channel] = day  # ordered by day: the last one wins
+    return {channel: {"day": str(d.day), "p50_s": d.latency_p50_s, "p95_s": d.latency_p95_s, "live": d.live,
+                      "history": d.history} for channel, d in latest.items()}
+
+
+def latency_lines(latency: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["Completion -> delivery latency (live completions, from the completion time; the credsync dashboards "
+             "page in the Airflow UI charts it):"]
+    for channel, d in sorted(latency.items(), key=lambda item: item[0] != "registry"):
+        shown = (f"p50 {d['p50_s'] / 60:.1f} min, p95 {d['p95_s'] / 60:.1f} min over {d['live']} deliveries"
+                 if d["p50_s"] is not None else "no live completion delivered")
+        lines.append(f"  {channel:<16} {d['day']}  {shown} ({d['history']} deliveries of history completions, "
+                     "a first load, not counted)")
+    return lines
 
 
 def state_counts(url: str) -> list[dict[str, Any]]:
@@ -129,6 +152,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Warehouse state per tenant:")
     lines += _tenant_lines(summary["tenants"])
+    if summary.get("latency"):
+        lines += ["", *latency_lines(summary["latency"])]
     lines += ["", _wrap(LEGEND), "", f"Warehouse: {summary['warehouse']['psql']}"
               "  (or: python -m credsync_dev.localenv.psql, which starts the embedded Postgres if needed)"]
     if "bad_day" in summary:
