@@ -328,3 +328,36 @@ def test_an_idp_listing_nobody_can_be_matched_in_is_refused_and_an_empty_one_loa
     idp_directory(env, [{"login": f"user{n}@vendor.example", "roles": ["trainer"]} for n in range(3)])
     with pytest.raises(BatchRejected, match="all 3 claims of the batch are quarantined"):
         ingest_idp(env)
+
+
+def test_push_converges_through_scim_faults_without_duplicate_groups(people_env, monkeypatch) -> None:
+    env = people_env
+    sync_people(env)
+    # Fast retries: the policy's real back-off would only make the test slow.
+    monkeypatch.setenv(f"AIRFLOW_CONN_SCIM_{env.tenant.upper()}", _with_extra(
+        env, {"retry": {"initial_seconds": 0.01, "max_seconds": 0.05, "max_attempts": 8}}))
+    requests.put(f"{env.scim_url}/admin/faults", timeout=10, json={
+        "error_rate": 0.2, "burst_429": {"every": 7, "length": 1, "retry_after": 0}, "reset_rate": 0.1,
+        "seed": 5, "paths": [f"/{env.tenant}/v2/Groups"]}).raise_for_status()
+    first = push(env)
+    requests.delete(f"{env.scim_url}/admin/faults", timeout=10).raise_for_status()
+    second = push(env)  # whatever the faults left (a create whose answer was cut) converges here
+
+    assert not second["failed"]
+    listed = list(scim_groups(env).iter_groups())
+    keys = [g["externalId"] for g in listed]
+    assert len(keys) == len(set(keys)) == first["groups"], "a lost create answer made a second group"
+    with connect(env.warehouse_url) as conn:
+        wanted = conn.execute(
+            "SELECT m.group_key, array_agg(l.scim_id ORDER BY l.scim_id) FROM core.group_memberships m"
+            " JOIN core.learners l USING (tenant_id, employee_id) WHERE m.tenant_id = %s AND l.active"
+            " GROUP BY m.group_key", (env.tenant,)).fetchall()
+    assert {k: set(v) for k, v in wanted} == {k: v for k, v in lms_groups(env).items() if v}
+
+
+def _with_extra(env, extra: dict) -> str:
+    import json
+    import os
+
+    conn = json.loads(os.environ[f"AIRFLOW_CONN_SCIM_{env.tenant.upper()}"])
+    return json.dumps({**conn, "extra": {**(conn.get("extra") or {}), **extra}})
