@@ -26,6 +26,8 @@ WITH attributes AS (
     FROM attributes a
     JOIN group_rules r ON r.attribute = a.attribute
                       AND (r.match_value = '*' OR lower(r.match_value) = lower(a.value))
+    -- A value with nothing left once slugged (only punctuation) names no group.
+    WHERE r.match_value <> '*' OR btrim(regexp_replace(lower(a.value), '[^a-z0-9]+', '-', 'g'), '-') <> ''
 ), desired AS (
     SELECT group_key, employee_id, array_agg(DISTINCT rule_id ORDER BY rule_id) AS rule_ids
     FROM matched
