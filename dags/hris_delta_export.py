@@ -34,6 +34,10 @@ every failure names the offending employee_ids), then merge into `core.workers`,
 field in `core.worker_changes`. The watermark advances in the merge transaction. Emits the
 `core.workers` asset, which triggers `scim_provisioning`.
 
+**Future-dated changes** load as exported (a termination dated next week is in `core.workers` today);
+`scim_provisioning` holds them until their date in the tenant's time zone (`core.held_changes`) and its
+hourly run applies them on that day without another export (docs/runbook.md, *Provisioning guards*).
+
 **Inputs**: connections `hris_<tenant>` (http; password = Bearer token) and `credsync_warehouse`.
 **Outputs**: `audit.batches` (one row per batch, counts reconcile in = loaded + quarantined),
 `audit.quarantine` (rows the mapping rejected, with the file/row/field reason), `core.workers`,
