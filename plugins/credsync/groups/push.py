@@ -160,10 +160,15 @@ def _tenant_learners(conn: psycopg.Connection, tenant_id: str) -> dict[str, str]
 
 
 def _held_by_brake(conn: psycopg.Connection, tenant_id: str) -> set[str]:
-    """Employees with a destructive change staged in an undecided change set (credsync.people.brake)."""
+    """Employees whose destructive change the brake holds (credsync.people.brake): staged in an undecided
+    change set, or rejected while their LMS account stays active (a rejection leaves SCIM as it was,
+    groups included)."""
     rows = conn.execute(
         "SELECT DISTINCT c.employee_id FROM core.staged_changes c JOIN core.staged_change_sets s"
-        " USING (tenant_id, change_set_id) WHERE c.tenant_id = %s AND s.status = 'pending'", (tenant_id,)).fetchall()
+        " USING (tenant_id, change_set_id) LEFT JOIN core.learners l"
+        " ON l.tenant_id = c.tenant_id AND l.employee_id = c.employee_id"
+        " WHERE c.tenant_id = %s AND (s.status = 'pending' OR (s.status = 'rejected' AND coalesce(l.active, false)))",
+        (tenant_id,)).fetchall()
     conn.commit()
     return {r[0] for r in rows}
 

@@ -278,8 +278,16 @@ def test_a_deactivation_held_by_the_brake_keeps_the_worker_s_groups_until_decide
     assert held["held"] >= 1 and not held.get("remove")
     assert member in lms_groups(env)["lms-dept-warehouse"]
 
-    with connect(env.warehouse_url) as conn:
+    with connect(env.warehouse_url) as conn:  # rejected: SCIM stays as it was, groups included
+        conn.execute("UPDATE core.staged_change_sets SET status = 'rejected' WHERE change_set_id = %s", (change_set,))
+        conn.commit()
+    assert push(env, full=True)["held"] == held["held"]
+    assert member in lms_groups(env)["lms-dept-warehouse"]
+
+    with connect(env.warehouse_url) as conn:  # approved and applied: the account is off, the groups follow
         conn.execute("UPDATE core.staged_change_sets SET status = 'applied' WHERE change_set_id = %s", (change_set,))
+        conn.execute("UPDATE core.learners SET active = false WHERE tenant_id = %s AND employee_id = %s",
+                     (env.tenant, employee))
         conn.commit()
     done = push(env)
     assert done["remove"] == held["held"] and not done.get("held")
