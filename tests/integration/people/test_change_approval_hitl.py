@@ -19,7 +19,8 @@ from credsync.hooks.scim import ScimHook
 from tests.browser.airflow_server import airflow_api_server
 from tests.integration.people.test_provisioning_guards import export, lms_users, provision, rows, terminate
 
-pytestmark = [pytest.mark.slow, pytest.mark.ci_slow]
+# An api-server start and two `dags test` runs: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.ci_slow, pytest.mark.timeout(1200)]
 DAG_ID = "scim_change_approval"
 
 

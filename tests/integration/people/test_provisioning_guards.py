@@ -119,6 +119,7 @@ def test_brake_stages_the_mass_termination_and_approve_applies_exactly_that_set(
     users = lms_users(scim)
     assert sorted(e for e in leavers if users[e]["active"] is False) == sorted(leavers)
     assert users[late]["active"] is True, "approval applied a change that was not staged"
+    assert "DELETE" not in env.scim_stats()["requests"], "deprovisioning is active=false, never a DELETE"
     assert rows(env, "SELECT count(*) FROM core.scim_actions WHERE action = 'deactivate' AND detail = %s",
                 f"approved change set {change_set_id}")[0][0] == len(leavers)
     assert rows(env, "SELECT status, decided_by FROM core.staged_change_sets WHERE change_set_id = %s",
@@ -239,3 +240,43 @@ def test_failing_target_is_quarantined_while_another_tenant_provisions_and_relea
     assert sum(1 for u in users if u["active"] is True) == expected
     assert provision(env, globex, tenant="globex", now=NOW + timedelta(minutes=18))["pushed"] == 0
     assert budget.current(connect(env.warehouse_url), "globex") is None
+
+
+def test_409_on_create_means_exists_and_the_account_is_adopted_not_duplicated(people_env, monkeypatch):
+    """A search index that lags a create (as Okta/Entra-facing targets' can): the look-up misses, the
+    real scim2-server answers 409 on the create, the next look-up finds the account and it is adopted."""
+    env = people_env
+    export(env)
+    scim = ScimHook("scim_acme", "acme").client()
+    with connect(env.warehouse_url) as conn:
+        employee_id, given, family = conn.execute(
+            "SELECT employee_id, given_name, family_name FROM core.workers WHERE tenant_id = 'acme'"
+            " AND employment_status = 'active' ORDER BY employee_id LIMIT 1").fetchone()
+    real_iter, real_find = ScimClient.iter_users, ScimClient.find_user
+    misses = {"left": 2}
+
+    def listing_then_earlier_create(self):
+        yield from real_iter(self)
+        if misses["left"] == 2:  # an earlier run's create landed after this run listed the users
+            real_create(self, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": employee_id,
+                               "externalId": employee_id, "name": {"givenName": given, "familyName": family}})
+
+    def lagging_find(self, attribute, value):
+        if value == employee_id and misses["left"] > 0:
+            misses["left"] -= 1
+            return None
+        return real_find(self, attribute, value)
+
+    real_create = ScimClient.create_user
+    monkeypatch.setattr(ScimClient, "iter_users", listing_then_earlier_create)
+    monkeypatch.setattr(ScimClient, "find_user", lagging_find)
+    report = provision(env, scim)
+    assert report["conflicts"] == 0 and report["failed"] == 0
+    assert misses["left"] == 0
+    assert rows(env, "SELECT outcome, http_status FROM core.scim_actions WHERE employee_id = %s AND action = 'adopt'"
+                " ORDER BY action_id LIMIT 1", employee_id) == [("ok", 200)]
+    monkeypatch.undo()
+    accounts = [u for u in scim.iter_users() if u["externalId"] == employee_id]
+    assert len(accounts) == 1 and accounts[0]["active"] is True
+    assert accounts[0]["name"]["formatted"], "the adopted account was not brought up to date"
+    assert "DELETE" not in env.scim_stats()["requests"]
