@@ -275,3 +275,25 @@ def test_offline_command_verifies_di_credentials_from_a_copy_of_the_published_fi
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": f"{PROJECT_ROOT}:{PROJECT_ROOT}/plugins"})
     assert done.returncode == 1 and "INVALID" in done.stdout and "does not verify" in done.stdout, done.stdout
+
+
+def test_each_configured_tenant_issues_in_its_format_as_the_dag_calls_it(fresh_warehouse_url, web_env, rules,
+                                                                         key) -> None:
+    """include/tenants.yaml: acme vc+jwt (the default), globex eddsa-rdfc-2022 — what ``make demo`` issues.
+    Called as the credential_issuance DAG's task does, without a format."""
+    from credsync.credentials.formats import load_formats
+    from credsync.warehouse import connect
+
+    configured = load_formats()
+    assert (configured["acme"], configured["globex"]) == ("vc+jwt", DI)
+    with connect(fresh_warehouse_url, autocommit=True) as conn:
+        for tenant_id in ("acme", "globex"):
+            forklift_worker(conn, tenant_id)
+            issue_credentials(conn, tenant_id=tenant_id, rules=rules, signing_key=key, as_of=AS_OF)
+        acme, globex = tokens(conn, "acme")["E1:forklift_operator"], tokens(conn, "globex")["E1:forklift_operator"]
+    assert acme.startswith("ey") and acme.count(".") == 2
+    assert json.loads(globex)["proof"][0]["cryptosuite"] == DI
+    demo_trust = load_trust_list(tenants=["acme", "globex"], base_url=web_env.base_url)
+    for text in (acme, globex):
+        verdict = verify(text, trusted=demo_trust, now=NOW)
+        assert verdict.valid, verdict.reasons
