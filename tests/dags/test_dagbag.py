@@ -23,6 +23,7 @@ EXPECTED_DAGS = {
     "dlq_replay",
     "reconciliation",
     "warehouse_migrate",
+    "credential_definitions",
 }
 HEAVY_MODULES = ("great_expectations", "pandas", "matplotlib", "psycopg", "joserfc", "scim2_client", "sqlalchemy_utils")
 

@@ -47,8 +47,14 @@ def _idp() -> tuple[str, list[Any]]:
     return SUITE_NAME, claim_expectations()
 
 
-@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp],
-                         ids=["hris_workers", "lms_completions", "recon_run", "idp_claims"])
+def _definitions() -> tuple[str, list[Any]]:
+    from credsync.definitions.quality import SUITE_NAME, definition_expectations
+
+    return SUITE_NAME, definition_expectations()
+
+
+@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp, _definitions],
+                         ids=["hris_workers", "lms_completions", "recon_run", "idp_claims", "credential_definitions"])
 def test_committed_suite_matches_the_shipped_thresholds(shipped: Callable[[], tuple[str, list[Any]]]) -> None:
     import great_expectations as gx
 

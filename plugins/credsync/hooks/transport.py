@@ -128,18 +128,27 @@ def retry_after_seconds(value: str | None, default: float = 1.0) -> float:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-class BearerAuth(AuthBase):
-    """``Authorization: Bearer <token>``; the token never shows in repr or logs."""
+class TokenAuth(AuthBase):
+    """``Authorization: <scheme> <token>``; the token never shows in repr or logs.
+
+    Subclasses name their scheme: ``Bearer`` (RFC 6750), Okta's ``SSWS``, Credential Engine's ``ApiToken``.
+    """
+
+    scheme = "Bearer"
 
     def __init__(self, token: str) -> None:
         self._token = token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = f"{self.scheme} {self._token}"
         return request
 
     def __repr__(self) -> str:
-        return "BearerAuth(***)"
+        return f"{type(self).__name__}(***)"
+
+
+class BearerAuth(TokenAuth):
+    scheme = "Bearer"
 
 
 class OAuth2ClientCredentials(AuthBase):

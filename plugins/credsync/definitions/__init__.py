@@ -1,0 +1,1 @@
+"""Credential types published as definitions (CTDL) to a Credential Engine-style registry."""

@@ -1,0 +1,1 @@
+"""A Credential Engine-style registry of credential definitions (CTDL), for credsync's tests."""
