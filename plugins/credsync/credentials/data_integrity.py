@@ -51,6 +51,8 @@ SHIPPED_CONTEXTS = {
 # A DI credential is a few KB of JSON; anything much larger is not one of ours (and canonicalisation
 # cost grows with it).
 MAX_CREDENTIAL_BYTES = 512 * 1024
+MAX_OBJECTS = 500
+MAX_DEPTH = 32
 _UNDEFINED_VOCAB = "urn:credsync:undefined-term:"
 _UNDEFINED_TERM = re.compile(re.escape(_UNDEFINED_VOCAB) + r"([^>\"]*)")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -253,9 +255,31 @@ def proof_of(credential: dict[str, Any]) -> dict[str, Any]:
     if "@context" in proof:
         raise DataIntegrityError("proof carries its own @context (an embedded proof takes the credential's)")
     value = proof["proofValue"]
-    if not value.startswith("z") or any(c not in _BASE58 for c in value[1:]):
-        raise DataIntegrityError("proofValue is not multibase base58btc (prefix 'z')")
+    # A 64-byte signature is 86-88 base58 characters; the cap also keeps base58 decoding (quadratic) cheap.
+    if not value.startswith("z") or len(value) > 100 or any(c not in _BASE58 for c in value[1:]):
+        raise DataIntegrityError("proofValue is not a multibase base58btc (prefix 'z') Ed25519 signature")
     return proof
+
+
+def check_structure(document: Any) -> None:
+    """Refuse documents whose shape could make canonicalisation expensive before any JSON-LD runs.
+
+    RDFC-1.0's cost grows fast with blank nodes that look alike (a hostile credential can be built to
+    make it explode); credsync's credentials have about a dozen objects, so anything far past that is
+    refused rather than canonicalised.
+    """
+    objects, stack = 0, [(document, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DataIntegrityError(f"credential nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            objects += 1
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        if objects > MAX_OBJECTS:
+            raise DataIntegrityError(f"credential has more than {MAX_OBJECTS} JSON objects")
 
 
 def verify_proof(credential: dict[str, Any], public_key_raw: bytes) -> None:
@@ -264,6 +288,7 @@ def verify_proof(credential: dict[str, Any], public_key_raw: bytes) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     proof = proof_of(credential)
+    check_structure(credential)
     signature = base58btc_decode(proof["proofValue"][1:])
     if len(signature) != 64:
         raise DataIntegrityError(f"proofValue decodes to {len(signature)} bytes, not a 64-byte Ed25519 signature")

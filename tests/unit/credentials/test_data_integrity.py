@@ -209,3 +209,19 @@ def test_the_shipped_tenants_file_names_valid_formats_and_a_di_tenant() -> None:
     configured = formats.load_formats()
     assert set(configured.values()) <= set(formats.FORMATS)
     assert formats.DATA_INTEGRITY in configured.values(), "make demo should issue both formats"
+
+
+def test_hostile_shapes_are_refused_before_canonicalisation(issuer, published) -> None:
+    trusted, resolver = frozenset({issuer.did}), FileResolver(published)
+    wide = signed(issuer)
+    wide["evidence"] = [{"type": ["Evidence"], "name": str(n)} for n in range(600)]
+    assert "more than 500 JSON objects" in " ".join(verify(wide, trusted=trusted, resolver=resolver, now=NOW).reasons)
+    deep = signed(issuer)
+    node: dict = deep["credentialSubject"]
+    for _ in range(40):
+        node["achievement"] = {"type": ["Achievement"]}
+        node = node["achievement"]
+    assert "deeper than 32" in " ".join(verify(deep, trusted=trusted, resolver=resolver, now=NOW).reasons)
+    long_value = signed(issuer)
+    long_value["proof"][0]["proofValue"] = "z" + "2" * 50_000
+    assert "not a multibase" in " ".join(verify(long_value, trusted=trusted, resolver=resolver, now=NOW).reasons)
