@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m credsync.credentials", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("verify", help="verify credentials as a relying party would")
-    check.add_argument("source", nargs="?", help="a vc+jwt, a file of them, or - for stdin")
+    check.add_argument("source", nargs="?",
+                       help="a vc+jwt, a file of vc+jwt or Data Integrity (JSON) credentials, or - for stdin")
     check.add_argument("--files", help="a copy of the published did-web folder (offline resolution)")
     check.add_argument("--trust-list")
     check.add_argument("--no-status", action="store_true")
