@@ -99,3 +99,32 @@ def test_required_action_shows_the_staged_list_reject_parks_it_and_approve_appli
                 second_set) == [("applied", "admin")]
     assert rows(env, "SELECT count(*) FROM core.scim_actions WHERE detail = %s",
                 f"approved change set {second_set}")[0][0] == len(second)
+
+
+def test_a_braked_provisioning_run_triggers_its_approval_run(people_env, sandboxes, tmp_path):
+    """``scim_provisioning`` itself (``dags test``): the braked tenant's ``ask_approval`` triggers
+    ``scim_change_approval`` for the staged set, the run id derived from it; nothing was deactivated."""
+    env = people_env
+    export(env)
+    provision(env)
+    scim = ScimHook("scim_acme", "acme").client()
+    active = sorted(e for e, u in lms_users(scim).items() if u["active"] is True)
+    leavers = active[: int(len(active) * 0.4)]
+    terminate(env, leavers, "2026-11-05")
+    export(env, max_termination_share=0.6)
+    scim_port = int(sandboxes.url("scim").rsplit(":", 1)[1])
+    globex_scim = json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": scim_port, "schema": "http",
+                              "password": sandboxes.env["SANDBOX_SCIM_TOKEN"]})
+    with airflow_api_server(tmp_path / "airflow", warehouse_url=env.warehouse_url,
+                            extra_env={"AIRFLOW_CONN_SCIM_GLOBEX": globex_scim}) as server:
+        run = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", "scim_provisioning"], env=server.env,
+                             cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
+        staged = rows(env, "SELECT change_set_id::text, dag_run_id, changes FROM core.staged_change_sets"
+                           " WHERE tenant_id = 'acme' AND status = 'pending'")
+        assert len(staged) == 1 and staged[0][2] == len(leavers), run.stdout[-4000:] + run.stderr[-4000:]
+        change_set_id = staged[0][0]
+        runs = server.api("GET", f"/api/v2/dags/{DAG_ID}/dagRuns").json()["dag_runs"]
+        asked = [r for r in runs if r["dag_run_id"] == f"approval__acme__{change_set_id}"]
+        assert len(asked) == 1, (runs, run.stdout[-3000:])
+        assert asked[0]["conf"] == {"tenant_id": "acme", "change_set_id": change_set_id}
+    assert all(lms_users(scim)[e]["active"] is True for e in leavers), "a braked run deactivated accounts"
