@@ -28,15 +28,18 @@ class Tenant:
     # How employee ids compare (credsync.mapping.identity): ``preserve`` keeps e1 and E1 two people;
     # ``upper``/``lower`` say the HRIS treats case as noise, so staging folds ids to one case.
     identity_case: str = DEFAULT_CASE_POLICY
+    # Regions the tenant's personal data may go to (credsync.governance.residency); None: unrestricted.
+    allowed_regions: tuple[str, ...] | None = None
 
     def conn_id(self, role: str) -> str:
         return self.connections[role]
 
 
-def load_tenants(path: Path = TENANTS_FILE, *, enabled_only: bool = True) -> list[Tenant]:
-    """All tenants declared in ``path`` (only the enabled ones by default)."""
+def load_tenants(path: Path | None = None, *, enabled_only: bool = True) -> list[Tenant]:
+    """All tenants declared in ``path`` (default :data:`TENANTS_FILE`; only the enabled ones by default)."""
     import yaml
 
+    path = path or TENANTS_FILE
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = raw.get("tenants")
     if not isinstance(entries, list) or not entries:
@@ -52,7 +55,7 @@ def load_tenants(path: Path = TENANTS_FILE, *, enabled_only: bool = True) -> lis
     return [t for t in tenants if t.enabled or not enabled_only]
 
 
-def get_tenant(tenant_id: str, path: Path = TENANTS_FILE) -> Tenant:
+def get_tenant(tenant_id: str, path: Path | None = None) -> Tenant:
     """The enabled tenant ``tenant_id``; the one lookup every tenant task makes.
 
     Raises :class:`TenantConfigError` naming the file and the enabled tenants when it is not one of
@@ -62,7 +65,7 @@ def get_tenant(tenant_id: str, path: Path = TENANTS_FILE) -> Tenant:
     for tenant in tenants:
         if tenant.tenant_id == tenant_id:
             return tenant
-    raise TenantConfigError(f"{path}: tenant {tenant_id!r} is not an enabled tenant "
+    raise TenantConfigError(f"{path or TENANTS_FILE}: tenant {tenant_id!r} is not an enabled tenant "
                             f"(enabled: {', '.join(t.tenant_id for t in tenants) or 'none'})")
 
 
@@ -92,7 +95,20 @@ def _parse(path: Path, index: int, entry: object) -> Tenant:
         enabled=enabled,
         connections={role: str(connections[role]) for role in CONNECTION_ROLES},
         identity_case=_identity_case(f"{where} ({tenant_id})", entry.get("identity")),
+        allowed_regions=_allowed_regions(f"{where} ({tenant_id})", entry.get("residency")),
     )
+
+
+def _allowed_regions(where: str, residency: object) -> tuple[str, ...] | None:
+    """``residency: {allowed_regions: [sa-riyadh, ...]}``; absent means no restriction."""
+    if residency is None:
+        return None
+    if not isinstance(residency, dict) or set(residency) != {"allowed_regions"}:
+        raise TenantConfigError(f"{where}: field 'residency' must be a mapping with exactly 'allowed_regions'")
+    regions = residency["allowed_regions"]
+    if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and r.strip() for r in regions):
+        raise TenantConfigError(f"{where}: field 'residency.allowed_regions' must be a non-empty list of regions")
+    return tuple(r.strip() for r in regions)
 
 
 def _identity_case(where: str, identity: object) -> str:

@@ -40,7 +40,8 @@ def _registry_client(tenant: Tenant) -> Any:
     from credsync.delivery.config import load_delivery_settings
     from credsync.hooks.registry import RegistryHook
 
-    return RegistryHook(tenant.conn_id("registry"), **load_delivery_settings().registry.client_options()).get_client()
+    return RegistryHook(tenant.conn_id("registry"), tenant.tenant_id,
+                        **load_delivery_settings().registry.client_options()).get_client()
 
 
 def _warehouse_url() -> str:

@@ -15,6 +15,8 @@ Connection (conn_type ``http``), read in one place for every hook:
 - **TLS and timeouts**: extras ``verify`` (false, or a CA bundle path; the provider's), ``ca_bundle``
   (a CA bundle path), ``cert``, ``timeout`` (read seconds) and ``connect_timeout``.
 - **Retries**: extra ``retry`` overrides keys of the policy (:mod:`credsync.hooks.policy`).
+- **Residency**: extra ``region`` is where the system keeps data; a tenant's hook refuses a region
+  its policy does not allow (:mod:`credsync.governance.residency`).
 
 Other extras stay the provider's: headers sent with every request. The extras listed here, a
 hook's own (``own_extras``: the LRS sync's ``lookback_hours``...) and any extra whose value is not
@@ -35,7 +37,7 @@ from credsync.hooks.transport import BearerAuth, Endpoint, HttpClient, OAuth2Cli
 
 #: Extras this layer reads; the provider would otherwise send them as request headers.
 CREDSYNC_EXTRAS = frozenset({
-    "auth", "base_path", "ca_bundle", "connect_timeout", "page_size", "retry", "scope", "timeout",
+    "auth", "base_path", "ca_bundle", "connect_timeout", "page_size", "region", "retry", "scope", "timeout",
     "token_refresh_margin_seconds", "token_url", "xapi_version",
     # the LRS statement sync (credsync.learning.lrs_sync.LrsSyncPolicy)
     "lookback_hours", "reconcile_every_days", "reconcile_window_days",
@@ -198,7 +200,15 @@ class CredsyncHttpHook(HttpHook):
         return timeouts_from(raw, self._where("timeout"), base=base)
 
     def endpoint(self, session: Session | None = None) -> Endpoint:
-        """Base URL, auth, headers, TLS, timeouts and retry policy of this connection."""
+        """Base URL, auth, headers, TLS, timeouts and retry policy of this connection.
+
+        For a tenant's hook, first the tenant's residency policy against the Connection's extra
+        ``region`` (:mod:`credsync.governance.residency`): a destination it does not allow gets no client.
+        """
+        if self.tenant_id:
+            from credsync.governance.residency import enforce
+
+            enforce(self.tenant_id, self.http_conn_id, self.service, self.extras.get("region"))
         session = session or self.get_conn()
         return Endpoint(base_url=self.base_url, auth=self.auth(), headers=dict(session.headers),
                         timeouts=self.timeouts(), policy=self.policy(), verify=session.verify,

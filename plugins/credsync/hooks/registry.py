@@ -227,9 +227,11 @@ class RegistryHook(CredsyncHttpHook):
     default_scope = WRITE_SCOPES
     service = "registry"
 
-    def __init__(self, registry_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, registry_conn_id: str = default_conn_name, tenant_id: str | None = None,
+                 **kwargs: Any) -> None:
         kwargs.setdefault("method", "POST")
-        super().__init__(registry_conn_id, **kwargs)
+        # The registry is shared; tenant_id says whose data a client sends (residency, credsync.governance).
+        super().__init__(registry_conn_id, tenant_id, **kwargs)
         self.registry_conn_id = registry_conn_id
 
     def get_client(self, **client_kwargs: Any) -> RegistryClient:

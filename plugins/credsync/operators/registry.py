@@ -41,7 +41,8 @@ class RegistryPushOperator(BaseOperator):
         from credsync.warehouse import url_from_connection
 
         conn_id = self.registry_conn_id or get_tenant(self.tenant_id).conn_id("registry")
-        client = RegistryHook(conn_id, **load_delivery_settings().registry.client_options()).get_client()
+        client = RegistryHook(conn_id, self.tenant_id,
+                              **load_delivery_settings().registry.client_options()).get_client()
         warehouse_url = url_from_connection(self.warehouse_conn_id)
         result = push_submissions(warehouse_url, self.tenant_id, client, operations=self.operations)
         checkpoint_tenant(warehouse_url, self.tenant_id)  # the audit chain head, once the pushes committed

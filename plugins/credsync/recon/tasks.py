@@ -56,7 +56,7 @@ def snapshot_listing(warehouse_url: str, tenant_id: str, source: str) -> str:
             from credsync.delivery.config import load_delivery_settings
             from credsync.hooks.registry import RegistryHook
 
-            registry = RegistryHook(tenant.conn_id("registry"),
+            registry = RegistryHook(tenant.conn_id("registry"), tenant_id,
                                     **load_delivery_settings().registry.client_options()).get_client()
             snapshot_id = snapshots.load_registry_certificates(
                 conn, tenant_id, listings.registry_certificates(registry, tenant_id))

@@ -1,0 +1,1 @@
+"""Data governance: residency of personal data (more to come: consent, retention, erasure)."""
