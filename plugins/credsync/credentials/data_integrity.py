@@ -54,7 +54,9 @@ MAX_CREDENTIAL_BYTES = 512 * 1024
 MAX_OBJECTS = 500
 MAX_DEPTH = 32
 _UNDEFINED_VOCAB = "urn:credsync:undefined-term:"
-_UNDEFINED_TERM = re.compile(re.escape(_UNDEFINED_VOCAB) + r"([^>\"]*)")
+# An absolute IRI as N-Quads can carry it: a scheme, then no whitespace or characters IRIs exclude.
+_NOT_IN_IRI = re.compile(r"[\s<>\"{}|\\^`]")
+_ABSOLUTE_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]*")
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -87,33 +89,93 @@ def document_loader(url: str, _options: dict[str, Any] | None = None) -> dict[st
 def canonical_nquads(document: dict[str, Any]) -> str:
     """RDFC-1.0 (URDNA2015) canonical N-Quads of a JSON-LD document, contexts from ``document_loader``.
 
-    Refuses a document with a member (or type) that no context defines: JSON-LD expansion drops such a
-    member silently, so it would travel with the credential unsigned. pyld has no "safe mode" (jsonld.js
-    and so the @digitalbazaar verifiers do): the document is canonicalised with a sentinel ``@vocab``
-    appended to its contexts, which turns exactly what would otherwise be dropped or left relative into a
-    sentinel IRI. Output without one is, quad for quad, the canonical form of the document as written
-    (the sentinel changed nothing), so one pass both checks and canonicalises. (A member whose value is
-    empty, ``[]`` or null, adds no quad either way: there is nothing in it to read.)
+    Refuses a document with anything the RDF conversion would drop: a member (or type) that no context
+    defines, or a key, type or id that is not an absolute IRI once expanded (a space in it is enough).
+    JSON-LD drops such things silently, so they would travel with the credential unsigned; pyld has no
+    "safe mode" (jsonld.js has, and the @digitalbazaar verifiers use it). The document is expanded with
+    a sentinel ``@vocab`` appended to its contexts (an undefined term becomes a sentinel IRI instead of
+    vanishing), the expanded form is checked, and when it is clean it is, quad for quad, the plain
+    expansion, so it is what gets canonicalised. (A member whose value is null or an empty list adds
+    nothing either way: there is nothing in it to read.)
     """
     from pyld import jsonld
 
     context = document.get("@context")
     probe = {**document, "@context": [*(context if isinstance(context, list) else [context]),
                                       {"@vocab": _UNDEFINED_VOCAB}]}
+    # Keys no IRI can carry (empty, a space, '<'…) are dropped by expansion itself, before any check on the
+    # expanded form could see them: refused from the JSON.
+    bad_keys = _unusable_keys(document)
+    if bad_keys:
+        raise DataIntegrityError(f"credential has member name(s) {', '.join(map(repr, bad_keys[:5]))}, which "
+                                 "JSON-LD drops (they would not be covered by the proof)")
     try:
-        nquads = jsonld.normalize(probe, {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                          "documentLoader": document_loader})
+        expanded = jsonld.expand(probe, {"documentLoader": document_loader})
+        dropped = _not_signable(expanded)
+        if dropped:
+            undefined = [d.removeprefix(_UNDEFINED_VOCAB) for d in dropped if d.startswith(_UNDEFINED_VOCAB)]
+            if undefined:
+                raise DataIntegrityError(
+                    f"credential uses {', '.join(map(repr, undefined[:5]))}, which no context it names defines "
+                    "(an undefined term would not be covered by the proof)")
+            raise DataIntegrityError(f"credential has {', '.join(map(repr, dropped[:5]))}, which is not an "
+                                     "absolute IRI once expanded (it would not be covered by the proof)")
+        # Expanded input has no contexts left to process: this pass is the cheap half.
+        return jsonld.normalize(expanded, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                           "documentLoader": document_loader})
     except jsonld.JsonLdError as exc:
         refused = _find_cause(exc, ContextFetchRefused)
         if refused is not None:
             raise refused from None
         raise DataIntegrityError(f"credential cannot be canonicalised as JSON-LD ({_jsonld_reason(exc)})") from None
-    undefined = sorted(set(_UNDEFINED_TERM.findall(nquads)))
-    if undefined:
-        raise DataIntegrityError(
-            f"credential uses {', '.join(map(repr, undefined))}, which no context it names defines "
-            "(an undefined term would not be covered by the proof)")
-    return nquads
+
+
+def _unusable_keys(document: Any) -> list[str]:
+    found, stack = [], [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key == "@context":
+                    continue
+                if not key or _NOT_IN_IRI.search(key):
+                    found.append(key)
+                stack.append(item)
+    return found
+
+
+def _not_signable(expanded: Any) -> list[str]:
+    """Keys, types and ids of an expanded document that RDF would drop (or the sentinel marks undefined)."""
+    found: list[str] = []
+
+    def iri(value: Any) -> None:
+        if not isinstance(value, str) or value.startswith(_UNDEFINED_VOCAB) or not (
+                value.startswith("_:") or _ABSOLUTE_IRI.fullmatch(value)):
+            found.append(str(value))
+
+    stack = [expanded]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            is_value_object = "@value" in value
+            for key, item in value.items():
+                if key == "@id":
+                    iri(item)
+                elif key == "@type":
+                    for entry in item if isinstance(item, list) else [item]:
+                        if not (is_value_object and entry == "@json"):
+                            iri(entry)
+                elif key.startswith("@"):
+                    if key != "@value":
+                        stack.append(item)
+                else:
+                    iri(key)
+                    stack.append(item)
+    return found
 
 
 def _find_cause(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:

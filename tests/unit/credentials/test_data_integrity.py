@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from credsync.credentials import data_integrity as di
 from credsync.credentials import did_web, formats, status
@@ -225,3 +227,40 @@ def test_hostile_shapes_are_refused_before_canonicalisation(issuer, published) -
     long_value = signed(issuer)
     long_value["proof"][0]["proofValue"] = "z" + "2" * 50_000
     assert "not a multibase" in " ".join(verify(long_value, trusted=trusted, resolver=resolver, now=NOW).reasons)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from([(), ("credentialSubject",), ("credentialSubject", "achievement"), ("issuer",),
+                             ("proof", 0), ("credentialStatus",)]),
+       key=st.text(max_size=16), value=_json_values)
+def test_any_change_to_a_signed_credential_is_refused_with_a_reason(issuer, published, path, key, value) -> None:
+    """Hostile input: a member set anywhere to any JSON value; verify answers with reasons, never raises, and
+    accepts only when nothing that is signed changed."""
+    credential = signed(issuer)
+    target = credential
+    for step in path:
+        target = target[step]
+    before = copy.deepcopy(target[key]) if key in target else _MISSING
+    target[key] = value
+    verdict = verify(credential, trusted=frozenset({issuer.did}), resolver=FileResolver(published), now=NOW)
+    if verdict.valid:
+        # Only a change that leaves the signed dataset as it was may still verify: the same value written
+        # back, or a new member with no value at all (null / empty list: JSON-LD ignores it, so does every
+        # reader of the JSON).
+        assert before == value or (before is _MISSING and _empty(value)), (path, key, value)
+    else:
+        assert verdict.reasons
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, list) and all(_empty(v) for v in value))
+
+
+_MISSING = object()
