@@ -287,7 +287,8 @@ def pull_and_load(url: str, conn_id: str, milestones: Iterable[int] = ()) -> dic
         opened.append(TimedIterable(open_sync(watermark), milestones))
         return opened[-1]
 
-    reset_peak_rss()  # seeding is not the pipeline: its peak starts here
+    reset_peak_rss()  # seeding is not the pipeline: its peak starts here, from what the process holds now
+    figures["rss_mib_at_pull_start"] = current_peak_rss_mib()
     started = time.perf_counter()
     with timed_calls(pull_module, "normalise_statement") as normalising:
         staged = flow.extract_and_stage(url, tenant_id=PULL_TENANT, open_statements=open_statements,

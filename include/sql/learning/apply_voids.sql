@@ -5,4 +5,3 @@ FROM core.voided_statements AS v
 WHERE v.tenant_id = %(tenant_id)s AND k.tenant_id = v.tenant_id
   AND k.source = v.source AND k.source_id = v.voided_source_id
   AND NOT k.voided
-RETURNING k.source_id

@@ -1,5 +1,7 @@
 -- Completions for people not (yet) in core.workers are held, not dropped; a held
--- one seen again counts another attempt. A batch row is held as its staged record.
+-- one seen again counts another attempt. A batch row is held as its staged record. Returns how
+-- many were held for the first time.
+WITH held AS (
 INSERT INTO core.held_completions (tenant_id, source, source_id, actor_key, reason, record)
 SELECT %(tenant_id)s, r.source, r.source_id, r.actor_key,
        'no worker matches ' || split_part(r.actor_key, ':', 1) || ' actor',
@@ -13,3 +15,5 @@ ON CONFLICT (tenant_id, source, source_id) DO UPDATE
 SET attempts = core.held_completions.attempts + 1
 WHERE core.held_completions.released_at IS NULL
 RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted) FROM held

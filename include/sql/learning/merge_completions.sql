@@ -2,7 +2,8 @@
 -- changes nothing; an LMS REST enrollment may change (retake), so a newer version wins.
 -- A completion whose voiding statement arrived first is stored voided. A statement keeps the
 -- content hash of the version stored, so a re-sent id with other content is recognised
--- (conflicting_duplicates.sql); candidates.sql hashed it.
+-- (conflicting_duplicates.sql); candidates.sql hashed it. No RETURNING: the row count is the
+-- figure, and a million returned ids would only fill the worker's memory.
 INSERT INTO core.completions (
     tenant_id, source, source_id, employee_id, course_code, verb, success, score, completed_at,
     voided, voided_at, voided_by, registration, stored_at, batch_id, mapping_version, content_hash
@@ -21,4 +22,3 @@ SET verb = excluded.verb, success = excluded.success, score = excluded.score,
     batch_id = excluded.batch_id, loaded_at = now()
 WHERE core.completions.source = 'lms_rest'
   AND excluded.stored_at > core.completions.stored_at
-RETURNING source_id

@@ -5,4 +5,3 @@ FROM resolved_candidates AS r
 WHERE r.employee_id IS NOT NULL
   AND h.tenant_id = %(tenant_id)s AND h.source = r.source AND h.source_id = r.source_id
   AND h.released_at IS NULL
-RETURNING h.source_id

@@ -25,4 +25,3 @@ FROM touched AS v
 WHERE t.tenant_id = %(tenant_id)s AND t.source = 'lms_rest' AND NOT t.voided
   AND lower(t.registration) = v.registration
   AND t.employee_id = v.employee_id AND t.course_code = v.course_code
-RETURNING t.source_id

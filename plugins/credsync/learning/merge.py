@@ -62,7 +62,7 @@ def merge_completions(
         cur.execute(sql_text("learning/release_held.sql"), params)
         released = cur.rowcount
         cur.execute(sql_text("learning/hold_unresolved.sql"), params)
-        held = sum(1 for (is_new,) in cur.fetchall() if is_new)
+        held = cur.fetchone()[0]
         cur.execute(sql_text("learning/apply_voids.sql"), params)
         voided = cur.rowcount
         # A void reaches the LMS REST copy of the voided enrollment too (a credential may rest on it).
