@@ -18,7 +18,7 @@ import requests
 from credsync.hooks.hris import HrisHook
 from credsync.hooks.scim import ScimClient, ScimHook
 from credsync.ingest.gate import gate_batch
-from credsync.people import brake, budget, flow
+from credsync.people import brake, budget, flow, guard_steps
 from credsync.people.provision import provision_tenant
 from credsync.people.quality import load_thresholds, worker_gate
 from credsync.warehouse import connect
@@ -214,6 +214,12 @@ def test_failing_target_is_quarantined_while_another_tenant_provisions_and_relea
     assert tripped["writes"] < 60, "the run should stop soon after the minimum sample"
     healthy = provision(env)  # acme, same SCIM server, same run window
     assert healthy["state"] == "provisioned" and healthy["failed"] == 0 and healthy["create"] >= 40
+    # The run's guard_states alerts (fails) for the tenant it quarantined, and names only that one.
+    with pytest.raises(guard_steps.NewQuarantine, match=r"quarantined in this run for globex \(") as alert:
+        guard_steps.guard_states(env.warehouse_url, ["acme", "globex"], "test")
+    assert "acme" not in str(alert.value)
+    later = guard_steps.guard_states(env.warehouse_url, ["acme", "globex"], "a later run")
+    assert later["globex"]["state"] == "quarantined" and later["acme"]["state"] == "provisioned"
     # Within the back-off: skipped without a single SCIM request.
     requests.delete(f"{env.scim_url}/admin/globex/stats", timeout=10)
     skipped = provision(env, globex, tenant="globex", now=NOW + timedelta(minutes=5))
