@@ -357,7 +357,8 @@ def _effective_workers(conn: psycopg.Connection, tenant_id: str, workers: list[W
         log.info("tenant %s: %d effective-dated change(s) held until their date (first: %s %s on %s)",
                  tenant_id, len(held), *held[0][:2], held[0][2])
     conn.execute(sql_text("people/close_held_changes.sql"),
-                 {"tenant_id": tenant_id, "still_held": [h[0] for h in held], "today": today})
+                 {"tenant_id": tenant_id, "looked_at": [w.employee_id for w in workers],
+                  "still_held": [h[0] for h in held]})
     conn.commit()
     return result, [h[0] for h in held]
 

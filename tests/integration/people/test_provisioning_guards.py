@@ -176,6 +176,12 @@ def test_termination_dated_next_week_waits_for_its_date_in_the_tenant_time_zone(
     assert lms_users(scim)[leaver]["active"] is True
     assert rows(env, "SELECT change, effective_date::text, applied_at IS NULL FROM core.held_changes"
                 " WHERE employee_id = %s", leaver) == [("termination", "2026-11-17", True)]
+    # A run over other workers only (an approval's check, an employee_ids run) leaves this hold open.
+    from credsync.people.provision import currently_inactive
+
+    with connect(env.warehouse_url) as conn:
+        assert currently_inactive(conn, env.tenant, [active[1]], now=NOW) == set()
+    assert rows(env, "SELECT applied_at IS NULL FROM core.held_changes WHERE employee_id = %s", leaver) == [(True,)]
     # The evening before, in UTC, it is still 16 November in Berlin: held.
     assert provision(env, now=datetime(2026, 11, 16, 22, 30, tzinfo=UTC))["held"] == 1
     assert lms_users(scim)[leaver]["active"] is True
