@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ class Tenant:
     identity_case: str = DEFAULT_CASE_POLICY
     # Regions the tenant's personal data may go to (credsync.governance.residency); None: unrestricted.
     allowed_regions: tuple[str, ...] | None = None
+    # Flows that need the worker's consent, and for which purpose (credsync.governance.consent).
+    consent: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def conn_id(self, role: str) -> str:
         return self.connections[role]
@@ -96,7 +99,27 @@ def _parse(path: Path, index: int, entry: object) -> Tenant:
         connections={role: str(connections[role]) for role in CONNECTION_ROLES},
         identity_case=_identity_case(f"{where} ({tenant_id})", entry.get("identity")),
         allowed_regions=_allowed_regions(f"{where} ({tenant_id})", entry.get("residency")),
+        consent=_consent(f"{where} ({tenant_id})", entry.get("consent")),
     )
+
+
+CONSENT_FLOWS = ("registry_push",)
+
+
+def _consent(where: str, consent: object) -> dict[str, str]:
+    """``consent: {registry_push: registry_sharing}``: flow -> the purpose it needs consent for."""
+    if consent is None:
+        return {}
+    if not isinstance(consent, dict) or not consent:
+        raise TenantConfigError(f"{where}: field 'consent' must map flows to purposes, e.g. "
+                                "{registry_push: registry_sharing}")
+    unknown = sorted(set(consent) - set(CONSENT_FLOWS))
+    if unknown:
+        raise TenantConfigError(f"{where}: field 'consent' names unknown flow(s) {', '.join(unknown)} "
+                                f"(known: {', '.join(CONSENT_FLOWS)})")
+    if not all(isinstance(p, str) and re.match(r"^[a-z][a-z0-9_]{1,63}$", p) for p in consent.values()):
+        raise TenantConfigError(f"{where}: field 'consent' purposes must be lowercase identifiers")
+    return {str(k): str(v) for k, v in consent.items()}
 
 
 def _allowed_regions(where: str, residency: object) -> tuple[str, ...] | None:

@@ -6,4 +6,9 @@ SELECT c.tenant_id, c.credential_id, c.version, 'issue',
 FROM core.credentials c
 WHERE c.tenant_id = %(tenant_id)s
   AND c.status = 'active'
+  -- A tenant whose push needs consent (credsync.governance.consent): only workers who gave it.
+  AND (%(purpose)s::text IS NULL OR EXISTS (
+        SELECT 1 FROM core.consent_current k
+        WHERE k.tenant_id = c.tenant_id AND k.employee_id = c.employee_id
+          AND k.purpose = %(purpose)s::text AND k.action = 'grant'))
 ON CONFLICT DO NOTHING

@@ -5,7 +5,8 @@ SELECT r.idempotency_key,
        r.attempts,
        i.state        AS issue_state,
        i.registry_id,
-       coalesce(c.status_reason, 'credential ' || c.status) AS reason
+       CASE WHEN c.status = 'active' THEN 'consent withdrawn'
+            ELSE coalesce(c.status_reason, 'credential ' || c.status) END AS reason
 FROM core.registry_submissions r
 JOIN core.credentials c ON c.credential_id = r.credential_id
 LEFT JOIN core.registry_submissions i

@@ -42,12 +42,27 @@ class AttemptRow:
 
 
 def enqueue(conn: psycopg.Connection, tenant_id: str, operations: Sequence[str] = ("issue", "revoke")) -> int:
-    """Create submissions for credentials not yet submitted (and revokes for inactive ones)."""
+    """Create submissions for credentials not yet submitted (and revokes for inactive ones).
+
+    For a tenant whose push needs consent (credsync.governance.consent): issues only for workers who
+    gave it, unsent issues of workers who have not (now) withheld, and revokes for what the registry
+    holds of workers who withdrew it.
+    """
+    from credsync.governance.consent import consent_purpose
+
+    params = {"tenant_id": tenant_id, "purpose": consent_purpose(tenant_id, "registry_push")}
     created = 0
+    if params["purpose"] is not None:
+        withheld = conn.execute(sql_text("delivery/withhold_without_consent.sql"), params).fetchall()
+        if withheld:
+            append_events(conn, tenant_id=tenant_id, events=[
+                AuditEvent("registry_issue_withheld", "registry_submission", key,
+                           {"employee_id": employee_id, "reason": "no consent for " + params["purpose"]})
+                for key, employee_id in withheld])
     if "issue" in operations:
-        created += conn.execute(sql_text("delivery/enqueue_issues.sql"), {"tenant_id": tenant_id}).rowcount
+        created += conn.execute(sql_text("delivery/enqueue_issues.sql"), params).rowcount
     if "revoke" in operations:
-        created += conn.execute(sql_text("delivery/enqueue_revokes.sql"), {"tenant_id": tenant_id}).rowcount
+        created += conn.execute(sql_text("delivery/enqueue_revokes.sql"), params).rowcount
     return created
 
 

@@ -1,4 +1,9 @@
-"""``python -m credsync.governance dataflow``: the data-flow report (markdown) from the mappings and Connections."""
+"""``python -m credsync.governance``: the data-flow report, and consent grants and withdrawals.
+
+- ``dataflow``: which fields leave to which system in which region, per tenant (markdown).
+- ``consent grant|withdraw --tenant T --employee E --purpose P --source S [--reason R]``: one ledger
+  event (a withdrawal needs a reason); the next ``registry_push`` run acts on it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m credsync.governance")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dataflow", help="which fields leave to which system in which region, per tenant")
-    parser.parse_args(argv)
+    consent = sub.add_parser("consent", help="record a consent grant or withdrawal")
+    consent.add_argument("action", choices=("grant", "withdraw"))
+    consent.add_argument("--tenant", required=True)
+    consent.add_argument("--employee", required=True)
+    consent.add_argument("--purpose", required=True)
+    consent.add_argument("--source", required=True, help="where the decision was captured (hris, form, ticket)")
+    consent.add_argument("--reason")
+    consent.add_argument("--warehouse-url", help="libpq URL (default: Connection credsync_warehouse)")
+    args = parser.parse_args(argv)
+    if args.command == "dataflow":
+        return _dataflow()
+    return _consent(args)
+
+
+def _dataflow() -> int:
     from credsync.governance.dataflow import connection_region, flows, markdown
 
     report = flows(connection_region)
@@ -17,6 +36,25 @@ def main(argv: list[str] | None = None) -> int:
     refused = [f for f in report if not f.allowed]
     if refused:
         print(f"\n{len(refused)} flow(s) the tenants' residency policies refuse: those systems get nothing.")
+    return 0
+
+
+def _consent(args: argparse.Namespace) -> int:
+    from credsync.governance.consent import record
+    from credsync.tenants import get_tenant
+    from credsync.warehouse import connect, url_from_connection
+
+    get_tenant(args.tenant)  # a typo in the tenant id fails here, naming the enabled tenants
+    try:
+        with connect(args.warehouse_url or url_from_connection()) as conn:
+            event_id = record(conn, tenant_id=args.tenant, employee_id=args.employee, purpose=args.purpose,
+                              action=args.action, source=args.source, reason=args.reason)
+            conn.commit()
+    except ValueError as exc:
+        print(f"ERROR: {exc}")
+        return 2
+    print(f"consent {args.action} recorded for {args.tenant}/{args.employee} ({args.purpose}), event {event_id}; "
+          "the next registry_push run acts on it")
     return 0
 
 
