@@ -56,6 +56,7 @@ class OnCall:
     drift: Drift
     seconds: dict[str, float] = field(default_factory=dict)
     backfill_runs: list[dict] = field(default_factory=list)
+    full_export_run: str = ""  # the README's full re-export, run once unpaused
 
     def sql(self, query: str, params: tuple = ()) -> list[tuple]:
         with connect(self.demo.warehouse_url, autocommit=True) as conn:
@@ -175,6 +176,7 @@ def test_a_run_of_a_paused_dag_stays_queued_until_the_readme_unpause(oncall: OnC
     assert not _paused(airflow, "hris_delta_export")
     run = airflow.wait_run("hris_delta_export", run_id, timeout=420)
     assert run["state"] == "success", airflow.task_instances("hris_delta_export", run_id)
+    oncall.full_export_run = run_id
     assert _full_exports(oncall) == full_before + 2  # one more full export per tenant, merged
 
 
@@ -287,8 +289,8 @@ def test_the_runbook_lists_the_backfill_through_the_rest_api(oncall: OnCall) -> 
 @pytest.mark.runbook("readme:rerun-one-tenants-mapped-task")
 def test_the_readme_curl_clears_one_tenants_mapped_task_only(oncall: OnCall) -> None:
     airflow = oncall.airflow
-    [run] = [r for r in airflow.runs("hris_delta_export") if r["run_type"] == "manual"]
-    run_id = run["dag_run_id"]
+    run_id = oncall.full_export_run
+    assert run_id, "the paused-DAG test runs the full export first"
 
     def merges() -> dict[int, int]:
         return {t["map_index"]: t["try_number"] for t in airflow.task_instances("hris_delta_export", run_id)
