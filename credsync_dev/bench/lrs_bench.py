@@ -8,9 +8,12 @@ in one run:
 - raw: the LRS's own read speed, paging the statements with plain ``requests``
   GETs that follow ``more`` and only decode JSON (the baseline);
 - client: the pipeline's client (``LrsHook.pull_statements``) alone, as a share of raw;
-- stage / gate / merge: the functions ``dags/lms_completion_pull.py`` calls
-  (``stage_pull`` with the client, ``gate_batch``, ``merge_completions``), with
-  the stage split into time waiting for the client, normalising and COPY;
+- stage / gate / merge: what ``dags/lms_completion_pull.py``'s tasks call
+  (``open_statement_sync`` with the client, then ``credsync.learning.flow``'s
+  ``extract_and_stage``, ``gate`` and ``merge``), with the stage split into time
+  waiting for the statement sync, normalising and COPY + SQL, the whole against
+  the raw read (``pipeline_share_of_raw``; issue 13's goal is 0.5) and the
+  process's peak RSS noted as the pull goes and after each stage;
 - issue: ``issue_credentials`` for ``--eligible`` completions that each earn
   one credential (another tenant of the same database), with signing and the
   audit-chain appends reported separately.
@@ -20,6 +23,7 @@ The warehouse database is created on the server ``ensure_server()`` gives
 
     python -m credsync_dev.bench.lrs_bench                                   # 1,000,000 statements, 100,000 eligible
     python -m credsync_dev.bench.lrs_bench --statements 20000 --eligible 2000
+    python -m credsync_dev.bench.lrs_bench --eligible 0                      # the pull alone (issue 13)
 """
 
 from __future__ import annotations
