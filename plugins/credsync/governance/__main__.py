@@ -1,6 +1,5 @@
-"""``python -m credsync.governance``: the data-flow report, and consent grants and withdrawals.
+"""``python -m credsync.governance``: consent grants and withdrawals (data-flow report: credsync.dataflow).
 
-- ``dataflow``: which fields leave to which system in which region, per tenant (markdown).
 - ``consent grant|withdraw --tenant T --employee E --purpose P --source S [--reason R]``: one ledger
   event (a withdrawal needs a reason); the next ``registry_push`` run acts on it.
 """
@@ -13,7 +12,6 @@ import argparse
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m credsync.governance")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dataflow", help="which fields leave to which system in which region, per tenant")
     consent = sub.add_parser("consent", help="record a consent grant or withdrawal")
     consent.add_argument("action", choices=("grant", "withdraw"))
     consent.add_argument("--tenant", required=True)
@@ -23,20 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     consent.add_argument("--reason")
     consent.add_argument("--warehouse-url", help="libpq URL (default: Connection credsync_warehouse)")
     args = parser.parse_args(argv)
-    if args.command == "dataflow":
-        return _dataflow()
     return _consent(args)
-
-
-def _dataflow() -> int:
-    from credsync.governance.dataflow import connection_region, flows, markdown
-
-    report = flows(connection_region)
-    print(markdown(report))
-    refused = [f for f in report if not f.allowed]
-    if refused:
-        print(f"\n{len(refused)} flow(s) the tenants' residency policies refuse: those systems get nothing.")
-    return 0
 
 
 def _consent(args: argparse.Namespace) -> int:

@@ -18,8 +18,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import credsync.tenants
+from credsync.dataflow import flows, markdown, scim_fields
 from credsync.delivery.payload import registry_mapping
-from credsync.governance.dataflow import flows, markdown, scim_fields
 from credsync.governance.residency import ResidencyViolation
 from credsync.hooks.registry import RegistryHook
 from credsync.hooks.scim import ScimHook

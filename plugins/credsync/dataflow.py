@@ -3,7 +3,10 @@
 Generated, not written: registry fields from the registry mappings (push and pull), LMS account
 fields from the SCIM User credsync builds (``credsync.people.provision.desired_user``), HRIS
 write-back fields from the write-back payload; regions from each Connection's extra ``region``;
-``allowed`` from the tenant's residency policy. ``python -m credsync.governance dataflow``.
+``allowed`` from the tenant's residency policy. ``python -m credsync.dataflow`` prints it.
+
+A top-level module, above the parts it reads (delivery, people, registry_pull): governance, which
+the HTTP layer and the push import, must not import them back.
 """
 
 from __future__ import annotations
@@ -104,3 +107,16 @@ def _leaves(value: Any, prefix: str = "") -> Iterator[str]:
             yield from _leaves(item, prefix)
     else:
         yield prefix.rstrip(".")
+
+
+def main() -> int:
+    report = flows(connection_region)
+    print(markdown(report))
+    refused = [f for f in report if not f.allowed]
+    if refused:
+        print(f"\n{len(refused)} flow(s) the tenants' residency policies refuse: those systems get nothing.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
