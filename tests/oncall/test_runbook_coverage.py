@@ -39,6 +39,17 @@ ELSEWHERE = {
     "runbook:a-registry-that-refuses-writes-dead-letters-registry_rejected_status-registry_push":
         "tests/e2e/test_demo.py",
     "readme:dashboards": "tests/browser/test_dashboards.py",
+    "runbook:provisioning-guards-a-braked-run-a-quarantined-scim-target-a-held-change-scim_provisioning":
+        "tests/integration/people/test_provisioning_guards.py",
+    "runbook:group-push-scim_provisioning-task-push_groups-idp-claims-compare_groups":
+        "tests/integration/people/test_group_push.py",
+    "runbook:registry-pull-endpoint-refuses-a-registry-credsync-registry-401--403--429":
+        "tests/integration/registry_pull/test_pull_endpoint.py",
+    "runbook:credential-definitions-registry-credential_definitions-task-publish_definitions":
+        "tests/integration/definitions/test_publish_definitions.py",
+    "runbook:residency-residencyviolation-audit-residency_refused": "tests/integration/governance/test_residency.py",
+    "runbook:consent-withdrawn-or-missing-registry_push-audit-consent_withdraw-registry_issue_withheld":
+        "tests/integration/delivery/test_consent.py",
 }
 # README steps outside *On call* that the real-Airflow tests run as well.
 README_EXTRA = {"readme:make-airflow-dags-start-paused", "readme:deploying-check-and-unpause"}
