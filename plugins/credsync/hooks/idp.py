@@ -22,24 +22,16 @@ import requests
 from requests.auth import AuthBase
 
 from credsync.hooks.base import CredsyncHttpHook
-from credsync.hooks.transport import HttpClient
+from credsync.hooks.transport import HttpClient, TokenAuth
 
 PAGE_SIZE = 200
 ACCEPT = "application/json"
 
 
-class SswsAuth(AuthBase):
+class SswsAuth(TokenAuth):
     """Okta's API token scheme (``Authorization: SSWS <token>``); the token never shows in repr or logs."""
 
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"SSWS {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "SswsAuth(***)"
+    scheme = "SSWS"
 
 
 def next_link(headers: Any) -> str | None:
