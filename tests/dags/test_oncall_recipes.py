@@ -67,8 +67,9 @@ def readme_command(prefix: str) -> list[str]:
 
 
 def test_readme_backfill_runs_one_reconciliation_at_a_time() -> None:
-    """A backfill's own max_active_runs (10 by default) overrides the DAG's: overlapping runs replace
-    each other's snapshots (SnapshotMissing). The README command must set it to 1."""
+    """A backfill's own max_active_runs (10 by default) overrides the DAG's. Overlapping runs are
+    correct (each keeps its snapshots, tests/integration/recon), but the README runs one at a time so
+    findings come in date order: its command must set it to 1."""
     from airflow.cli import cli_parser
 
     argv = readme_command("airflow backfill create --dag-id reconciliation")

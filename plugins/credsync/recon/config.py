@@ -45,6 +45,9 @@ class ReconConfig:
     report_dir: str | None
     findings: dict[str, FindingPolicy]
     work_mem: str = "256MB"
+    # How long a replaced snapshot stays in staging: runs that overlap (a backfill, a late rerun)
+    # each compare against the snapshots they loaded, not the newest one.
+    snapshot_retention_minutes: int = 360
 
     @property
     def safe_fix_types(self) -> frozenset[str]:
@@ -75,6 +78,7 @@ def load_recon_config(path: Path = RECON_FILE) -> ReconConfig:
         report_dir=report_dir,
         findings=_findings(path, _mapping(path, raw, "findings")),
         work_mem=_memory(path, raw, "work_mem", "256MB"),
+        snapshot_retention_minutes=_positive_int(path, raw, "snapshot_retention_minutes", 360),
     )
 
 

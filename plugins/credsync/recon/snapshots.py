@@ -153,6 +153,12 @@ def _require_unique_keys(cur: psycopg.Cursor, source: str, table: str, snapshot_
             "and the previous snapshot stays; the source system's listing needs fixing (or a paging bug).")
 
 
+def _retention_minutes() -> int:
+    from credsync.recon.config import load_recon_config
+
+    return load_recon_config().snapshot_retention_minutes
+
+
 def _names(record: type) -> list[str]:
     return [f.name for f in fields(record)]
 
@@ -173,9 +179,12 @@ def _load(
                 write((*lead, *row))
                 count += 1
         _require_unique_keys(cur, source, table, snapshot_id, count)
+        # Older snapshots go once they are past the retention: a run that overlaps this one (a
+        # backfill, a rerun) still compares against the snapshot it loaded itself.
         old = [r[0] for r in cur.execute(
-            "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s",
-            (tenant_id, source),
+            "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s"
+            " AND loaded_at < now() - make_interval(mins => %s)",
+            (tenant_id, source, _retention_minutes()),
         )]
         if old:
             cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ANY(%s)", (old,))

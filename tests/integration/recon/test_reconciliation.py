@@ -195,13 +195,26 @@ def test_an_auto_fix_that_does_not_land_is_escalated_to_its_owner(conn, tenant):
     assert (action, times_seen) == ("flagged", 3)
 
 
-def test_a_replaced_snapshot_is_refused_rather_than_compared_as_empty(conn, tenant):
+def test_overlapping_runs_each_compare_against_their_own_snapshots(conn, tenant):
+    """A backfill's runs overlap: the second run's snapshot loads do not pull the first run's away."""
+    first = load_snapshots(conn, tenant)
+    second = load_snapshots(conn, tenant)
+    assert first.registry != second.registry
+    earlier = run(conn, tenant, first, AS_OF)
+    later = run(conn, tenant, second, AS_OF)
+    assert earlier.by_type == later.by_type == {}
+
+
+def test_a_snapshot_past_its_retention_is_refused_rather_than_compared_as_empty(conn, tenant):
     from credsync.recon.compare import SnapshotMissing
+    from credsync.recon.config import load_recon_config
     from credsync.recon.snapshots import load_registry_certificates
 
     stale = load_snapshots(conn, tenant)
-    # A rerun of the registry snapshot task replaced (and deleted) the snapshot the
-    # compare task was about to use.
+    # The compare task runs long after its snapshots (a retry hours later): a newer load of the
+    # registry has replaced and deleted the snapshot, which is past include/recon.yaml's retention.
+    conn.execute("UPDATE staging.recon_snapshots SET loaded_at = loaded_at - make_interval(mins => %s)"
+                 " WHERE snapshot_id = %s", (load_recon_config().snapshot_retention_minutes + 1, stale.registry))
     load_registry_certificates(conn, tenant, synthetic.registry_certificates(conn, tenant))
 
     with pytest.raises(SnapshotMissing, match=rf"registry {stale.registry}.*rerun the snapshot tasks"):
