@@ -94,7 +94,7 @@ def test_demo_runs_every_dag_survives_a_bad_day_and_a_second_run_duplicates_noth
     assert totals["findings_open"] == 0, "a clean demo run reports zero findings"
     for stage in first["stages"]:
         assert stage["records_in"] == stage["loaded"] + stage["quarantined"] + stage["dead_lettered"], stage
-    assert {s["source"] for s in first["stages"]} == {"hris", "lms"}
+    assert {s["source"] for s in first["stages"]} == {"hris", "lms", "idp"}  # idp: the Group Push claims
     assert "How to read it:" in printed and "psql -h " in printed
 
     # The bad day: every DAG ended as expected (only the refused export failed) ...
