@@ -100,8 +100,11 @@ def create_app(*, settings: Callable[[], PullSettings] | None = None,
                            {"Retry-After": str(wait)})
         if tenant not in grant.tenants:
             if tenant in _configured_tenants():  # a made-up tenant id gets no audit chain of its own
-                _audit(get_url(), tenant, "registry_pull_refused", "tenant", tenant,
-                       {"client_id": client.client_id, "path": request.url.path})
+                from credsync.warehouse import connect
+
+                with connect(get_url()) as conn:
+                    _audit(conn, tenant, "registry_pull_refused", "tenant", tenant,
+                           {"client_id": client.client_id, "path": request.url.path})
             log.warning("registry pull: client %r refused tenant %r", client.client_id, tenant)
             # One answer for "no such tenant" and "not yours": a client learns nothing about other tenants.
             raise _Refusal(403, "Forbidden", f"client {client.client_id!r} may not read tenant {tenant!r}")
@@ -113,15 +116,12 @@ def create_app(*, settings: Callable[[], PullSettings] | None = None,
         _, client = grant_for(request, tenant)
         from credsync.warehouse import connect
 
-        url = get_url()
-        with connect(url) as conn:
+        with connect(get_url()) as conn:
             try:
                 page = records.learners_page(conn, tenant, cursor=cursor, limit=limit)
             except records.BadCursor as exc:
                 raise _Refusal(400, "Bad Request", str(exc)) from None
-        _audit(url, tenant, "registry_pull", "learners_page", cursor or "first",
-               {"client_id": client.client_id, "learners": len(page.learners), "credentials": page.credentials,
-                "withheld": page.withheld})
+            _audit(conn, tenant, "registry_pull", "learners_page", cursor or "first", _read(client, page))
         headers = {"Cache-Control": "no-store"}
         if page.next_cursor:
             headers["Link"] = f'<{request.url.path}?limit={limit}&cursor={page.next_cursor}>; rel="next"'
@@ -133,12 +133,9 @@ def create_app(*, settings: Callable[[], PullSettings] | None = None,
         _, client = grant_for(request, tenant)
         from credsync.warehouse import connect
 
-        url = get_url()
-        with connect(url) as conn:
+        with connect(get_url()) as conn:
             page = records.learner_records(conn, tenant, [learner_id])
-        _audit(url, tenant, "registry_pull", "learner", learner_id,
-               {"client_id": client.client_id, "learners": len(page.learners), "credentials": page.credentials,
-                "withheld": page.withheld})
+            _audit(conn, tenant, "registry_pull", "learner", learner_id, _read(client, page))
         if not page.learners:
             raise _Refusal(404, "Not Found", f"tenant {tenant!r} has no credentials for learner {learner_id!r}")
         return JSONResponse({"tenant_id": tenant, **page.learners[0], "withheld": page.withheld},
@@ -163,14 +160,20 @@ def _oauth_error(status: int, error: str, description: str, headers: dict[str, s
                         headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def _audit(url: str, tenant: str, event_type: str, entity_type: str, entity_key: str, detail: dict[str, Any]) -> None:
-    from credsync.audit.chain import append_event
-    from credsync.warehouse import connect
+def _read(client: PullClient, page: records.LearnerPage) -> dict[str, Any]:
+    """What the audit chain records of one read: who, and how much left."""
+    return {"client_id": client.client_id, "learners": len(page.learners), "credentials": page.credentials,
+            "withheld": page.withheld}
 
-    with connect(url) as conn:
-        append_event(conn, tenant_id=tenant, event_type=event_type, entity_type=entity_type,
-                     entity_key=entity_key, detail=detail)
-        conn.commit()
+
+def _audit(conn: Any, tenant: str, event_type: str, entity_type: str, entity_key: str,
+           detail: dict[str, Any]) -> None:
+    """Append one event to the tenant's chain on ``conn`` (the request's own connection) and commit."""
+    from credsync.audit.chain import append_event
+
+    append_event(conn, tenant_id=tenant, event_type=event_type, entity_type=entity_type,
+                 entity_key=entity_key, detail=detail)
+    conn.commit()
 
 
 def _configured_tenants() -> set[str]:
