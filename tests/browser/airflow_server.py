@@ -23,28 +23,19 @@ from pathlib import Path
 import requests
 
 from credsync_dev.localenv.standalone import stop_process_group
+from tests.realairflow.api import AirflowApi
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 240
 
 
 @dataclass(frozen=True)
-class AirflowServer:
+class AirflowServer(AirflowApi):
     url: str
     username: str
     password: str
     home: Path
     env: dict[str, str]
-
-    def token(self) -> str:
-        response = requests.post(f"{self.url}/auth/token", json={"username": self.username,
-                                                                  "password": self.password}, timeout=30)
-        response.raise_for_status()
-        return response.json()["access_token"]
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
 
 
 def free_port() -> int:

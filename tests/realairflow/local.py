@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import requests
-
 from tests.distributed.cluster import Process, _check, _http_ok, _start, _stop, _wait_for, free_port, sqlalchemy_url
+from tests.realairflow.api import AirflowApi
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -31,7 +30,7 @@ FINISHED = {"success", "failed"}
 
 
 @dataclass
-class RealAirflow:
+class RealAirflow(AirflowApi):
     """The running components, how to reach them, and the environment every ``airflow`` command needs."""
 
     url: str
@@ -40,16 +39,6 @@ class RealAirflow:
     home: Path
     env: dict[str, str] = field(repr=False)
     components: dict[str, Process] = field(default_factory=dict, repr=False)
-
-    def token(self) -> str:
-        response = requests.post(f"{self.url}/auth/token", json={"username": self.username,
-                                                                  "password": self.password}, timeout=30)
-        response.raise_for_status()
-        return response.json()["access_token"]
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
-        return requests.request(method, f"{self.url}{path}", headers=headers, timeout=60, **kwargs)
 
     def shell(self, command: str, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run a documented shell command as a person would, from the checkout, with this Airflow's settings.
