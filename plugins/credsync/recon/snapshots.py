@@ -1,13 +1,15 @@
 """Outside systems' listings, copied into staging snapshot tables (COPY).
 
-Each load registers a snapshot id in ``staging.recon_snapshots``; older
-snapshots of the same tenant and source are deleted in the same transaction, so
-staging holds one snapshot per tenant and source and a failed load leaves the
-previous one intact.
+Each load registers a snapshot id in ``staging.recon_snapshots``. Every snapshot is a partition
+of its table of its own (migration 0026): the load fills a standalone unlogged table, checks it and
+ATTACHes it, which locks the parent only against other DDL, so other tenants' comparisons keep
+reading; a failed load leaves nothing behind and the previous snapshot intact. Snapshots past the
+retention are dropped as whole partitions, not deleted row by row, so staging does not bloat.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -17,6 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import psycopg
+
+log = logging.getLogger(__name__)
 
 
 class LmsUser(NamedTuple):
@@ -166,33 +170,79 @@ def _names(record: type) -> list[str]:
 def _load(
     conn: psycopg.Connection, tenant_id: str, source: str, columns: list[str], rows: Iterable[tuple]
 ) -> uuid.UUID:
+    from psycopg import sql
+
     table = _TABLES[source]
     snapshot_id = uuid.uuid4()
-    column_list = ", ".join(["snapshot_id", "tenant_id", *columns])
+    parent = sql.Identifier("staging", table.split(".", 1)[1])
+    part = _partition(table, snapshot_id)
+    column_list = sql.SQL(", ").join(map(sql.Identifier, ["snapshot_id", "tenant_id", *columns]))
     count = 0
     # The records are tuples in column order; the two leading constants are dumped once, as text.
     lead = (str(snapshot_id), tenant_id)
     with conn.transaction(), conn.cursor() as cur:
-        with cur.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+        cur.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+                    .format(part, parent))
+        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(part, column_list)) as copy:
             write = copy.write_row
             for row in rows:
                 write((*lead, *row))
                 count += 1
-        _require_unique_keys(cur, source, table, snapshot_id, count)
-        # Older snapshots go once they are past the retention: a run that overlaps this one (a
-        # backfill, a rerun) still compares against the snapshot it loaded itself.
-        old = [r[0] for r in cur.execute(
-            "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s"
-            " AND loaded_at < now() - make_interval(mins => %s)",
-            (tenant_id, source, _retention_minutes()),
-        )]
-        if old:
-            cur.execute(f"DELETE FROM {table} WHERE snapshot_id = ANY(%s)", (old,))
-            cur.execute("DELETE FROM staging.recon_snapshots WHERE snapshot_id = ANY(%s)", (old,))
+        _require_unique_keys(cur, source, part.as_string(cur), snapshot_id, count)
+        # The constraint proves the partition's bound, so ATTACH does not scan it again.
+        cur.execute(sql.SQL("ALTER TABLE {} ADD CHECK (snapshot_id = {})").format(part, sql.Literal(snapshot_id)))
+        cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})")
+                    .format(parent, part, sql.Literal(snapshot_id)))
         cur.execute(
             "INSERT INTO staging.recon_snapshots (snapshot_id, tenant_id, source, row_count) VALUES (%s, %s, %s, %s)",
             (snapshot_id, tenant_id, source, count),
         )
     # Fresh statistics, or the comparisons are planned for a few thousand rows instead of millions.
-    conn.execute(f"ANALYZE {table}")
+    conn.execute(sql.SQL("ANALYZE {}").format(part))
+    conn.commit()
+    _drop_expired(conn, tenant_id, source, table, keep=snapshot_id)
     return snapshot_id
+
+
+def _partition(table: str, snapshot_id: uuid.UUID):
+    from psycopg import sql
+
+    return sql.Identifier("staging", f"{table.split('.', 1)[1]}_{snapshot_id.hex}")
+
+
+def _drop_expired(conn: psycopg.Connection, tenant_id: str, source: str, table: str, *, keep: uuid.UUID) -> None:
+    """Drop the tenant's snapshots of ``source`` that are past the retention, a partition each.
+
+    Older snapshots go only once they are past the retention: a run that overlaps this one (a
+    backfill, a rerun) still compares against the snapshot it loaded itself. Dropping a partition
+    needs a short exclusive lock on the parent; a comparison holding it for longer than the lock
+    timeout keeps the old snapshot until the next load, rather than stalling every reader behind us.
+    """
+    from psycopg import errors, sql
+
+    old = [r[0] for r in conn.execute(
+        "SELECT snapshot_id FROM staging.recon_snapshots WHERE tenant_id = %s AND source = %s"
+        " AND snapshot_id <> %s AND loaded_at < now() - make_interval(mins => %s)",
+        (tenant_id, source, keep, _retention_minutes()),
+    )]
+    # Partitions no snapshot row names: left behind when a crash emptied the unlogged
+    # staging.recon_snapshots (a load attaches and registers in one transaction, so an unfinished
+    # load's partition is invisible here).
+    orphans = [r[0] for r in conn.execute(
+        "SELECT substring(c.relname from '([0-9a-f]{32})$')::uuid FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM staging.recon_snapshots s"
+        "                 WHERE s.snapshot_id = substring(c.relname from '([0-9a-f]{32})$')::uuid)",
+        (table,),
+    )]
+    conn.commit()
+    for snapshot_id in [*old, *orphans]:
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '2s'")
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_partition(table, snapshot_id)))
+                conn.execute("DELETE FROM staging.recon_snapshots WHERE snapshot_id = %s", (snapshot_id,))
+        except errors.LockNotAvailable:
+            log.info("snapshot %s of tenant %s (%s) is in use by a comparison; it is dropped by the next load",
+                     snapshot_id, tenant_id, source)
+            return
