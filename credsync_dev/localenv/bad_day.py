@@ -7,8 +7,8 @@ cause one case of each failure class credsync handles:
 - **poisoned record**: the LMS sends a statement with a NUL in it (an LRS takes
   it, it is valid JSON) beside a good one -> quarantined with rule and reason,
   the good one loads;
-- **mass termination**: the HRIS export marks a quarter of globex terminated
-  (webhooks off) -> the gate refuses globex's batch (``mass_termination``);
+- **mass termination**: the HRIS export marks most of globex terminated
+  (webhooks off, a broken feed) -> the gate refuses globex's batch (``mass_termination``);
 - **registry outage**: the registry refuses every certificate write (final
   4xx) -> the new credential's submission is dead-lettered;
 - **seeded drift**: an acme LMS account is switched inactive behind credsync's
@@ -37,14 +37,16 @@ if TYPE_CHECKING:
 
 POISON_TENANT = "acme"  # poisoned statement, registry dead letter, drifted LMS account
 MASS_TENANT = "globex"  # the mass termination
-TERMINATION_SHARE = 0.25  # the gate's limit is 20 % (include/quality/hris_workers.yaml)
+# The gate refuses a delta terminating more than 50 % (include/quality/hris_workers.yaml): a broken
+# feed. A smaller real wave (say 40 %) loads and stops at the provisioning brake instead.
+TERMINATION_SHARE = 0.6
 COURSE = "CPR-101"  # credential rule CPR-AED (include/mappings/credential_rules.csv), pass mark 80
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 WORKER_FIELDS = ("employee_id", "source_system", "name", "emails", "employment", "compensation")
 # Writes refused for the outage's duration, reads (listing, verification) still answered. A 4xx is
 # a final answer, so the push dead-letters instead of retrying into the next run.
 OUTAGE = {"error_rate": 1.0, "error_status": 422, "methods": ["POST"], "paths": ["/v1/certificates"]}
-PARK_NOTE = "INC-demo: HRIS export marked a quarter of globex terminated; HR confirms a bug"
+PARK_NOTE = "INC-demo: HRIS export marked most of globex terminated; HR confirms a bug"
 
 
 @dataclass
@@ -83,7 +85,7 @@ def run_bad_day(demo: DemoEnvironment, conn: Any) -> BadDay:
     say("\nbad day: the sandboxes misbehave (a poisoned LMS statement, a mass termination in the HRIS, "
         "a registry outage, an LMS account switched off behind credsync's back)")
     _poison_the_lms(demo, conn, day)
-    _terminate_a_quarter(demo, conn, day)
+    _mass_terminate(demo, conn, day)
     _drift_an_lms_account(demo, conn, day)
     _registry(demo, "PUT", OUTAGE)
 
@@ -209,7 +211,7 @@ def _lrs_inject(demo: DemoEnvironment, statements: list[dict[str, Any]]) -> None
     response.raise_for_status()
 
 
-def _terminate_a_quarter(demo: DemoEnvironment, conn: Any, day: BadDay) -> None:
+def _mass_terminate(demo: DemoEnvironment, conn: Any, day: BadDay) -> None:
     current = conn.execute(
         "SELECT employee_id, employment_status FROM core.workers WHERE tenant_id = %s "
         "AND employment_status IN ('active', 'leave') ORDER BY md5(employee_id || %s)",

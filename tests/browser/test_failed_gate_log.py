@@ -2,8 +2,8 @@
 
 The task instance is real (tests/browser/real_run.py): a scheduler ran ``hris_delta_export`` twice
 against the HRIS sandbox, and the second run's gate refused acme's batch because the HRIS marked
-a third of the workforce terminated. On-call opens the failed task from the run, reads the
-paragraph at the top of its log, and follows its Data Docs link to the failure.
+most of the workforce terminated (more than the gate's 50%: a broken feed). On-call opens the
+failed task from the run, reads the paragraph at the top of its log, and follows its Data Docs link to the failure.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_the_failed_gate_log_opens_with_the_verdict_paragraph(logged_in, airflow
     assert f"tenant={TENANT} batch={failed_gate.batch_id}: BLOCKED" in first
     assert "checks failed: mass_termination. Nothing reached core." in first
     assert (f"{terminated} of {current} current workers ({100 * terminated / current:.1f}%) would be terminated, "
-            "limit 20%") in first, first
+            "limit 50%") in first, first
     named = re.search(r"offending records, e\.g\. ([A-Z0-9, ]+)", first)
     assert named, first
     assert set(named.group(1).split(", ")) <= set(failed_gate.terminated)
@@ -99,7 +99,7 @@ def test_the_verdicts_data_docs_link_shows_the_failure(logged_in, airflow, faile
         rows = [icon.find_element(By.XPATH, "./ancestor::tr[1]") for icon in failed]
         text = " ".join(row.text for row in rows)
         # The mass-termination rule, failed, with its count of offending records.
-        assert "delta terminates at most 20% of the current workforce" in text, text
+        assert "delta terminates at most 50% of the current workforce" in text, text
         assert str(len(failed_gate.terminated)) in text.split(), text
         assert "/credsync-ui/data-docs/acme/validations/hris_workers/" in driver.current_url
         screenshot(driver, "failed_gate_data_docs")

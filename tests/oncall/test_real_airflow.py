@@ -350,12 +350,12 @@ def test_dlq_replay_triggered_with_its_form_defaults_is_a_dry_run(oncall: OnCall
 @pytest.mark.runbook("readme:read-a-gx-rejection", "runbook:a-rejected-hris-batch-hris_delta_export-task-gate")
 def test_a_mass_termination_is_refused_read_from_the_gate_log_and_parked_with_the_trigger_params(
         oncall: OnCall) -> None:
-    from credsync_dev.localenv.bad_day import MASS_TENANT, BadDay, _terminate_a_quarter
+    from credsync_dev.localenv.bad_day import MASS_TENANT, BadDay, _mass_terminate
 
     airflow, demo = oncall.airflow, oncall.demo
     day = BadDay(started_at=time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()))
     with connect(demo.warehouse_url, autocommit=True) as conn:
-        _terminate_a_quarter(demo, conn, day)
+        _mass_terminate(demo, conn, day)
     run_id = _triggered_run_id(airflow.shell("airflow dags trigger hris_delta_export").stdout)
     assert airflow.wait_run("hris_delta_export", run_id, timeout=420)["state"] == "failed"
     gates = {t["map_index"]: t for t in airflow.task_instances("hris_delta_export", run_id)

@@ -161,7 +161,8 @@ def test_bad_batches_are_blocked_and_core_is_unchanged(people_env) -> None:
 
     active = [w["employee_id"] for w in HrisHook(f"hris_{env.tenant}", env.tenant).export(None)
               if w["employment"]["status"] == "active"]
-    for employee_id in active[: int(len(active) * 0.6)]:
+    # More than the gate's 50% of the current workforce (active + on leave): a broken feed.
+    for employee_id in active[: int(len(active) * 0.8)]:
         env.hris_admin("POST", f"workers/{employee_id}/terminate", json={"webhook": False})
     with pytest.raises(BatchRejected, match="mass_termination"):
         export_once(env)
