@@ -5,12 +5,22 @@ canonical JSON has sorted keys, no whitespace and ``occurred_at`` in UTC with
 microseconds, so the hash can be recomputed from what Postgres stores. Appends
 for one tenant are serialised with a transaction-scoped advisory lock: two
 writers can never both build on the same chain head.
+
+Two row formats (``hash_version``), both verified:
+
+- 1 (rows written before migration 0020): the canonical JSON holds ``detail`` itself.
+- 2 (every append since): it holds ``detail_sha256`` = sha256(``detail_salt`` +
+  canonical JSON of ``detail``) instead, so a payload that has to go (retention,
+  erasure) can be replaced by a tombstone while the row hash stays checkable
+  (:mod:`credsync.audit.redact`). The salt is random per row and dropped with the
+  payload, so the digest left behind cannot be guessed back from a small payload.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +35,9 @@ GENESIS_HASH = "0" * 64
 # First key of the two-key advisory lock ("audt"); the second is hashtext(tenant_id).
 _LOCK_CLASS = 0x61756474
 _HASHED_FIELDS = ("tenant_id", "event_type", "entity_type", "entity_key", "detail", "occurred_at")
+HASH_VERSION = 2
+# The event that tombstoned other rows' payloads; written only by credsync.audit.redact.
+REDACTION_EVENT = "audit.payloads_redacted"
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,8 @@ class ChainBreak:
     """Something wrong with a tenant's chain: the first broken row, or a checkpoint it contradicts.
 
     ``kind`` is one of ``edited``, ``unlinked`` (a row deleted, inserted or reordered),
-    ``rechained``, ``tail cut``, ``truncated`` or ``checkpoint forged``; ``event_id`` is None
+    ``rechained``, ``tail cut``, ``truncated``, ``checkpoint forged`` or ``tombstone`` (a
+    payload removed without a matching redaction event); ``event_id`` is None
     when no row stands for the finding (an empty chain, a forged file).
     """
 
@@ -59,6 +73,8 @@ class ChainReport:
     checked: int = 0
     tenants: int = 0
     checkpoints: int = 0
+    # Rows whose payload a redaction event replaced by a tombstone (checked, not failures).
+    tombstoned: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
     # Not failures: what the run could not vouch for (events newer than the last checkpoint...).
     warnings: list[str] = field(default_factory=list)
@@ -77,23 +93,46 @@ def _format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def row_hash(prev_hash: str, *, tenant_id: str, event_type: str, entity_type: str, entity_key: str,
              detail: Mapping[str, Any], occurred_at: datetime) -> str:
-    """sha256 hex of ``prev_hash`` followed by the canonical JSON of the event fields."""
-    canonical = json.dumps(
-        {
-            "tenant_id": tenant_id,
-            "event_type": event_type,
-            "entity_type": entity_type,
-            "entity_key": entity_key,
-            "detail": _canonical_detail(detail),
-            "occurred_at": _format_time(occurred_at),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """Version 1: sha256 hex of ``prev_hash`` followed by the canonical JSON of the event fields."""
+    canonical = _canonical_json({
+        "tenant_id": tenant_id,
+        "event_type": event_type,
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "detail": _canonical_detail(detail),
+        "occurred_at": _format_time(occurred_at),
+    })
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def detail_digest(detail: Mapping[str, Any], salt: str) -> str:
+    """sha256 hex of ``salt`` followed by the canonical JSON of ``detail`` (version 2)."""
+    return hashlib.sha256((salt + _canonical_json(_canonical_detail(detail))).encode("utf-8")).hexdigest()
+
+
+def row_hash_v2(prev_hash: str, *, tenant_id: str, event_type: str, entity_type: str, entity_key: str,
+                detail_sha256: str, occurred_at: datetime) -> str:
+    """Version 2: as :func:`row_hash`, with the detail's salted digest in place of the detail."""
+    canonical = _canonical_json({
+        "v": 2,
+        "tenant_id": tenant_id,
+        "event_type": event_type,
+        "entity_type": entity_type,
+        "entity_key": entity_key,
+        "detail_sha256": detail_sha256,
+        "occurred_at": _format_time(occurred_at),
+    })
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
 
 
 def append_event(conn: psycopg.Connection, *, tenant_id: str, event_type: str, entity_type: str,
@@ -127,15 +166,18 @@ def append_events(conn: psycopg.Connection, *, tenant_id: str, events: Iterable[
         rows = []
         for event in batch:
             detail = _canonical_detail(event.detail)
-            digest = row_hash(prev, tenant_id=tenant_id, event_type=event.event_type,
-                              entity_type=event.entity_type, entity_key=event.entity_key,
-                              detail=detail, occurred_at=occurred_at)
+            salt = new_salt()
+            payload_digest = detail_digest(detail, salt)
+            digest = row_hash_v2(prev, tenant_id=tenant_id, event_type=event.event_type,
+                                 entity_type=event.entity_type, entity_key=event.entity_key,
+                                 detail_sha256=payload_digest, occurred_at=occurred_at)
             rows.append((tenant_id, event.event_type, event.entity_type, event.entity_key,
-                         Jsonb(detail), occurred_at, prev, digest))
+                         Jsonb(detail), occurred_at, prev, digest, HASH_VERSION, payload_digest, salt))
             prev = digest
         cur.executemany(
             "INSERT INTO audit.events (tenant_id, event_type, entity_type, entity_key, detail,"
-            " occurred_at, prev_hash, row_hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            " occurred_at, prev_hash, row_hash, hash_version, detail_digest, detail_salt)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             rows,
         )
     return len(rows)
@@ -147,7 +189,8 @@ def _tenant_rows(conn: psycopg.Connection, tenant_id: str) -> Iterator[tuple]:
         cur.itersize = 5000
         cur.execute(
             "SELECT event_id, tenant_id, event_type, entity_type, entity_key, detail, occurred_at,"
-            " prev_hash, row_hash FROM audit.events WHERE tenant_id = %s ORDER BY event_id",
+            " prev_hash, row_hash, hash_version, detail_digest, detail_salt, tombstoned_by"
+            " FROM audit.events WHERE tenant_id = %s ORDER BY event_id",
             (tenant_id,),
         )
         yield from cur
@@ -183,6 +226,53 @@ def verify_chain(conn: psycopg.Connection, tenant_id: str | None = None, *,
     return report
 
 
+def tombstone_target(event_id: int, stored_hash: str, *, event_type: str, entity_type: str, entity_key: str,
+                     occurred_at: datetime) -> str:
+    """How a redaction event names one row it tombstoned (hashed into its ``targets_sha256``).
+
+    The fields besides the detail are named too: a tombstoned version-1 row cannot be re-hashed,
+    so the redaction event (itself on the chain) is what keeps them from being edited.
+    """
+    return _canonical_json([event_id, stored_hash, event_type, entity_type, entity_key, _format_time(occurred_at)])
+
+
+def targets_digest(targets: Iterable[str]) -> str:
+    """sha256 hex over the targets of one redaction event, in event_id order."""
+    return hashlib.sha256("\n".join(targets).encode("utf-8")).hexdigest()
+
+
+def _content_ok(row: tuple) -> str | None:
+    """None when the row's stored hash matches its content, else why not."""
+    (_event_id, tid, event_type, entity_type, entity_key, detail, occurred_at, prev, stored, version,
+     digest, salt, tombstoned_by) = row
+    if tombstoned_by is not None and not (isinstance(detail, Mapping) and "tombstone" in detail):
+        return "the row is marked tombstoned but its detail is not a tombstone (the row was edited)"
+    if version == 1:
+        if tombstoned_by is not None:
+            return None  # its payload is gone: the redaction event vouches for the row (see tombstone_target)
+        ok = row_hash(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
+                      entity_key=entity_key, detail=detail, occurred_at=occurred_at) == stored
+        return None if ok else "row_hash does not match the row's content (the row was edited)"
+    if tombstoned_by is None and (salt is None or digest is None or detail_digest(detail, salt) != digest):
+        return ("row_hash does not match the row's content: its detail differs from the digest it was hashed"
+                " with (the row was edited)")
+    if tombstoned_by is not None and salt is not None:
+        return "a tombstoned row still carries its salt (the row was edited)"
+    ok = row_hash_v2(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type, entity_key=entity_key,
+                     detail_sha256=digest or "", occurred_at=occurred_at) == stored
+    return None if ok else "row_hash does not match the row's content (the row was edited)"
+
+
+def _redaction_ok(event_id: int, detail: Any, targets: list[str]) -> str | None:
+    """None when a redaction event names exactly the rows that point at it, else why not."""
+    named = detail.get("count") if isinstance(detail, Mapping) else None
+    if named != len(targets) or detail.get("targets_sha256") != targets_digest(targets):
+        return (f"redaction event {event_id} names {named} tombstoned row(s), but {len(targets)} point at it"
+                " or their fields differ from what it recorded (a payload was removed or a row edited"
+                " outside credsync.audit.redact)")
+    return None
+
+
 def _verify_tenant(conn: psycopg.Connection, tenant: str, checkpoints: Sequence[Checkpoint] | None,
                    report: ChainReport) -> None:
     by_position = {c.seq: c for c in checkpoints or ()}
@@ -190,23 +280,35 @@ def _verify_tenant(conn: psycopg.Connection, tenant: str, checkpoints: Sequence[
     position = 0
     last_event_id: int | None = None
     broken = rechained = False
-    for event_id, tid, event_type, entity_type, entity_key, detail, occurred_at, prev, stored in (
-        _tenant_rows(conn, tenant)
-    ):
+    # Tombstoned rows seen so far, by the redaction event that must come later and name them.
+    pending: dict[int, list[str]] = {}
+    for row in _tenant_rows(conn, tenant):
+        (event_id, _tid, event_type, entity_type, entity_key, detail, occurred_at, prev, stored, _version,
+         _digest, _salt, tombstoned_by) = row
         position += 1
         report.checked += 1
         last_event_id = event_id
         if not broken:
+            problem = kind = None
             if prev != expected_prev:
-                report.breaks.append(ChainBreak(
-                    tenant, event_id,
-                    "prev_hash does not match the row before it (a row was deleted, inserted or reordered)",
-                    kind="unlinked"))
-                broken = True
-            elif row_hash(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
-                          entity_key=entity_key, detail=detail, occurred_at=occurred_at) != stored:
-                report.breaks.append(ChainBreak(
-                    tenant, event_id, "row_hash does not match the row's content (the row was edited)"))
+                problem = "prev_hash does not match the row before it (a row was deleted, inserted or reordered)"
+                kind = "unlinked"
+            elif (problem := _content_ok(row)) is not None:
+                kind = "edited"
+            elif tombstoned_by is not None:
+                if tombstoned_by <= event_id:
+                    problem, kind = (f"tombstoned by event {tombstoned_by}, which does not come after it",
+                                     "tombstone")
+                else:
+                    report.tombstoned += 1
+                    pending.setdefault(tombstoned_by, []).append(tombstone_target(
+                        event_id, stored, event_type=event_type, entity_type=entity_type,
+                        entity_key=entity_key, occurred_at=occurred_at))
+            if (problem is None and event_type == REDACTION_EVENT
+                    and (problem := _redaction_ok(event_id, detail, pending.pop(event_id, []))) is not None):
+                kind = "tombstone"
+            if problem is not None:
+                report.breaks.append(ChainBreak(tenant, event_id, problem, kind=kind or "edited"))
                 broken = True
             expected_prev = stored
         checkpoint = by_position.get(position)
@@ -223,6 +325,12 @@ def _verify_tenant(conn: psycopg.Connection, tenant: str, checkpoints: Sequence[
                 rechained = True
         if broken and checkpoints is None:
             break  # nothing left to compare: the first break is the answer
+    if not broken and pending:
+        redaction_id, targets = min(pending.items())
+        report.breaks.append(ChainBreak(
+            tenant, json.loads(targets[0])[0],
+            f"{len(targets)} row(s) tombstoned by event {redaction_id}, which is not a redaction event of"
+            " this chain (a payload was removed outside credsync.audit.redact)", kind="tombstone"))
     if checkpoints is None:
         return
     if not checkpoints:
