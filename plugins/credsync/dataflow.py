@@ -2,7 +2,8 @@
 
 Generated, not written: registry fields from the registry mappings (push and pull), LMS account
 fields from the SCIM User credsync builds (``credsync.people.provision.desired_user``), HRIS
-write-back fields from the write-back payload; regions from each Connection's extra ``region``;
+write-back fields from the write-back payload, the payroll CSV's columns for the object store;
+regions from each Connection's extra ``region`` (the store's: :func:`credsync.governance.residency.store_region`);
 ``allowed`` from the tenant's residency policy. ``python -m credsync.dataflow`` prints it.
 
 A top-level module, above the parts it reads (delivery, people, registry_pull): governance, which
@@ -25,7 +26,7 @@ WRITEBACK_FIELDS = ("hris_profile.status", "hris_profile.summary", "hris_profile
 @dataclass(frozen=True)
 class Flow:
     tenant_id: str
-    destination: str  # registry | lms | hris
+    destination: str  # registry | lms | hris | object store
     flow: str
     conn_id: str
     region: str | None
@@ -57,8 +58,13 @@ def scim_fields() -> tuple[str, ...]:
     return tuple(sorted(_leaves(desired_user(worker, active=True, manager_scim_id="m"))))
 
 
-def flows(region_of: Callable[[str], str | None]) -> list[Flow]:
-    """Every flow of every enabled tenant; ``region_of(conn_id)`` reads a Connection's extra ``region``."""
+def flows(region_of: Callable[[str], str | None], payroll_store: Any = None) -> list[Flow]:
+    """Every flow of every enabled tenant; ``region_of(conn_id)`` reads a Connection's extra ``region``.
+
+    ``payroll_store``: where payroll CSVs go (an ``ObjectStoragePath``); None leaves the object store out.
+    """
+    from credsync.delivery.writeback import PAYROLL_COLUMNS
+    from credsync.governance.residency import store_region
     from credsync.tenants import load_tenants
 
     out = []
@@ -73,6 +79,11 @@ def flows(region_of: Callable[[str], str | None]) -> list[Flow]:
             region = region_of(conn_id)
             allowed = tenant.allowed_regions is None or region in tenant.allowed_regions
             out.append(Flow(tenant.tenant_id, destination, flow, conn_id, region, allowed, fields))
+        if payroll_store is not None:
+            conn_id, region, _ = store_region(payroll_store)
+            allowed = tenant.allowed_regions is None or region in tenant.allowed_regions
+            out.append(Flow(tenant.tenant_id, "object store", "hris_writeback payroll CSV", conn_id, region,
+                            allowed, tuple(f"payroll_csv.{c}" for c in PAYROLL_COLUMNS)))
     return out
 
 
@@ -86,13 +97,9 @@ def markdown(report: list[Flow]) -> str:
 
 
 def connection_region(conn_id: str) -> str | None:
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.sdk.bases.hook import BaseHook
+    from credsync.governance.residency import connection_region as region
 
-    try:
-        return BaseHook.get_connection(conn_id).extra_dejson.get("region")
-    except AirflowNotFoundException:
-        return None
+    return region(conn_id)
 
 
 def _leaves(value: Any, prefix: str = "") -> Iterator[str]:
@@ -110,7 +117,14 @@ def _leaves(value: Any, prefix: str = "") -> Iterator[str]:
 
 
 def main() -> int:
-    report = flows(connection_region)
+    from credsync.delivery.writeback import payroll_store
+    from credsync.objects import ObjectStoreNotConfigured
+
+    try:
+        store = payroll_store()
+    except ObjectStoreNotConfigured:
+        store = None
+    report = flows(connection_region, store)
     print(markdown(report))
     refused = [f for f in report if not f.allowed]
     if refused:

@@ -147,8 +147,12 @@ def sync_writebacks(warehouse_url: str, tenant_id: str, client: HrisWritebackCli
     which dead-letter replay uses. Raises ServiceUnavailable after recording
     progress when the HRIS stays unavailable past the retry budget.
     """
+    from credsync.governance.residency import enforce_store
     from credsync.warehouse import connect
 
+    # The payroll CSV is personal data leaving for the object store: checked before anything is sent,
+    # so a store outside the tenant's regions stops the run whole instead of after the HRIS writes.
+    enforce_store(tenant_id, payroll_csv_path(payroll_dir, tenant_id, as_of), "payroll CSV")
     result = WritebackResult(tenant_id)
     with connect(warehouse_url) as conn:
         desired = desired_writebacks(conn, tenant_id)

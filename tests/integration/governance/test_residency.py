@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,16 @@ from fastapi.responses import JSONResponse
 import credsync.tenants
 from credsync.dataflow import flows, markdown, scim_fields
 from credsync.delivery.payload import registry_mapping
-from credsync.governance.residency import ResidencyViolation
+from credsync.delivery.writeback import PAYROLL_COLUMNS, sync_writebacks
+from credsync.governance.residency import STORE_REGION_ENV, ResidencyViolation
+from credsync.hooks.hris import HrisHook
 from credsync.hooks.registry import RegistryHook
 from credsync.hooks.scim import ScimHook
+from credsync.objects import as_store_path
 from credsync.tenants import TENANTS_FILE, TenantConfigError, load_tenants
 from credsync.warehouse import connect
 from credsync_dev.localenv.airflow_env import warehouse_connection_env
+from tests.integration.delivery.helpers import seed_credentials
 from tests.integration.people.test_hris_webhooks import serve
 
 REGIONS = {"registry_national": "eu-west", "scim_acme": "sa-riyadh", "scim_globex": "eu-west",
@@ -101,6 +106,45 @@ def test_a_destination_that_declares_no_region_fails_closed(tenants_file, connec
     with pytest.raises(ResidencyViolation, match="declares no region"):
         ScimHook("scim_acme", "acme").client()
     assert seen == []
+
+
+def test_the_payroll_csv_goes_only_to_an_object_store_in_the_tenants_regions(
+        tenants_file, connections, destination, warehouse_url, fresh_warehouse_url, tmp_path, monkeypatch) -> None:
+    _, seen = destination
+    with connect(fresh_warehouse_url) as conn:
+        seed_credentials(conn, "acme", 2, pay_impact=True)
+    hris = HrisHook("hris_acme", "acme").client()  # sa-riyadh: the HRIS itself is allowed
+    store = tmp_path / "payroll"
+    csv = store / "acme" / "payroll_flags_2026-03-02.csv"
+
+    monkeypatch.delenv(STORE_REGION_ENV, raising=False)
+    with pytest.raises(ResidencyViolation, match=rf"declares no region \(\${STORE_REGION_ENV}\)"):
+        sync_writebacks(fresh_warehouse_url, "acme", hris, as_of=date(2026, 3, 2), payroll_dir=store)
+    monkeypatch.setenv(STORE_REGION_ENV, "eu-west")
+    with pytest.raises(ResidencyViolation, match=r"'object store' \(object store, payroll CSV\) declares region "
+                                                 "'eu-west'"):
+        sync_writebacks(fresh_warehouse_url, "acme", hris, as_of=date(2026, 3, 2), payroll_dir=store)
+    # Checked before anything left: no HRIS write-back, no file.
+    assert seen == [] and not csv.exists()
+    with connect(warehouse_url) as conn:
+        refused = conn.execute("SELECT detail FROM audit.events WHERE tenant_id = 'acme'"
+                               " AND event_type = 'residency_refused' AND entity_key = 'object store'"
+                               " ORDER BY event_id DESC LIMIT 1").fetchone()[0]
+    assert refused == {"service": "object store, payroll CSV", "region": "eu-west", "allowed_regions": ["sa-riyadh"]}
+
+    monkeypatch.setenv(STORE_REGION_ENV, "sa-riyadh")
+    result = sync_writebacks(fresh_warehouse_url, "acme", hris, as_of=date(2026, 3, 2), payroll_dir=store)
+    assert result.payroll_rows == 2 and csv.exists()
+    assert sum(line.startswith("PUT /") for line in seen) == 4  # profile + payroll flag per worker
+
+
+def test_the_data_flow_report_lists_the_object_store_with_its_region(tenants_file, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(STORE_REGION_ENV, "eu-west")
+    report = flows(REGIONS.get, as_store_path(tmp_path / "payroll"))
+    payroll = {f.tenant_id: f for f in report if f.destination == "object store"}
+    assert payroll["acme"].fields == tuple(f"payroll_csv.{c}" for c in PAYROLL_COLUMNS)
+    assert (payroll["acme"].region, payroll["acme"].allowed, payroll["globex"].allowed) == ("eu-west", False, True)
+    assert "| acme | object store | hris_writeback payroll CSV | object store | eu-west | NO |" in markdown(report)
 
 
 def test_the_data_flow_report_matches_the_mappings_and_the_policy(tenants_file) -> None:
