@@ -39,11 +39,7 @@ The secret and the signature are never logged, stored or put in an error.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable
@@ -52,45 +48,28 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from credsync.ingest import signed_webhooks as signed
+from credsync.ingest.signed_webhooks import (  # noqa: F401 - part of this module's interface
+    DEFAULT_TOLERANCE_SECONDS,
+    MAX_BODY_BYTES,
+    MAX_BODY_BYTES_CEILING,
+    Rejection,
+    WebhookRejected,
+    check_body_size,
+    check_declared_length,
+    check_max_body_bytes,
+    sign,
+)
 from credsync.paths import sql_text
-from credsync.quality.quarantine import REFUSED_BY_POSTGRES
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-HRIS-Signature"
-DEFAULT_TOLERANCE_SECONDS = 300
-EVENT_TYPES = frozenset({"worker.hired", "worker.terminated"})
+EVENT_TYPES = frozenset({"worker.hired", "worker.terminated", "worker.erasure_requested"})
 EVENT_FIELDS = ("event_id", "type", "tenant_id", "employee_id", "occurred_at")
-MAX_BODY_BYTES = 64 * 1024
-# The most an operator may raise the limit to: a receiver in the api-server holds up to this much
-# per concurrent request from senders it has not authenticated yet.
-MAX_BODY_BYTES_CEILING = 1024 * 1024
 _MAX_ID_LENGTH = 200
-_TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{1,30}$")  # as include/tenants.yaml allows
-_HEX_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
-_UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
-_CONTENT_LENGTH = re.compile(r"^[0-9]{1,20}$")
+_TENANT_ID = signed.TENANT_ID
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class Rejection(StrEnum):
-    """Why a delivery was refused (also the ``reason`` the receiver answers with)."""
-
-    UNKNOWN_TENANT = "unknown_tenant"
-    BAD_SIGNATURE = "bad_signature"
-    STALE_TIMESTAMP = "stale_timestamp"
-    MALFORMED = "malformed"
-    TOO_LARGE = "too_large"
-    REPLAYED_WITH_DIFFERENT_BODY = "replayed_with_different_body"
-
-
-class WebhookRejected(Exception):
-    """A delivery that is not processed; ``detail`` is safe to log and to answer with."""
-
-    def __init__(self, reason: Rejection, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class Outcome(StrEnum):
@@ -121,11 +100,6 @@ class Receipt:
     triggered_run: str | None = None
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``X-HRIS-Signature`` value for ``body`` sent at ``timestamp`` (for tests and tools)."""
-    return f"t={timestamp},v1={_digest(secret, str(timestamp), body)}"
-
-
 def verify_signature(
     secret: str,
     body: bytes,
@@ -134,74 +108,15 @@ def verify_signature(
     now: float,
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
 ) -> int:
-    """Check ``header`` against ``body``; returns the signed timestamp.
-
-    Raises :class:`WebhookRejected` with ``bad_signature`` (missing, unreadable
-    or not matching) or ``stale_timestamp`` (signed more than
-    ``tolerance_seconds`` before or after ``now``). The signature is checked
-    first, so a forger learns nothing from the timestamp rule.
-    """
-    if not secret:
-        raise ValueError("the webhook secret is empty")
-    stamp, candidates = _parse_header(header)
-    expected = _digest(secret, stamp, body).encode()
-    # Compare against every candidate (no early exit), each in constant time.
-    matched = False
-    for candidate in candidates:
-        matched |= hmac.compare_digest(expected, candidate.lower().encode())
-    if not matched:
-        raise WebhookRejected(Rejection.BAD_SIGNATURE, "signature does not match the body")
-    skew = now - int(stamp)
-    if abs(skew) > tolerance_seconds:
-        when = "old" if skew > 0 else "in the future"
-        raise WebhookRejected(
-            Rejection.STALE_TIMESTAMP,
-            f"signed {abs(skew):.0f}s {when}; the window is {tolerance_seconds:.0f}s",
-        )
-    return int(stamp)
+    """Check an ``X-HRIS-Signature`` header against ``body``; returns the signed timestamp
+    (:func:`credsync.ingest.signed_webhooks.verify_signature`)."""
+    return signed.verify_signature(secret, body, header, now=now, tolerance_seconds=tolerance_seconds,
+                                   header_name=SIGNATURE_HEADER)
 
 
 def check_signature_header(header: str | None) -> None:
-    """Raise ``bad_signature`` when ``header`` is missing or unreadable (no secret needed).
-
-    Lets the HTTP layer refuse an unsigned request before reading its body;
-    whether the signature matches is decided later, by :func:`verify_signature`.
-    """
-    _parse_header(header)
-
-
-def check_declared_length(content_length: str | None, max_body_bytes: int = MAX_BODY_BYTES) -> int | None:
-    """The body length a ``Content-Length`` header declares, or None when it declares none (chunked).
-
-    Raises ``too_large`` when it declares more than ``max_body_bytes`` and
-    ``malformed`` when it is not a length. A missing header is no refusal: the
-    limit is then enforced while the body is read.
-    """
-    if content_length is None:
-        return None
-    value = content_length.strip()
-    if not _CONTENT_LENGTH.match(value):
-        raise WebhookRejected(Rejection.MALFORMED, "header Content-Length is not a number of bytes")
-    declared = int(value)
-    if declared > max_body_bytes:
-        raise WebhookRejected(Rejection.TOO_LARGE, f"body of {declared} bytes declared; the limit is "
-                                                   f"{max_body_bytes} bytes")
-    return declared
-
-
-def check_body_size(body: bytes, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-    """Raise ``too_large`` when ``body`` is longer than ``max_body_bytes``."""
-    if len(body) > max_body_bytes:
-        raise WebhookRejected(Rejection.TOO_LARGE, f"body is larger than {max_body_bytes} bytes")
-
-
-def check_max_body_bytes(max_body_bytes: int) -> int:
-    """``max_body_bytes`` if it is a sane limit (1 KiB to 1 MiB), else ValueError."""
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) \
-            or not 1024 <= max_body_bytes <= MAX_BODY_BYTES_CEILING:
-        raise ValueError(f"the webhook body limit must be 1024 to {MAX_BODY_BYTES_CEILING} bytes, "
-                         f"got {max_body_bytes!r}")
-    return max_body_bytes
+    """Raise ``bad_signature`` when the ``X-HRIS-Signature`` header is missing or unreadable."""
+    signed.check_signature_header(header, SIGNATURE_HEADER)
 
 
 def parse_event(tenant_id: str, body: bytes, *, max_body_bytes: int = MAX_BODY_BYTES) -> WebhookEvent:
@@ -209,20 +124,7 @@ def parse_event(tenant_id: str, body: bytes, *, max_body_bytes: int = MAX_BODY_B
     def malformed(detail: str) -> WebhookRejected:
         return WebhookRejected(Rejection.MALFORMED, detail)
 
-    if len(body) > max_body_bytes:
-        raise malformed(f"body is larger than {max_body_bytes} bytes")
-    try:
-        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite_float)
-    except (UnicodeDecodeError, ValueError):
-        raise malformed("body is not JSON") from None
-    except RecursionError:  # nesting deeper than the parser's stack; no event looks like that
-        raise malformed("body is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise malformed("body is not a JSON object")
-    for key, value in data.items():
-        if _unstorable(key) or _unstorable(value):
-            where = f"field {key!r}" if key in EVENT_FIELDS else "a field outside the contract"
-            raise malformed(f"{where} contains a NUL or a lone surrogate, which cannot be stored")
+    data = signed.parse_json_object(body, max_body_bytes=max_body_bytes, contract_fields=EVENT_FIELDS)
     for name in EVENT_FIELDS:
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -345,55 +247,3 @@ class WebhookReceiver:
         log.info("tenant %s: HRIS webhook %s accepted (%s, worker %s); run %s picks it up",
                  event.tenant_id, event.event_id, event.type, event.employee_id, run)
         return Receipt(Outcome.ACCEPTED, event.tenant_id, event.event_id, run)
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")  # json.loads accepts NaN/Infinity; jsonb does not
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses as inf, which jsonb cannot hold
-        raise ValueError(f"{text[:20]} is out of range")
-    return value
-
-
-def _unstorable(value: Any) -> bool:
-    """Whether a string (or key) anywhere in ``value`` holds a character Postgres cannot store."""
-    stack = [value]
-    while stack:  # iterative: a deeply nested body must not exhaust the stack here either
-        item = stack.pop()
-        if isinstance(item, str):
-            if REFUSED_BY_POSTGRES.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _digest(secret: str, stamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def _parse_header(header: str | None) -> tuple[str, list[str]]:
-    """``(t, [v1, ...])`` from the header; ``bad_signature`` when it cannot be read."""
-    if not header:
-        raise WebhookRejected(Rejection.BAD_SIGNATURE, f"header {SIGNATURE_HEADER} is missing")
-    stamp: str | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            continue
-        if key == "t":
-            stamp = value.strip()
-        elif key == "v1" and _HEX_DIGEST.match(value.strip()):
-            candidates.append(value.strip())
-    if stamp is None or not _UNIX_SECONDS.match(stamp):
-        raise WebhookRejected(Rejection.BAD_SIGNATURE, f"header {SIGNATURE_HEADER} has no valid t=<unix seconds>")
-    if not candidates:
-        raise WebhookRejected(Rejection.BAD_SIGNATURE, f"header {SIGNATURE_HEADER} has no v1=<hex HMAC-SHA256>")
-    return stamp, candidates

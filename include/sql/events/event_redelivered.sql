@@ -1,0 +1,2 @@
+UPDATE audit.lms_completion_events SET deliveries = deliveries + 1, updated_at = now()
+WHERE tenant_id = %(tenant_id)s AND event_id = %(event_id)s
