@@ -62,6 +62,9 @@ def generate_secrets(tenants: Iterable[str]) -> dict[str, str]:
         "SANDBOX_SCIM_TOKEN": token(),
         "SANDBOX_SCIM_TENANTS": ",".join(tenant_ids),
         "SANDBOX_IDP_TOKENS": json.dumps({t: token() for t in tenant_ids}),
+        # Registry notifications: credsync signs with the first, the registry's reviews with the second.
+        "SANDBOX_REGISTRY_NOTIFICATION_SECRET": token(),
+        "SANDBOX_REGISTRY_WEBHOOK_SECRET": token(),
     }
 
 

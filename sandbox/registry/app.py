@@ -6,6 +6,7 @@ Environment: ``SANDBOX_DATA_DIR``, ``SANDBOX_REGISTRY_CLIENTS``, ``SANDBOX_REGIS
 """
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -22,6 +23,8 @@ from sandbox.faults import FaultInjector
 from sandbox.registry.auth import Authority, OAuthError, Principal
 from sandbox.registry.config import RegistrySettings
 from sandbox.registry.contract import CONTRACT_PATH, body_errors
+from sandbox.registry.notifications import DEFAULT_NOTIFICATION_SECRET, DEFAULT_WEBHOOK_SECRET, NotificationInbox
+from sandbox.registry.notifications import add_routes as add_notification_routes
 from sandbox.registry.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem
 from sandbox.registry.request_counter import RequestCounter
 from sandbox.registry.store import InvalidCursorError, RegistryStore, WriteOutcome, format_timestamp
@@ -282,9 +285,18 @@ def build_api(settings: RegistrySettings, store: RegistryStore) -> FastAPI:
 
     # -- sandbox administration (no auth, loopback only; not part of the contract) --
 
+    # Notifications in and reviews out (sandbox/registry/notifications.py).
+    inbox = NotificationInbox(settings.data_dir / "notifications.sqlite")
+    add_notification_routes(
+        api, writer=requires(WRITE), store=store, inbox=inbox,
+        notification_secret=os.environ.get("SANDBOX_REGISTRY_NOTIFICATION_SECRET") or DEFAULT_NOTIFICATION_SECRET,
+        webhook_secret=os.environ.get("SANDBOX_REGISTRY_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET,
+    )
+
     @api.post("/admin/reset")
     async def reset() -> dict[str, str]:
         await run_in_threadpool(store.reset)
+        await run_in_threadpool(inbox.reset)
         authority.buckets.clear()
         return {"status": "reset"}
 

@@ -4,7 +4,9 @@ Connection (default id ``registry_national``, conn_type http; fields read by
 :mod:`credsync.hooks.base`): the base URL (``host`` as a full URL or host + ``schema`` +
 ``port``), ``login`` = OAuth client_id, ``password`` = client_secret; extras ``token_url``
 (default ``/oauth/token``), ``scope`` (default ``certificates:read certificates:write``),
-``token_refresh_margin_seconds``. Throughput across tenants is shared through the Airflow pool
+``token_refresh_margin_seconds``; for registry notifications (:mod:`credsync.delivery.notifications`)
+``notification_secret`` (signs what credsync sends) and ``webhook_secret`` (verifies what the registry
+sends back), never sent as headers. Throughput across tenants is shared through the Airflow pool
 ``registry_api`` on the tasks that use this hook, not inside the hook.
 
 :class:`RegistryClient` is the plain part (tests and benchmarks build it from a URL with
@@ -226,6 +228,7 @@ class RegistryHook(CredsyncHttpHook):
     default_auth = "oauth2"
     default_scope = WRITE_SCOPES
     service = "registry"
+    own_extras = frozenset({"notification_secret", "webhook_secret"})
 
     def __init__(self, registry_conn_id: str = default_conn_name, tenant_id: str | None = None,
                  **kwargs: Any) -> None:
@@ -236,3 +239,16 @@ class RegistryHook(CredsyncHttpHook):
 
     def get_client(self, **client_kwargs: Any) -> RegistryClient:
         return RegistryClient(self.http_client(**client_kwargs))
+
+    def notification_client(self, **client_kwargs: Any) -> Any:
+        """A :class:`credsync.delivery.notifications.NotificationClient` on this connection (same OAuth
+        client, retries and residency check as the pushes), signing with extra ``notification_secret``."""
+        from credsync.delivery.notifications import NotificationClient
+
+        secret = self.extras.get("notification_secret")
+        if not isinstance(secret, str) or not secret:
+            from credsync.hooks.base import ConnectionConfigError
+
+            raise ConnectionConfigError(f"{self._where('notification_secret')}: required to sign registry "
+                                        "notifications")
+        return NotificationClient(self.http_client(**client_kwargs), secret)
