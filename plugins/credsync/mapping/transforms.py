@@ -478,7 +478,20 @@ def email(value: Any) -> Any:
     return value
 
 
+def saudi_national_id(value: Any) -> Any:
+    """A Saudi National ID / Iqama (credsync.national.nid): 10 digits, 1/2/4 first, Luhn check digit."""
+    from credsync.national.nid import RULE, InvalidNationalId, validate
+
+    if value is None:
+        return None
+    try:
+        return validate(_text(value))
+    except InvalidNationalId as exc:
+        raise TransformError(f"{exc} ({exc.check})", rule=RULE) from None
+
+
 NAMED: dict[str, Transform] = {
+    "saudi_national_id": saudi_national_id,
     "trim": trim,
     "lowercase_email": lowercase_email,
     "strip_email_alias": strip_email_alias,

@@ -1,0 +1,1 @@
+"""National LRS (NELC) sandbox."""

@@ -1,0 +1,140 @@
+"""National LRS sandbox, modelled on NELC's xAPI LRS (github.com/nelc/NELC-Integration).
+
+What credsync relies on, as an xAPI 1.0.3 LRS with NELC's auto-validation behaves:
+
+- ``POST /xapi/statements`` with HTTP Basic (the key and secret NELC issues per platform), a
+  statement or a list of them, each with its own ``id``. **200** with the list of ids when every
+  statement passes; the batch is all or nothing, as xAPI requires.
+- A statement id the LRS already holds with the same content is accepted again and stored once
+  (a lost answer resent); the same id with other content is **409** naming the id.
+- Each statement is checked against NELC's validation checklist *server-side*, against what the
+  LRS holds for that platform (credsync.national.checklist: the published list, one reading of it);
+  a violation is **400** with ``{"error", "rule", "statement_id"}`` naming the rule.
+- ``GET /xapi/statements?statementId=`` answers one statement; ``GET /sandbox/received`` how often
+  each id was received and how many are stored (for tests). State is in memory; faults:
+  ``sandbox/faults.py`` (``nelc``): 5xx, resets after the work is done (lost answers), latency.
+- Credentials: env ``SANDBOX_NELC_CREDENTIALS`` (JSON ``{key: [secret, platform]}``) or ``create_app``'s argument.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+import secrets
+import threading
+from collections import Counter
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from credsync.national.checklist import History, content_hash
+from sandbox.faults import FaultInjector
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def create_app(credentials: dict[str, tuple[str, str]] | None = None) -> FaultInjector:
+    """``credentials``: key -> (secret, platform key); default from env ``SANDBOX_NELC_CREDENTIALS``."""
+    if credentials is None:
+        raw = json.loads(os.environ.get("SANDBOX_NELC_CREDENTIALS") or "{}")
+        credentials = {key: (value[0], value[1]) for key, value in raw.items()}
+    creds = dict(credentials)
+    histories: dict[str, History] = {}
+    stored: dict[str, dict[str, Any]] = {}
+    received: Counter[str] = Counter()
+    lock = threading.Lock()
+    app = FastAPI(title="national LRS sandbox (NELC)", docs_url=None, redoc_url=None)
+
+    def platform_of(request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            key, _, secret = base64.b64decode(token).decode().partition(":")
+        except ValueError:
+            return None
+        known = creds.get(key)
+        return known[1] if known and secrets.compare_digest(known[0], secret) else None
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/xapi/statements")
+    async def post(request: Request) -> JSONResponse:
+        platform = platform_of(request)
+        if platform is None:
+            return JSONResponse({"error": "unauthorized"}, status_code=401,
+                                headers={"WWW-Authenticate": 'Basic realm="nelc"'})
+        try:
+            body = await request.json()
+        except ValueError:
+            return _refused("xapi_invalid", "the body is not JSON")
+        batch = body if isinstance(body, list) else [body]
+        with lock:
+            history = histories.setdefault(platform, History(platform=platform))
+            trial = copy.deepcopy(history)
+            ids, new = [], []
+            for statement in batch:
+                problem = _shape(statement)
+                if problem:
+                    return _refused("xapi_invalid", problem, statement)
+                sid = statement["id"]
+                received[sid] += 1
+                replay = trial.replay(statement)
+                if replay is False:
+                    return JSONResponse({"error": f"statement {sid} exists with other content", "rule":
+                                         "statement_id_conflict", "statement_id": sid}, status_code=409)
+                if replay is None:
+                    found = trial.admit(statement)
+                    if found:
+                        return _refused(found[0].rule, found[0].detail, statement,
+                                        [v.as_dict() for v in found])
+                    new.append(statement)
+                ids.append(sid)
+            histories[platform] = trial
+            for statement in new:
+                stored[statement["id"]] = {**statement, "stored": "sandbox", "sandbox:hash": content_hash(statement)}
+        return JSONResponse(ids)
+
+    @app.get("/xapi/statements")
+    def get(statementId: str | None = None) -> JSONResponse:
+        with lock:
+            if statementId is None:
+                return JSONResponse({"statements": list(stored.values()), "more": ""})
+            found = stored.get(statementId)
+        if found is None:
+            return JSONResponse({"error": f"no statement {statementId}"}, status_code=404)
+        return JSONResponse(found)
+
+    @app.get("/sandbox/received")
+    def listing() -> dict[str, Any]:
+        with lock:
+            return {"received": dict(received), "stored": sorted(stored)}
+
+    return FaultInjector(app, "nelc")
+
+
+def _shape(statement: Any) -> str | None:
+    if not isinstance(statement, dict):
+        return "a statement must be an object"
+    if not isinstance(statement.get("id"), str) or not UUID.match(statement["id"]):
+        return "statement id must be a UUID (credsync sends its own ids)"
+    for key in ("actor", "verb", "object"):
+        if not isinstance(statement.get(key), dict):
+            return f"statement {statement['id']}: {key} is required"
+    actor = statement["actor"]
+    if not (actor.get("mbox") or actor.get("account") or actor.get("openid") or actor.get("mbox_sha1sum")):
+        return f"statement {statement['id']}: the actor needs an identifier (account, mbox, ...)"
+    return None
+
+
+def _refused(rule: str, detail: str, statement: Any = None, violations: list[dict[str, str]] | None = None
+             ) -> JSONResponse:
+    sid = statement.get("id") if isinstance(statement, dict) else None
+    return JSONResponse({"error": detail, "rule": rule, "statement_id": sid, "violations": violations or []},
+                        status_code=400)
