@@ -1,19 +1,21 @@
 """LRS completion pull and credential issuance benchmark: rows/s per stage, against the LRS's raw read speed.
 
 Seeds ``--statements`` synthetic xAPI statements (``sandbox.synth.learning``)
-straight into a fresh LRS sandbox's store, seeds the workers they name into a
-throwaway warehouse database, starts the LRS (a real HTTP server) and measures,
-in one run:
+straight into a fresh LRS sandbox's store (in a process of its own, as a real LRS is
+somebody else's server), seeds the workers they name into a throwaway warehouse
+database, starts the LRS (a real HTTP server) and measures, in one run:
 
 - raw: the LRS's own read speed, paging the statements with plain ``requests``
   GETs that follow ``more`` and only decode JSON (the baseline);
 - client: the pipeline's client (``LrsHook.pull_statements``) alone, as a share of raw;
 - stage / gate / merge: what ``dags/lms_completion_pull.py``'s tasks call
   (``open_statement_sync`` with the client, then ``credsync.learning.flow``'s
-  ``extract_and_stage``, ``gate`` and ``merge``), with the stage split into time
-  waiting for the statement sync, normalising and COPY + SQL, the whole against
-  the raw read (``pipeline_share_of_raw``; issue 13's goal is 0.5) and the
-  process's peak RSS noted as the pull goes and after each stage;
+  ``extract_and_stage``, ``gate`` and ``merge``), each in a fresh process of its
+  own as Airflow runs each task, with the stage split into time waiting for the
+  statement sync, normalising and COPY + SQL, the whole against the raw read
+  (``pipeline_share_of_raw``; issue 13's goal is 0.5), and each task process's
+  peak RSS (VmHWM, imports included): the pull's at a quarter, half and three
+  quarters of the statements and at the end, to show whether it grows;
 - issue: ``issue_credentials`` for ``--eligible`` completions that each earn
   one credential (another tenant of the same database), with signing and the
   audit-chain appends reported separately.
@@ -109,9 +111,9 @@ PULL_COUNTS_SQL = (
 
 
 def rss_milestones(statements: int) -> list[int]:
-    """Counts of statements pulled at which the pipeline's peak RSS is noted (10k, 30k, 100k, 300k,
-    1M...: the last four below ``statements``); it is noted at the end of the pull too."""
-    return [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000) if n < statements][-4:]
+    """Counts of statements pulled at which the pull process's peak RSS is noted: a quarter, half
+    and three quarters of ``statements`` (it is noted at the end of the pull too)."""
+    return sorted({statements * quarter // 4 for quarter in (1, 2, 3)} - {0})
 
 
 def _rate(rows: int, seconds: float) -> int:
@@ -150,17 +152,8 @@ class TimedIterable:
             yield item
 
 
-def reset_peak_rss() -> bool:
-    """Restart this process's peak RSS (VmHWM) from its current RSS (Linux ``clear_refs``)."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def current_peak_rss_mib() -> float | None:
-    """This process's VmHWM since the last :func:`reset_peak_rss` (None without procfs)."""
+    """This process's peak RSS so far (VmHWM; None without procfs)."""
     peak = process_peak_rss_mib(os.getpid())
     return None if peak is None else round(peak, 1)
 
@@ -272,16 +265,40 @@ def lrs_connection(base_url: str, auth: tuple[str, str], page_size: int) -> Iter
         os.environ.pop(variable, None)
 
 
-def pull_and_load(url: str, conn_id: str, milestones: Iterable[int] = ()) -> dict[str, Any]:
-    """Stage → gate → merge, as the DAG's three tasks call them (``credsync.learning.flow`` with the
-    LRS statement sync), timed per stage; the process's peak RSS is reported at each count of
-    ``milestones`` statements pulled and at the end of each stage."""
+def in_fresh_process(task: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """``task(*args)`` in a new interpreter (spawned, nothing inherited but the environment), as
+    Airflow runs each task in a process of its own; adds that process's peak RSS (VmHWM, imports
+    included) as ``process_peak_rss_mib``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_with_peak, task, *args).result()
+
+
+def _with_peak(task: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    figures = task(*args)
+    return {**figures, "process_peak_rss_mib": current_peak_rss_mib()}
+
+
+def seed_lrs_task(data_dir: Path, statements: int, authority: dict[str, Any]) -> dict[str, Any]:
+    """Seeding the LRS store, in its own process (the LRS is not the pipeline's process)."""
+    started = time.perf_counter()
+    stored, workers = seed_lrs(data_dir, statements, authority)
+    return {"stored": stored, "workers": workers, "seconds": time.perf_counter() - started}
+
+
+def stage_task(url: str, conn_id: str, milestones: list[int]) -> dict[str, Any]:
+    """The DAG's extract_and_stage task: the LRS statement sync with the hook's client, normalised
+    and COPYed into staging; timed, with the process's peak RSS at each of ``milestones`` pulled."""
     import credsync.learning.pull as pull_module
     from credsync.hooks.lrs import LrsHook
     from credsync.learning import flow
     from credsync.learning.lrs_sync import LrsSyncPolicy, open_statement_sync
 
-    figures: dict[str, Any] = {}
     hook = LrsHook(conn_id, PULL_TENANT)
     open_sync = open_statement_sync(url, tenant_id=PULL_TENANT, open_pull=hook.pull_statements,
                                     policy=LrsSyncPolicy.from_settings(hook.extras), lrs_name="bench LRS")
@@ -291,39 +308,64 @@ def pull_and_load(url: str, conn_id: str, milestones: Iterable[int] = ()) -> dic
         opened.append(TimedIterable(open_sync(watermark), milestones))
         return opened[-1]
 
-    reset_peak_rss()  # seeding is not the pipeline: its peak starts here, from what the process holds now
-    figures["rss_mib_at_pull_start"] = current_peak_rss_mib()
+    at_start = current_peak_rss_mib()  # imports (Airflow, psycopg...) and nothing pulled yet
     started = time.perf_counter()
     with timed_calls(pull_module, "normalise_statement") as normalising:
         staged = flow.extract_and_stage(url, tenant_id=PULL_TENANT, open_statements=open_statements,
                                         open_completions=lambda _since: (), dag_run_id="lrs_bench")
     stage_s = time.perf_counter() - started
     statements = opened[0]
-    figures.update({
+    return {
+        "staged": staged, "stage_seconds": stage_s, "rss_mib_at_pull_start": at_start,
         "stage_rows": staged["records_in"], "stage_s": round(stage_s, 1),
         "stage_rows_per_s": _rate(staged["records_in"], stage_s),
         "stage_pull_wait_s": round(statements.seconds, 1),
         "stage_normalise_s": round(normalising["seconds"], 1),
         "stage_copy_and_sql_s": round(stage_s - statements.seconds - normalising["seconds"], 1),
         "duplicates_dropped": statements.stats.duplicates,
-        **{f"peak_rss_mib_at_{count}": rss for count, rss in statements.peaks.items()},
-        "peak_rss_mib_after_pull": statements.peak_at_end,
-        "peak_rss_mib_after_stage": current_peak_rss_mib(),
-    })
+        **{f"stage_peak_rss_mib_at_{count}": rss for count, rss in statements.peaks.items()},
+        "stage_peak_rss_mib_after_pull": statements.peak_at_end,
+    }
+
+
+def gate_task(url: str, staged: dict[str, Any]) -> dict[str, Any]:
+    """The DAG's gate task (GX) on the staged batch, timed."""
+    from credsync.learning import flow
 
     started = time.perf_counter()
     validated = flow.gate(url, staged)
-    gate_s = time.perf_counter() - started
-    figures.update({"gate_s": round(gate_s, 1), "gate_rows_per_s": _rate(staged["records_in"], gate_s),
-                    "peak_rss_mib_after_gate": current_peak_rss_mib()})
+    return {"validated": validated, "seconds": time.perf_counter() - started}
+
+
+def merge_task(url: str, validated: dict[str, Any]) -> dict[str, Any]:
+    """The DAG's merge task, timed."""
+    from credsync.learning import flow
 
     started = time.perf_counter()
     merged = flow.merge(url, validated)
-    merge_s = time.perf_counter() - started
-    figures.update({"merge_s": round(merge_s, 1), "merge_rows_per_s": _rate(staged["records_in"], merge_s),
-                    "peak_rss_mib_after_merge": current_peak_rss_mib()})
+    return {"merged": merged, "seconds": time.perf_counter() - started}
 
+
+def pull_and_load(url: str, conn_id: str, milestones: Iterable[int] = ()) -> dict[str, Any]:
+    """Stage → gate → merge, as the DAG's three tasks call them (``credsync.learning.flow`` with the
+    LRS statement sync), each in a fresh process, timed inside it (process start and imports are
+    not the pipeline's rate); every task process's peak RSS is reported, the stage's also at each
+    count of ``milestones`` statements pulled."""
     from credsync.warehouse import connect
+
+    stage = in_fresh_process(stage_task, url, conn_id, list(milestones))
+    staged = stage.pop("staged")
+    stage_s = stage.pop("stage_seconds")
+    figures: dict[str, Any] = {**stage, "stage_process_peak_rss_mib": stage.pop("process_peak_rss_mib")}
+    figures.pop("process_peak_rss_mib")
+    gate = in_fresh_process(gate_task, url, staged)
+    gate_s = gate["seconds"]
+    figures.update({"gate_s": round(gate_s, 1), "gate_rows_per_s": _rate(staged["records_in"], gate_s),
+                    "gate_process_peak_rss_mib": gate["process_peak_rss_mib"]})
+    merge = in_fresh_process(merge_task, url, gate["validated"])
+    merge_s, merged = merge["seconds"], merge["merged"]
+    figures.update({"merge_s": round(merge_s, 1), "merge_rows_per_s": _rate(staged["records_in"], merge_s),
+                    "merge_process_peak_rss_mib": merge["process_peak_rss_mib"]})
 
     with connect(url, autocommit=True) as conn:
         completions, held, voiding, quarantined = conn.execute(PULL_COUNTS_SQL, {"tenant": PULL_TENANT}).fetchone()
@@ -397,9 +439,8 @@ def run(statements: int, eligible: int, page_size: int = 500) -> dict[str, Any]:
         migrate(url)
         with tempfile.TemporaryDirectory(prefix="lrs_bench_") as tmp:
             data_dir = Path(tmp).resolve()
-            started = time.perf_counter()
-            stored, workers = seed_lrs(data_dir, statements, authority_for(PULL_TENANT, auth[0]))
-            seed_s = time.perf_counter() - started
+            seeded = in_fresh_process(seed_lrs_task, data_dir, statements, authority_for(PULL_TENANT, auth[0]))
+            stored, workers, seed_s = seeded["stored"], seeded["workers"], seeded["seconds"]
             started = time.perf_counter()
             seeded_workers = seed_workforce(url, workers)
             workers_s = time.perf_counter() - started

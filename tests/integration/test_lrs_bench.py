@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from credsync.warehouse import connect
-from credsync_dev.bench.lrs_bench import run
+from credsync_dev.bench.lrs_bench import rss_milestones, run
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +25,14 @@ def test_tiny_benchmark_accounts_for_every_statement_issues_credentials_and_drop
     assert figures["core_completions"] == figures["completions_merged"] > 0
     assert figures["audit_quarantine"] == figures["quarantined"]
     assert figures["stage_rows_per_s"] > 0 and figures["merge_rows_per_s"] > 0
-    # The acceptance ratio is measured against the raw read of the same LRS in this run, and the
-    # pipeline's peak RSS is noted as the pull goes (here only at its end: 500 is below every milestone).
+    # The acceptance ratio is measured against the raw read of the same LRS in this run; each task
+    # ran in a process of its own, whose peak RSS is noted (the pull's as it goes: at 1/4, 1/2, 3/4).
     assert figures["pipeline_share_of_raw"] == round(
         figures["pipeline_rows_per_s"] / figures["raw_rows_per_s"], 3) > 0
-    assert 0 < figures["peak_rss_mib_after_pull"] <= figures["peak_rss_mib_after_merge"]
+    pulled = [figures[f"stage_peak_rss_mib_at_{n}"] for n in rss_milestones(500)]
+    assert 0 < figures["rss_mib_at_pull_start"] <= pulled[0] <= pulled[-1] <= figures["stage_peak_rss_mib_after_pull"]
+    assert figures["stage_peak_rss_mib_after_pull"] <= figures["stage_process_peak_rss_mib"]
+    assert figures["gate_process_peak_rss_mib"] > 0 and figures["merge_process_peak_rss_mib"] > 0
 
     assert figures["credentials_issued"] == figures["credentials_signed"] == 100
     assert figures["issue_signing_s"] <= figures["issue_s"]

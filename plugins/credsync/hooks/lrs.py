@@ -8,7 +8,8 @@ Extra (optional JSON): ``{"xapi_version": "1.0.3" | "2.0" , "page_size": 500}``.
 
 xAPI rules honoured: ``X-Experience-API-Version`` on every request; ``more``
 is a relative IRL (with its own query string) resolved against the server;
-statements are deduplicated by id; the watermark never advances past
+statements are deduplicated by id where they are staged (SQL: a set of every id pulled would
+grow with the pull), and :meth:`StatementPull.note_repeated` counts them; the watermark never advances past
 ``X-Experience-API-Consistent-Through`` (statements stored after it may still
 be in flight and would be skipped forever).
 """
@@ -58,8 +59,11 @@ class StatementPull:
         self._consistent_through: datetime | None = None
         self._latest_stored: datetime | None = None
 
+    def note_repeated(self, count: int) -> None:
+        """Staging dropped ``count`` repeated copies of statements this pull yielded."""
+        self.duplicates += count
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        seen: set[str] = set()
         base = self.client.endpoint.base_url + "/"
         url: str | None = urljoin(base, "statements")
         params: dict[str, Any] | None = {"limit": self.page_size, "ascending": "true", "format": "exact"}
@@ -71,12 +75,6 @@ class StatementPull:
             self.pages += 1
             self._note_consistency(headers.get(CONSISTENT_HEADER))
             for statement in body.get("statements", []):
-                statement_id = statement.get("id") if isinstance(statement, dict) else None
-                if statement_id in seen:
-                    self.duplicates += 1
-                    continue
-                if statement_id:
-                    seen.add(statement_id)
                 self._note_stored(statement)
                 yield statement
             more = body.get("more") or ""

@@ -202,8 +202,9 @@ class StatementSync:
         return part + (f" reconcile_since={self._reconcile_since}" if self._reconcile_since else "")
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        # The hook's pull dedupes within itself; ids are kept here only when a reconciliation follows
-        # (a million ids is a lot of memory to hold for nothing).
+        # Repeats are deduplicated in staging, in SQL (note_repeated counts them): no set of every id
+        # pulled. Only a reconciliation run keeps the ids of its overlap pull (an incremental window,
+        # not the whole history), so that the wide listing does not report them as missed.
         seen: set[str] | None = set() if self._reconcile_since is not None else None
         try:
             query = f"since={self.since or '(none)'}"
@@ -218,6 +219,11 @@ class StatementSync:
         finally:
             if self._on_close is not None:
                 self._on_close()
+
+    def note_repeated(self, count: int) -> None:
+        """Staging dropped ``count`` repeated copies of statements this sync yielded."""
+        self.stats.duplicates += count
+        self.stats.statements -= count
 
     def record(self, conn: psycopg.Connection, batch_id: str, tenant_id: str) -> None:
         """Write what this pull saw for ``batch_id`` (audit.lrs_pulls) and log it."""
@@ -234,7 +240,8 @@ class StatementSync:
     def _guarded(self, pull: Iterable[dict[str, Any]], seen: set[str] | None, *, query: str,
                  keep: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
                  listing: bool = False) -> Iterator[dict[str, Any]]:
-        """Statements of ``pull`` not seen in this sync and not quarantined before; LRS errors explained."""
+        """Statements of ``pull`` not quarantined before (and kept by ``keep``), and when ``seen`` is
+        given not already yielded by this sync; LRS errors explained."""
         iterator = iter(pull)
         chunk: list[dict[str, Any]] = []
         while True:

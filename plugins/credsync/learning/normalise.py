@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from credsync.learning.fast_row import fast_row
 from credsync.mapping import MappingError, load_mapping
 from credsync.mapping.transforms import lowercase_email, strip_email_alias
 
 XAPI_MAPPING = ("xapi_statement", "v1")
+#: Off only to compare the two paths (tests): the fast one must give exactly the full one's result.
+FAST_PATH = True
 LMS_MAPPING = ("lms_completion", "v1")
 KNOWN_VERBS = ("completed", "passed", "failed", "mastered", "voided")
 SUCCESS_VERBS = frozenset({"completed", "passed", "mastered"})
@@ -236,13 +239,18 @@ def normalise_statement(
         voids_source_id=None, success=None, score=None, completed_at=None, stored_at=None, registration=None,
         raw=statement, mapping_version=mapping.mapping_version,
     )
-    refused = _refuse_unreadable(staged, "statement", key)
-    if refused is not None:
-        return refused
-    try:
-        row = mapping.apply(statement, record_number=row_number, record_key=key)
-    except MappingError as exc:
-        return staged.reject(_mapping_rule(exc), str(exc))
+    # A plainly clean statement maps without the generic engine (the same row; see fast_row).
+    fast = fast_row(statement, *XAPI_MAPPING) if FAST_PATH else None
+    if fast is not None:
+        row, staged.raw_json = fast
+    else:
+        refused = _refuse_unreadable(staged, "statement", key)
+        if refused is not None:
+            return refused
+        try:
+            row = mapping.apply(statement, record_number=row_number, record_key=key)
+        except MappingError as exc:
+            return staged.reject(_mapping_rule(exc), str(exc))
     staged.source_id = row["source_id"]
     staged.score = row["score"]
     staged.stored_at = row["stored_at"]

@@ -79,8 +79,11 @@ def stage_pull(
             yield staged
 
     version = f"{XAPI_MAPPING[0]}_{XAPI_MAPPING[1]}+{LMS_MAPPING[0]}_{LMS_MAPPING[1]}"
+    # Statement ids are deduplicated in staging (SQL), so the pull keeps no set of them; a source
+    # that counts what it saw (StatementSync, StatementPull) hears how many repeats were dropped.
     batch = stage_completions(conn, tenant_id=tenant_id, records=records(), mapping_version=version,
-                              dag_run_id=dag_run_id, window_key=window_key)
+                              dag_run_id=dag_run_id, window_key=window_key,
+                              on_repeated=getattr(statements, "note_repeated", None))
     return batch, skipped
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +40,12 @@ def stage_completions(
     dag_run_id: str | None = None,
     batch_id: str | None = None,
     window_key: str | None = None,
+    on_repeated: Callable[[int], None] | None = None,
 ) -> StagedBatch:
     """Create a batch, COPY ``records`` into staging and quarantine the rejected ones, in one transaction.
+
+    A statement id staged more than once keeps its first row only
+    (``learning/drop_repeated_statements.sql``); ``on_repeated`` is told how many copies went.
 
     The not-yet-merged batch of ``window_key`` (or an explicit ``batch_id``) is staged again
     rather than a new one made (:func:`credsync.ingest.batches.open_batch`): the previous
@@ -64,6 +68,9 @@ def stage_completions(
                     record.completed_at, record.stored_at, record.registration,
                     raw_json, record.mapping_version, record.quarantine_rule, record.quarantine_reason,
                 ))
+        cur.execute(sql_text("learning/drop_repeated_statements.sql"), {"batch_id": batch_id})
+        if on_repeated is not None:
+            on_repeated(max(cur.rowcount, 0))
         # Before quarantine_rows.sql: a conflicting re-sent statement is quarantined like any other reject.
         cur.execute(sql_text("learning/conflicting_duplicates.sql"), {"batch_id": batch_id, "tenant_id": tenant_id})
         _cap_quarantined(cur, batch_id)
