@@ -18,12 +18,17 @@ DOC_MD = f"""
 the tenant's brake allows (`provisioning.brake` in include/tenants.yaml: more than `max_count`
 *and* more than `max_share` of the active accounts), it sends none of them: it stages them as a
 change set (`core.staged_change_sets`, `core.staged_changes`) and triggers this DAG with
-`tenant_id` and `change_set_id`. The `approve` task waits in **Required Actions** (UI: Browse →
-Required Actions, or the run's task) with the staged list in its body. REST:
+`tenant_id` and `change_set_id`. Mass **group removals** are braked the same way: when one
+`push_groups` run would remove more group memberships of active accounts than the brake allows
+(count *and* share of the memberships credsync manages), the removals are staged as a set of kind
+`groups` and `push_groups` triggers this DAG; approve PATCHes exactly the staged removals.
+The `approve` task waits in **Required Actions** (UI: Browse → Required Actions, or the run's
+task) with the staged list in its body. REST:
 `GET`/`PATCH /api/v2/dags/{APPROVAL_DAG_ID}/dagRuns/<run>/taskInstances/approve/-1/hitlDetails`
 with `{{"chosen_options": ["{APPROVE}"], "params_input": {{"reason": "…"}}}}`.
 
-- **{APPROVE}** → `decide` sends exactly the staged SCIM resources (`active=false`), not a new diff;
+- **{APPROVE}** → `decide` sends exactly the staged SCIM resources (`active=false`, or PATCH remove
+  per group), not a new diff;
   a worker core no longer wants inactive (rehired, corrected) is `superseded`, left as is.
 - **{REJECT}** (fill in `reason`) → `decide` parks the set with the reason and who rejected it;
   the LMS and core are untouched, and later runs do not stage the same changes again.

@@ -42,11 +42,15 @@ LISTED = 200
 
 @dataclass(frozen=True)
 class StagedChange:
+    """One staged change: a deactivation (``scim_id`` = the account) or a group removal
+    (``action`` ``remove_member``, ``scim_id`` = the member's account, ``group_key`` = the group)."""
+
     employee_id: str
     scim_id: str | None
     action: str
     target: dict[str, Any]
     target_hash: str
+    group_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,81 +64,88 @@ class Decision:
 
 
 def stage_change_set(conn: psycopg.Connection, *, tenant_id: str, changes: list[StagedChange], population: int,
-                     brake: Brake, dag_run_id: str | None) -> str:
-    """Record ``changes`` as one pending set (caller commits); returns its id."""
+                     brake: Brake, dag_run_id: str | None, kind: str = "users") -> str:
+    """Record ``changes`` as one pending set of ``kind`` (users | groups; caller commits); returns its id."""
     from psycopg.types.json import Jsonb
 
     from credsync.audit import append_event
 
     change_set_id = str(uuid.uuid4())
     conn.execute(
-        "INSERT INTO core.staged_change_sets (change_set_id, tenant_id, changes, population, threshold, dag_run_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (change_set_id, tenant_id, len(changes), population, Jsonb(brake.as_dict()), dag_run_id))
+        "INSERT INTO core.staged_change_sets (change_set_id, tenant_id, kind, changes, population, threshold,"
+        " dag_run_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (change_set_id, tenant_id, kind, len(changes), population, Jsonb(brake.as_dict()), dag_run_id))
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO core.staged_changes (tenant_id, change_set_id, employee_id, scim_id, action, target,"
-            " target_hash) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [(tenant_id, change_set_id, c.employee_id, c.scim_id, c.action, Jsonb(c.target), c.target_hash)
-             for c in changes])
+            " target_hash, group_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(tenant_id, change_set_id, c.employee_id, c.scim_id, c.action, Jsonb(c.target), c.target_hash,
+              c.group_key) for c in changes])
     append_event(conn, tenant_id=tenant_id, event_type="provisioning.braked", entity_type="change_set",
-                 entity_key=change_set_id, detail={"changes": len(changes), "population": population,
+                 entity_key=change_set_id, detail={"kind": kind, "changes": len(changes), "population": population,
                                                    **brake.as_dict()})
     return change_set_id
 
 
-def pending_change_set(conn: psycopg.Connection, tenant_id: str) -> str | None:
+def pending_change_set(conn: psycopg.Connection, tenant_id: str, kind: str = "users") -> str | None:
     row = conn.execute("SELECT change_set_id::text FROM core.staged_change_sets"
-                       " WHERE tenant_id = %s AND kind = 'users' AND status = 'pending'", (tenant_id,)).fetchone()
+                       " WHERE tenant_id = %s AND kind = %s AND status = 'pending'", (tenant_id, kind)).fetchone()
     return row[0] if row else None
 
 
-def parked_targets(conn: psycopg.Connection, tenant_id: str) -> set[tuple[str, str]]:
+def parked_targets(conn: psycopg.Connection, tenant_id: str, kind: str = "users") -> set[tuple[str, str]]:
     """(employee_id, target_hash) of changes a human rejected: not staged again while unchanged."""
     rows = conn.execute(
         "SELECT c.employee_id, c.target_hash FROM core.staged_changes c JOIN core.staged_change_sets s"
-        " USING (tenant_id, change_set_id) WHERE c.tenant_id = %s AND s.status = 'rejected'",
-        (tenant_id,)).fetchall()
+        " USING (tenant_id, change_set_id) WHERE c.tenant_id = %s AND s.kind = %s AND s.status = 'rejected'",
+        (tenant_id, kind)).fetchall()
     return {(r[0], r[1]) for r in rows}
+
+
+def change_set_kind(conn: psycopg.Connection, tenant_id: str, change_set_id: str) -> str | None:
+    row = conn.execute("SELECT kind FROM core.staged_change_sets WHERE tenant_id = %s AND change_set_id = %s",
+                       (tenant_id, change_set_id)).fetchone()
+    return row[0] if row else None
 
 
 def staged_changes(conn: psycopg.Connection, tenant_id: str, change_set_id: str) -> list[StagedChange]:
     rows = conn.execute(
-        "SELECT employee_id, scim_id, action, target, target_hash FROM core.staged_changes"
-        " WHERE tenant_id = %s AND change_set_id = %s ORDER BY employee_id", (tenant_id, change_set_id)).fetchall()
+        "SELECT employee_id, scim_id, action, target, target_hash, group_key FROM core.staged_changes"
+        " WHERE tenant_id = %s AND change_set_id = %s ORDER BY employee_id, group_key",
+        (tenant_id, change_set_id)).fetchall()
     return [StagedChange(*row) for row in rows]
 
 
 def approval_request(conn: psycopg.Connection, tenant_id: str, change_set_id: str) -> dict[str, str]:
     """Subject and Markdown body for the Required Actions page: the staged list itself."""
-    row = conn.execute("SELECT changes, population, threshold FROM core.staged_change_sets"
+    row = conn.execute("SELECT changes, population, threshold, kind FROM core.staged_change_sets"
                        " WHERE tenant_id = %s AND change_set_id = %s", (tenant_id, change_set_id)).fetchone()
     if row is None:
         raise LookupError(f"change set {change_set_id} of tenant {tenant_id} does not exist")
-    count, population, threshold = row
+    count, population, threshold, kind = row
     changes = staged_changes(conn, tenant_id, change_set_id)
     share = f"{count / population:.0%}" if population else "all"
+    groups = kind == "groups"
+    what = (f"**remove {count}** of {population} group memberships" if groups
+            else f"**deactivate {count}** of {population} active LMS accounts")
     lines = [
-        f"Provisioning for tenant **{tenant_id}** would **{_verb(changes)} {count}** of {population} active "
-        f"LMS accounts ({share}); the brake allows at most {threshold['max_count']} and "
-        f"{threshold['max_share']:.0%}. Nothing of this set has been sent to the LMS.",
+        f"Provisioning for tenant **{tenant_id}** would {what} ({share}); the brake allows at most "
+        f"{threshold['max_count']} and {threshold['max_share']:.0%}. Nothing of this set has been sent to the LMS.",
         "",
         f"Change set `{change_set_id}`. **Approve** sends exactly these changes; **Reject** (give a reason) "
         "parks them and leaves the LMS and core as they are. See docs/runbook.md, \"A braked provisioning run\".",
         "",
-        "| employee_id | action | SCIM id |",
-        "|---|---|---|",
-        *(f"| {c.employee_id} | {c.action} | {c.scim_id or ''} |" for c in changes[:LISTED]),
+        *(("| employee_id | action | group | member SCIM id |", "|---|---|---|---|") if groups
+          else ("| employee_id | action | SCIM id |", "|---|---|---|")),
+        *((f"| {c.employee_id} | {c.action} | {c.group_key} | {c.scim_id or ''} |" if groups
+           else f"| {c.employee_id} | {c.action} | {c.scim_id or ''} |") for c in changes[:LISTED]),
     ]
     if len(changes) > LISTED:
-        lines.append(f"\n… and {len(changes) - LISTED} more: `SELECT employee_id, action FROM core.staged_changes "
-                     f"WHERE change_set_id = '{change_set_id}'`")
-    return {"subject": f"{tenant_id}: approve {count} account deactivation(s)?", "body": "\n".join(lines),
-            "change_set_id": change_set_id, "tenant_id": tenant_id}
-
-
-def _verb(changes: list[StagedChange]) -> str:
-    return "remove group memberships of" if changes and changes[0].action == "remove_member" else "deactivate"
+        lines.append(f"\n… and {len(changes) - LISTED} more: `SELECT employee_id, action, group_key FROM "
+                     f"core.staged_changes WHERE change_set_id = '{change_set_id}'`")
+    subject = (f"{tenant_id}: approve {count} group membership removal(s)?" if groups
+               else f"{tenant_id}: approve {count} account deactivation(s)?")
+    return {"subject": subject, "body": "\n".join(lines), "change_set_id": change_set_id, "tenant_id": tenant_id}
 
 
 def decide(conn: psycopg.Connection, scim: ScimClient, *, tenant_id: str, decision: Decision,
@@ -203,6 +214,11 @@ def apply_change_set(conn: psycopg.Connection, scim: ScimClient, *, tenant_id: s
     """
     from credsync.people import provision
 
+    if change_set_kind(conn, tenant_id, change_set_id) == "groups":
+        from credsync.groups.brake import apply_group_change_set
+
+        return apply_group_change_set(conn, scim, tenant_id=tenant_id, change_set_id=change_set_id,
+                                      decided_by=decided_by, dag_run_id=dag_run_id)
     status = _lock_pending(conn, tenant_id, change_set_id)
     if status != "pending":
         conn.rollback()

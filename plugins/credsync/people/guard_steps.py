@@ -28,17 +28,20 @@ def release_quarantines(warehouse_url: str, tenant_ids: list[str], run_id: str |
     return [t for t in (str(t).strip() for t in tenant_ids) if t and release(warehouse_url, tenant_id=t, by=by)]
 
 
-def approval_trigger(warehouse_url: str, tenant_id: str, run_id: str | None) -> dict[str, Any] | None:
-    """The ``scim_change_approval`` trigger for the change set this run staged for the tenant (None: none).
+def approval_trigger(warehouse_url: str, tenant_id: str, run_id: str | None, kind: str = "users",
+                     *, any_run: bool = False) -> dict[str, Any] | None:
+    """The ``scim_change_approval`` trigger for the pending change set of ``kind`` this run staged for the
+    tenant (``any_run``: whichever run staged it); None: none.
 
-    The approval run id is derived from the change set, so a cleared task never asks twice.
+    The approval run id is derived from the change set, so a cleared task (or a later run asking
+    for the same set) never asks twice.
     """
     from credsync.warehouse import connect
 
     with connect(warehouse_url) as conn:
         row = conn.execute(
-            "SELECT change_set_id::text FROM core.staged_change_sets"
-            " WHERE tenant_id = %s AND dag_run_id = %s AND status = 'pending'", (tenant_id, run_id)).fetchone()
+            "SELECT change_set_id::text FROM core.staged_change_sets WHERE tenant_id = %s AND kind = %s"
+            " AND (%s OR dag_run_id = %s) AND status = 'pending'", (tenant_id, kind, any_run, run_id)).fetchone()
     if row is None:
         return None
     return {"trigger_run_id": f"approval__{tenant_id}__{row[0]}",
@@ -60,8 +63,8 @@ def guard_states(warehouse_url: str, tenant_ids: list[str], run_id: str | None) 
                 "SELECT reason, next_attempt_at::text, strikes, dag_run_id FROM core.provisioning_quarantine"
                 " WHERE tenant_id = %s AND released_at IS NULL", (tenant,)).fetchone()
             pending = conn.execute(
-                "SELECT change_set_id::text, changes FROM core.staged_change_sets WHERE tenant_id = %s"
-                " AND status = 'pending'", (tenant,)).fetchone()
+                "SELECT change_set_id::text, changes, kind FROM core.staged_change_sets WHERE tenant_id = %s"
+                " AND status = 'pending' ORDER BY kind DESC", (tenant,)).fetchone()
             held = conn.execute("SELECT count(*), min(effective_date)::text FROM core.held_changes"
                                 " WHERE tenant_id = %s AND applied_at IS NULL", (tenant,)).fetchone()
             states[tenant] = {
@@ -70,7 +73,7 @@ def guard_states(warehouse_url: str, tenant_ids: list[str], run_id: str | None) 
                     "reason": quarantine[0], "next_attempt_at": quarantine[1], "strikes": quarantine[2],
                     "tripped_in_this_run": run_id is not None and quarantine[3] == run_id},
                 "pending_change_set": None if pending is None else {"change_set_id": pending[0],
-                                                                    "changes": pending[1]},
+                                                                    "changes": pending[1], "kind": pending[2]},
                 "held_changes": held[0], "next_effective_date": held[1],
             }
     for tenant, state in states.items():
