@@ -1,23 +1,25 @@
 -- 0020_retention: audit payloads can expire without breaking the chain, and retention runs are recorded.
 --
 -- Until now row_hash covered the event's detail itself, so removing a payload broke every hash after
--- it. Events appended from now on (hash_version 2) hash a salted sha256 of the detail instead
--- (detail_digest); the detail and its salt can then be replaced by a tombstone while the row, its
--- digest and every link stay checkable. Rows written before (hash_version 1, the column's default)
--- keep their hashes and still verify; a version-1 row that is tombstoned keeps its link and its
--- row_hash, which the redaction event that removed its payload records (credsync.audit.redact).
+-- it. Events appended from now on (hash_version 2) hash a salted sha256 of entity key and detail
+-- instead (payload_digest); the detail and its salt can then be replaced by a tombstone (and the
+-- entity key by a pseudonym) while the row, its digest and every link stay checkable. Rows written
+-- before (hash_version 1, the column's default) keep their hashes and still verify; a version-1 row
+-- that is tombstoned keeps its link and its row_hash, which the redaction event that removed its
+-- payload records (credsync.audit.redact).
 
 ALTER TABLE audit.events
     ADD COLUMN IF NOT EXISTS hash_version  smallint NOT NULL DEFAULT 1 CHECK (hash_version IN (1, 2)),
-    -- sha256(detail_salt || canonical detail); part of row_hash in version 2.
-    ADD COLUMN IF NOT EXISTS detail_digest text,
+    -- sha256(payload_salt || canonical {entity_key, detail}); part of row_hash in version 2.
+    ADD COLUMN IF NOT EXISTS payload_digest text,
     -- Random per row, so that the digest of a small payload cannot be guessed back; NULL once tombstoned.
-    ADD COLUMN IF NOT EXISTS detail_salt   text,
+    ADD COLUMN IF NOT EXISTS payload_salt   text,
     -- The audit.payloads_redacted event that replaced this row's detail by a tombstone.
     ADD COLUMN IF NOT EXISTS tombstoned_by bigint;
 
 -- The append-only trigger lets exactly one kind of UPDATE through: audit.tombstone_events replacing
--- detail (and the salt) of a row not yet tombstoned, every other column unchanged. Deletes stay refused.
+-- detail (dropping the salt, and perhaps replacing the entity key) of a row not yet tombstoned, every
+-- other column unchanged. Deletes stay refused.
 CREATE OR REPLACE FUNCTION audit.events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -25,13 +27,13 @@ BEGIN
        AND current_setting('credsync.audit_tombstone', true) = 'on'
        AND OLD.tombstoned_by IS NULL AND NEW.tombstoned_by IS NOT NULL
        AND NEW.tombstoned_by > OLD.event_id
-       AND NEW.detail_salt IS NULL
+       AND NEW.payload_salt IS NULL
        AND NEW.detail ? 'tombstone'
-       AND (NEW.event_id, NEW.tenant_id, NEW.event_type, NEW.entity_type, NEW.entity_key, NEW.occurred_at,
-            NEW.prev_hash, NEW.row_hash, NEW.hash_version, NEW.detail_digest)
+       AND (NEW.event_id, NEW.tenant_id, NEW.event_type, NEW.entity_type, NEW.occurred_at,
+            NEW.prev_hash, NEW.row_hash, NEW.hash_version, NEW.payload_digest)
            IS NOT DISTINCT FROM
-           (OLD.event_id, OLD.tenant_id, OLD.event_type, OLD.entity_type, OLD.entity_key, OLD.occurred_at,
-            OLD.prev_hash, OLD.row_hash, OLD.hash_version, OLD.detail_digest)
+           (OLD.event_id, OLD.tenant_id, OLD.event_type, OLD.entity_type, OLD.occurred_at,
+            OLD.prev_hash, OLD.row_hash, OLD.hash_version, OLD.payload_digest)
     THEN
         RETURN NEW;
     END IF;
@@ -45,8 +47,10 @@ $$;
 -- unused, the chain's head, and naming exactly as many targets, all before it and not yet tombstoned.
 -- (Which rows it names is checked by the verifier, against the digest the event recorded.)
 -- Returns the rows tombstoned.
+-- p_entity_keys, when given, runs parallel to p_event_ids: each row's new entity key (a pseudonym).
 CREATE OR REPLACE FUNCTION audit.tombstone_events(p_tenant_id text, p_event_ids bigint[],
-                                                  p_redaction_event_id bigint, p_tombstone jsonb)
+                                                  p_redaction_event_id bigint, p_tombstone jsonb,
+                                                  p_entity_keys text[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -68,15 +72,21 @@ BEGIN
         RAISE EXCEPTION 'redaction event % names % targets, % given', p_redaction_event_id, v_count,
             coalesce(cardinality(p_event_ids), 0);
     END IF;
+    IF p_entity_keys IS NOT NULL AND cardinality(p_entity_keys) <> cardinality(p_event_ids) THEN
+        RAISE EXCEPTION 'p_entity_keys must run parallel to p_event_ids';
+    END IF;
     PERFORM set_config('credsync.audit_tombstone', 'on', true);
-    UPDATE audit.events
+    UPDATE audit.events e
        SET detail = jsonb_build_object('tombstone', p_tombstone || jsonb_build_object(
                         'redaction_event_id', p_redaction_event_id)),
-           detail_salt = NULL,
+           payload_salt = NULL,
+           entity_key = coalesce(t.new_key, e.entity_key),
            tombstoned_by = p_redaction_event_id
-     WHERE tenant_id = p_tenant_id AND event_id = ANY (p_event_ids)
-       AND event_id < p_redaction_event_id AND tombstoned_by IS NULL
-       AND event_type <> 'audit.payloads_redacted';
+      FROM unnest(p_event_ids, coalesce(p_entity_keys, array_fill(NULL::text, ARRAY[cardinality(p_event_ids)])))
+           AS t(event_id, new_key)
+     WHERE e.tenant_id = p_tenant_id AND e.event_id = t.event_id
+       AND e.event_id < p_redaction_event_id AND e.tombstoned_by IS NULL
+       AND e.event_type <> 'audit.payloads_redacted';
     GET DIAGNOSTICS v_done = ROW_COUNT;
     PERFORM set_config('credsync.audit_tombstone', 'off', true);
     IF v_done <> v_count THEN
@@ -90,9 +100,9 @@ $$;
 -- The owner needs to reach its own table when the definer function runs as it.
 GRANT USAGE ON SCHEMA audit TO credsync_audit_owner;
 ALTER FUNCTION audit.events_append_only() OWNER TO credsync_audit_owner;
-ALTER FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb) OWNER TO credsync_audit_owner;
-REVOKE ALL ON FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb) TO credsync_runtime;
+ALTER FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb, text[]) OWNER TO credsync_audit_owner;
+REVOKE ALL ON FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit.tombstone_events(text, bigint[], bigint, jsonb, text[]) TO credsync_runtime;
 
 -- Finding a tenant's tombstoned rows (verification, reruns) without scanning the chain.
 CREATE INDEX IF NOT EXISTS events_tombstoned ON audit.events (tenant_id, tombstoned_by)

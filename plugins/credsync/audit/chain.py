@@ -9,11 +9,12 @@ writers can never both build on the same chain head.
 Two row formats (``hash_version``), both verified:
 
 - 1 (rows written before migration 0020): the canonical JSON holds ``detail`` itself.
-- 2 (every append since): it holds ``detail_sha256`` = sha256(``detail_salt`` +
-  canonical JSON of ``detail``) instead, so a payload that has to go (retention,
-  erasure) can be replaced by a tombstone while the row hash stays checkable
-  (:mod:`credsync.audit.redact`). The salt is random per row and dropped with the
-  payload, so the digest left behind cannot be guessed back from a small payload.
+- 2 (every append since): it holds ``payload_sha256`` = sha256(``payload_salt`` +
+  canonical JSON of ``{"entity_key", "detail"}``) in place of both, so a payload that
+  has to go (retention, erasure) can be replaced by a tombstone, and its entity key by
+  a pseudonym, while the row hash stays checkable (:mod:`credsync.audit.redact`). The
+  salt is random per row and dropped with the payload, so the digest left behind
+  cannot be tested against guesses of a small payload or an employee id.
 """
 
 from __future__ import annotations
@@ -111,21 +112,21 @@ def row_hash(prev_hash: str, *, tenant_id: str, event_type: str, entity_type: st
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
-def detail_digest(detail: Mapping[str, Any], salt: str) -> str:
-    """sha256 hex of ``salt`` followed by the canonical JSON of ``detail`` (version 2)."""
-    return hashlib.sha256((salt + _canonical_json(_canonical_detail(detail))).encode("utf-8")).hexdigest()
+def payload_digest(entity_key: str, detail: Mapping[str, Any], salt: str) -> str:
+    """sha256 hex of ``salt`` followed by the canonical JSON of the entity key and detail (version 2)."""
+    payload = {"entity_key": entity_key, "detail": _canonical_detail(detail)}
+    return hashlib.sha256((salt + _canonical_json(payload)).encode("utf-8")).hexdigest()
 
 
-def row_hash_v2(prev_hash: str, *, tenant_id: str, event_type: str, entity_type: str, entity_key: str,
-                detail_sha256: str, occurred_at: datetime) -> str:
-    """Version 2: as :func:`row_hash`, with the detail's salted digest in place of the detail."""
+def row_hash_v2(prev_hash: str, *, tenant_id: str, event_type: str, entity_type: str, payload_sha256: str,
+                occurred_at: datetime) -> str:
+    """Version 2: as :func:`row_hash`, with the salted digest of entity key and detail in their place."""
     canonical = _canonical_json({
         "v": 2,
         "tenant_id": tenant_id,
         "event_type": event_type,
         "entity_type": entity_type,
-        "entity_key": entity_key,
-        "detail_sha256": detail_sha256,
+        "payload_sha256": payload_sha256,
         "occurred_at": _format_time(occurred_at),
     })
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
@@ -167,16 +168,15 @@ def append_events(conn: psycopg.Connection, *, tenant_id: str, events: Iterable[
         for event in batch:
             detail = _canonical_detail(event.detail)
             salt = new_salt()
-            payload_digest = detail_digest(detail, salt)
+            payload = payload_digest(event.entity_key, detail, salt)
             digest = row_hash_v2(prev, tenant_id=tenant_id, event_type=event.event_type,
-                                 entity_type=event.entity_type, entity_key=event.entity_key,
-                                 detail_sha256=payload_digest, occurred_at=occurred_at)
+                                 entity_type=event.entity_type, payload_sha256=payload, occurred_at=occurred_at)
             rows.append((tenant_id, event.event_type, event.entity_type, event.entity_key,
-                         Jsonb(detail), occurred_at, prev, digest, HASH_VERSION, payload_digest, salt))
+                         Jsonb(detail), occurred_at, prev, digest, HASH_VERSION, payload, salt))
             prev = digest
         cur.executemany(
             "INSERT INTO audit.events (tenant_id, event_type, entity_type, entity_key, detail,"
-            " occurred_at, prev_hash, row_hash, hash_version, detail_digest, detail_salt)"
+            " occurred_at, prev_hash, row_hash, hash_version, payload_digest, payload_salt)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             rows,
         )
@@ -189,7 +189,7 @@ def _tenant_rows(conn: psycopg.Connection, tenant_id: str) -> Iterator[tuple]:
         cur.itersize = 5000
         cur.execute(
             "SELECT event_id, tenant_id, event_type, entity_type, entity_key, detail, occurred_at,"
-            " prev_hash, row_hash, hash_version, detail_digest, detail_salt, tombstoned_by"
+            " prev_hash, row_hash, hash_version, payload_digest, payload_salt, tombstoned_by"
             " FROM audit.events WHERE tenant_id = %s ORDER BY event_id",
             (tenant_id,),
         )
@@ -230,8 +230,10 @@ def tombstone_target(event_id: int, stored_hash: str, *, event_type: str, entity
                      occurred_at: datetime) -> str:
     """How a redaction event names one row it tombstoned (hashed into its ``targets_sha256``).
 
-    The fields besides the detail are named too: a tombstoned version-1 row cannot be re-hashed,
-    so the redaction event (itself on the chain) is what keeps them from being edited.
+    The fields besides the detail are named too, the entity key as it reads after tombstoning (a
+    pseudonym, if one replaced it): a tombstoned version-1 row cannot be re-hashed, and a
+    tombstoned version-2 row's entity key is no longer covered by its digest, so the redaction
+    event (itself on the chain) is what keeps them from being edited.
     """
     return _canonical_json([event_id, stored_hash, event_type, entity_type, entity_key, _format_time(occurred_at)])
 
@@ -253,13 +255,14 @@ def _content_ok(row: tuple) -> str | None:
         ok = row_hash(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
                       entity_key=entity_key, detail=detail, occurred_at=occurred_at) == stored
         return None if ok else "row_hash does not match the row's content (the row was edited)"
-    if tombstoned_by is None and (salt is None or digest is None or detail_digest(detail, salt) != digest):
+    if tombstoned_by is None and (salt is None or digest is None
+                                  or payload_digest(entity_key, detail, salt) != digest):
         return ("row_hash does not match the row's content: its detail differs from the digest it was hashed"
                 " with (the row was edited)")
     if tombstoned_by is not None and salt is not None:
         return "a tombstoned row still carries its salt (the row was edited)"
-    ok = row_hash_v2(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type, entity_key=entity_key,
-                     detail_sha256=digest or "", occurred_at=occurred_at) == stored
+    ok = row_hash_v2(prev, tenant_id=tid, event_type=event_type, entity_type=entity_type,
+                     payload_sha256=digest or "", occurred_at=occurred_at) == stored
     return None if ok else "row_hash does not match the row's content (the row was edited)"
 
 

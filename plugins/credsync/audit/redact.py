@@ -10,7 +10,8 @@ payload is replaced by a tombstone instead:
    :func:`credsync.audit.chain.tombstone_target`), with the reason and legal basis;
 3. ``audit.tombstone_events`` (migration 0020, the only UPDATE the chain allows, and
    the runtime role's only way to it) replaces each row's detail by
-   ``{"tombstone": {"reason", "basis", "redaction_event_id"}}`` and drops its salt.
+   ``{"tombstone": {"reason", "basis", "redaction_event_id"}}``, drops its salt and,
+   when the caller maps it, replaces its entity key (an employee id) by a pseudonym.
 
 :func:`credsync.audit.verify_chain` then still checks every link, re-hashes a
 version-2 row from the payload digest it kept, and holds every tombstoned row against
@@ -22,7 +23,7 @@ tombstone in the same transaction as its own changes (all or nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -60,8 +61,11 @@ def _lock(conn: psycopg.Connection, tenant_id: str) -> None:
 
 
 def tombstone_events(conn: psycopg.Connection, *, tenant_id: str, event_ids: Iterable[int], reason: str,
-                     basis: str, reference: str) -> Redaction:
+                     basis: str, reference: str, entity_keys: Mapping[str, str] | None = None) -> Redaction:
     """Replace the detail of ``tenant_id``'s events ``event_ids`` by tombstones.
+
+    ``entity_keys`` maps original entity keys to their replacements (``{employee_id: pseudonym}``):
+    a tombstoned row whose entity key is mapped gets the replacement, the others keep theirs.
 
     ``reason`` says why (``retention``, ``erasure``), ``basis`` the legal basis (a policy,
     a request), ``reference`` what asked for it (a retention run id, an erasure request id:
@@ -79,24 +83,27 @@ def tombstone_events(conn: psycopg.Connection, *, tenant_id: str, event_ids: Ite
         " ORDER BY event_id",
         (tenant_id, wanted, REDACTION_EVENT),
     ).fetchall()
+    from psycopg.types.json import Jsonb
+
+    renames = dict(entity_keys or {})
     done: list[int] = []
     redactions: list[int] = []
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         ids = [r[0] for r in chunk]
-        targets = [tombstone_target(r[0], r[1], event_type=r[2], entity_type=r[3], entity_key=r[4],
-                                    occurred_at=r[5]) for r in chunk]
+        new_keys = [renames.get(r[4], r[4]) for r in chunk]
+        # Named as they will read afterwards: the redaction event never holds an original key.
+        targets = [tombstone_target(r[0], r[1], event_type=r[2], entity_type=r[3], entity_key=key,
+                                    occurred_at=r[5]) for r, key in zip(chunk, new_keys, strict=True)]
         append_events(conn, tenant_id=tenant_id, events=[AuditEvent(
             REDACTION_EVENT, "audit_events", reference,
             {"reason": reason, "basis": basis, "count": len(ids), "targets_sha256": targets_digest(targets),
              "first_event_id": ids[0], "last_event_id": ids[-1]})])
         redaction_id = conn.execute(
             "SELECT max(event_id) FROM audit.events WHERE tenant_id = %s", (tenant_id,)).fetchone()[0]
-        from psycopg.types.json import Jsonb
-
         changed = conn.execute(
-            "SELECT audit.tombstone_events(%s, %s::bigint[], %s, %s)",
-            (tenant_id, ids, redaction_id, Jsonb({"reason": reason, "basis": basis})),
+            "SELECT audit.tombstone_events(%s, %s::bigint[], %s, %s, %s::text[])",
+            (tenant_id, ids, redaction_id, Jsonb({"reason": reason, "basis": basis}), new_keys),
         ).fetchone()[0]
         assert changed == len(ids), "audit.tombstone_events checks this itself"
         done.extend(ids)
@@ -129,11 +136,12 @@ def subject_event_ids(conn: psycopg.Connection, *, tenant_id: str, values: Itera
 
 
 def tombstone_subject(conn: psycopg.Connection, *, tenant_id: str, values: Iterable[str], reason: str,
-                      basis: str, reference: str, entity_types: Sequence[str] | None = None) -> Redaction:
+                      basis: str, reference: str, entity_types: Sequence[str] | None = None,
+                      entity_keys: Mapping[str, str] | None = None) -> Redaction:
     """Tombstone every event about any of ``values`` (see :func:`subject_event_ids`)."""
     ids = subject_event_ids(conn, tenant_id=tenant_id, values=values, entity_types=entity_types)
     return tombstone_events(conn, tenant_id=tenant_id, event_ids=ids, reason=reason, basis=basis,
-                            reference=reference)
+                            reference=reference, entity_keys=entity_keys)
 
 
 def expired_event_ids(conn: psycopg.Connection, *, tenant_id: str, before: datetime,

@@ -64,13 +64,16 @@ def test_a_subject_is_tombstoned_everywhere_and_the_chain_still_verifies(mixed_c
     with connect(mixed_chain) as conn:
         assert len(subject_event_ids(conn, tenant_id="acme", values=["E1", "e1@example.com"])) == 4
         done = tombstone_subject(conn, tenant_id="acme", values=["E1", "e1@example.com"], reason="erasure",
-                                 basis="GDPR Art. 17", reference="ER-1")
+                                 basis="GDPR Art. 17", reference="ER-1", entity_keys={"E1": "psn_E1"})
         conn.commit()
         assert done.tombstoned == 4 and len(done.redaction_event_ids) == 1
         text = _payloads(conn)
         assert "e1@example.com" not in text and "e1.new@example.com" not in text and "91" not in text
         assert "e2@example.com" in text, "another worker's payload stays"
         assert "e1@globex.example" in _payloads(conn, "globex"), "another tenant's chain is untouched"
+        keys = [r[0] for r in conn.execute(
+            "SELECT entity_key FROM audit.events WHERE tenant_id = 'acme' ORDER BY event_id")]
+        assert keys[:6] == ["psn_E1", "E2", "psn_E1", "C-9", "C-10", "psn_E1"], "both row versions take the pseudonym"
         report = verify_chain(conn)
         assert report.ok, report.breaks
         assert report.tombstoned == 4
@@ -78,6 +81,9 @@ def test_a_subject_is_tombstoned_everywhere_and_the_chain_still_verifies(mixed_c
                             ).fetchone()[0]
         assert tomb == {"tombstone": {"reason": "erasure", "basis": "GDPR Art. 17",
                                       "redaction_event_id": done.redaction_event_ids[0]}}
+
+        assert conn.execute("SELECT count(*) FROM audit.events WHERE entity_key = 'E1'").fetchone()[0] == 1
+        assert "psn_E1" not in _payloads(conn)
 
         again = tombstone_subject(conn, tenant_id="acme", values=["E1", "e1@example.com"], reason="erasure",
                                   basis="GDPR Art. 17", reference="ER-1")
@@ -130,7 +136,7 @@ def test_a_payload_removed_outside_redact_is_a_break(tombstoned):
     url, ids = tombstoned
     redaction = ids[-1]
     # E2's version-2 row, tombstoned by hand and pointed at the real redaction event.
-    _superuser(url, "UPDATE audit.events SET detail = '{\"tombstone\": {}}', detail_salt = NULL,"
+    _superuser(url, "UPDATE audit.events SET detail = '{\"tombstone\": {}}', payload_salt = NULL,"
                     " tombstoned_by = %s WHERE event_id = %s", (redaction, ids[4]))
     found = _first_break(url)
     assert found.kind == "tombstone" and found.event_id == redaction
@@ -199,3 +205,10 @@ def test_the_runtime_role_tombstones_only_through_redact(runtime_url):
             conn.execute(sql, params)
     with connect(runtime_url) as conn:
         assert "E1" in _payloads(conn) and verify_chain(conn).ok
+
+
+def test_a_tombstoned_rows_entity_key_stays_protected(tombstoned):
+    url, ids = tombstoned
+    # ids[3]: C-9, a version-2 row whose digest no longer covers its key once tombstoned.
+    _superuser(url, "UPDATE audit.events SET entity_key = 'C-99' WHERE event_id = %s", (ids[3],))
+    assert _first_break(url).kind == "tombstone"

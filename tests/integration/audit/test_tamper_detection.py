@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from credsync.audit import verify_chain
-from credsync.audit.chain import detail_digest, row_hash_v2
+from credsync.audit.chain import payload_digest, row_hash_v2
 from credsync.audit.checkpoints import new_signing_jwk
 from credsync.warehouse import connect
 
@@ -49,16 +49,16 @@ def _edit_and_rechain(url: str, event_id: int) -> None:
         conn.execute("UPDATE audit.events SET detail = '{\"n\": 999}' WHERE event_id = %s", (event_id,))
         rows = conn.execute(
             "SELECT event_id, tenant_id, event_type, entity_type, entity_key, detail, occurred_at, prev_hash,"
-            " detail_salt FROM audit.events WHERE tenant_id = 'acme' AND event_id >= %s ORDER BY event_id",
+            " payload_salt FROM audit.events WHERE tenant_id = 'acme' AND event_id >= %s ORDER BY event_id",
             (event_id,),
         ).fetchall()
         prev = rows[0][7]
         for eid, tenant, event_type, entity_type, entity_key, detail, occurred_at, _, salt in rows:
             # The attacker knows the format: each row's payload digest, then the row hash over it.
-            payload = detail_digest(detail, salt)
+            payload = payload_digest(entity_key, detail, salt)
             digest = row_hash_v2(prev, tenant_id=tenant, event_type=event_type, entity_type=entity_type,
-                                 entity_key=entity_key, detail_sha256=payload, occurred_at=occurred_at)
-            conn.execute("UPDATE audit.events SET prev_hash = %s, row_hash = %s, detail_digest = %s"
+                                 payload_sha256=payload, occurred_at=occurred_at)
+            conn.execute("UPDATE audit.events SET prev_hash = %s, row_hash = %s, payload_digest = %s"
                          " WHERE event_id = %s", (prev, digest, payload, eid))
             prev = digest
         _triggers_back_on(conn)
