@@ -8,6 +8,7 @@ from credsync.dagkit import (
     CREDENTIALS,
     DEFAULT_ARGS,
     SUBMISSIONS,
+    TENANT_MAP_INDEX,
     WRITEBACKS,
     check_warehouse_schema,
     enabled_tenants,
@@ -19,6 +20,7 @@ from credsync.delivery.tasks import (
     update_credential_status,
     write_back,
 )
+from credsync.operators.notifications import RegistryNotifyOperator
 
 DOC = """
 ### recertification
@@ -40,7 +42,8 @@ holds up another):
    status lists whose bits changed are re-signed and republished (ttl and
    Cache-Control: 5 minutes).
 3. **revoke_in_registry** (pool `registry_api`) — enqueues and sends the
-   revocations through the same idempotent path as `registry_push`.
+   revocations through the same idempotent path as `registry_push`; then
+   **notify_registry** sends the signed `credential.revoked` notifications.
 4. **write_back** — compensating HRIS profile updates ("... expired on
    2026-03-01") and payroll flags switched off with their end date; the dated
    payroll CSV under `payroll/<tenant>/` in the object store.
@@ -72,6 +75,9 @@ def recertify_tenant(tenant_id: str) -> None:
     revoked = revoke_in_registry.override(outlets=[SUBMISSIONS])(tenant_id)
     written = write_back.override(outlets=[WRITEBACKS])(tenant_id)
     expired >> status >> revoked >> written
+    # The registry is told of each revocation by a signed notification too (docs/registry.md).
+    revoked >> RegistryNotifyOperator(task_id="notify_registry", tenant_id=tenant_id,
+                                      map_index_template=TENANT_MAP_INDEX)
 
 
 @dag(

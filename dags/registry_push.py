@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task_group
 
 from credsync.dagkit import (
     CREDENTIALS,
@@ -12,6 +12,7 @@ from credsync.dagkit import (
     check_warehouse_schema,
     enabled_tenants,
 )
+from credsync.operators.notifications import RegistryNotifyOperator
 from credsync.operators.registry import RegistryPushOperator
 
 DOC = """
@@ -27,7 +28,12 @@ under the registry's rate limit):
 1. enqueue `issue` submissions for active credentials not yet submitted and
    `revoke` submissions for expired/revoked ones the registry holds;
 2. push issues through `POST /v1/certificates/batch` (≤100 per request), then
-   revocations; every HTTP attempt lands in `core.registry_attempts`.
+   revocations; every HTTP attempt lands in `core.registry_attempts`;
+3. **notify_registry**: a signed `credential.issued` / `credential.revoked`
+   notification per acknowledged write (`POST /v1/notifications`, GX gate
+   `registry_notifications` on the batch first; docs/registry.md), recorded in
+   `core.registry_notifications`; refused ones go to `audit.dead_letters`
+   (source `registry_notification`).
 
 **Inputs**: `core.credentials`, `core.workers` (name only),
 `include/mappings/registry_certificate_v1.csv` (the only fields that leave),
@@ -61,11 +67,15 @@ Dead letters: fix the data, then trigger `dlq_replay`.
 def registry_push() -> None:
     tenants = enabled_tenants()
     check_warehouse_schema() >> tenants
-    RegistryPushOperator.partial(
-        task_id="push_submissions",
-        outlets=[SUBMISSIONS],
-        map_index_template=TENANT_MAP_INDEX,
-    ).expand(tenant_id=tenants)
+    push_tenant.expand(tenant_id=tenants)
+
+
+@task_group
+def push_tenant(tenant_id: str) -> None:
+    pushed = RegistryPushOperator(task_id="push_submissions", tenant_id=tenant_id, outlets=[SUBMISSIONS],
+                                  map_index_template=TENANT_MAP_INDEX)
+    pushed >> RegistryNotifyOperator(task_id="notify_registry", tenant_id=tenant_id,
+                                     map_index_template=TENANT_MAP_INDEX)
 
 
 registry_push()
