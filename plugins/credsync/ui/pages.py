@@ -46,6 +46,7 @@ def dashboard_page(data: Dashboard, tenants: Sequence[str], *, docs_link: Any = 
     parts.append(_delivery_section(data))
     parts.append(_drift_section(data))
     parts.append(_latency_section(data))
+    parts.append(_path_latency_table(data))
     parts.append(_findings_section(data))
     parts.append(_dead_letters_section(data))
     parts.append(_verdicts_section(data, docs_link))
@@ -92,7 +93,33 @@ def _headline(data: Dashboard) -> str:
         cards.append(f'<div data-metric="registry latency p95"><span>registry latency p95, {last.day:%Y-%m-%d}</span>'
                      f"<b>{last.latency_p95_s / size:.1f} {unit}</b>"
                      f'<span class="muted">completion → acknowledgement, {last.live} live</span></div>')
+    cards.extend(_event_path_cards(data))
     return f'<div class="headline">{"".join(cards)}</div>' if cards else ""
+
+
+def _event_path_cards(data: Dashboard) -> list[str]:
+    """p50/p95 of the completion event path (webhook → run) to the registry ack and the HRIS write-back."""
+    cards = []
+    for stage in ("registry ack", "HRIS write-back"):
+        found = next((p for p in data.path_latency if p.path == "event" and p.stage == stage), None)
+        if found is None:
+            continue
+        unit, size = duration_unit([found.p95_s])
+        cards.append(f'<div data-metric="event {_e(stage)} latency"><span>event path: completion → {_e(stage)}</span>'
+                     f"<b>p50 {found.p50_s / size:.1f} {unit} · p95 {found.p95_s / size:.1f} {unit}</b>"
+                     f'<span class="muted">{found.credentials} credentials, last 90 days</span></div>')
+    return cards
+
+
+def _path_latency_table(data: Dashboard) -> str:
+    """Event path beside the scheduled pull, per stage (table id ``path-latency-data``)."""
+    if not data.path_latency:
+        return ""
+    unit, size = duration_unit([p.p95_s for p in data.path_latency])
+    return "<h3>Completion event path and scheduled pull</h3>" + _table(
+        ("path", "completion →", "p50", "p95", "credentials"),
+        ((p.path, p.stage, f"{p.p50_s / size:.1f} {unit}", f"{p.p95_s / size:.1f} {unit}", p.credentials)
+         for p in data.path_latency), table_id="path-latency-data")
 
 
 def _delivery_section(data: Dashboard) -> str:

@@ -47,6 +47,17 @@ class DriftDay:
 
 
 @dataclass(frozen=True)
+class PathLatency:
+    """Completion → ``stage`` (credential, registry ack, HRIS write-back) on one path (event or pull)."""
+
+    path: str
+    stage: str
+    p50_s: float
+    p95_s: float
+    credentials: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     tenant_id: str | None
     delivery: list[DeliveryDay]
@@ -55,6 +66,7 @@ class Dashboard:
     dead_letters: list[dict[str, Any]]
     verdicts: list[dict[str, Any]]
     generated_at: datetime = field(default_factory=lambda: datetime.now().astimezone())
+    path_latency: list[PathLatency] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -76,8 +88,10 @@ def dashboard(warehouse_url: str, tenant_id: str | None, *, days: int = DAYS) ->
         findings = _dicts(conn.execute(sql_text("ui/open_findings.sql"), params))
         dead = _dicts(conn.execute(sql_text("ui/dead_letters.sql"), params))
         verdicts = _dicts(conn.execute(sql_text("ui/gate_verdicts.sql"), params))
+        paths = [PathLatency(path, stage, float(p50), float(p95), int(n))
+                 for path, stage, p50, p95, n in conn.execute(sql_text("ui/path_latency.sql"), params)]
         conn.rollback()
-    return Dashboard(tenant_id, delivery, drift, findings, dead, verdicts)
+    return Dashboard(tenant_id, delivery, drift, findings, dead, verdicts, path_latency=paths)
 
 
 def findings_detail(warehouse_url: str, tenant_id: str, finding_type: str,
