@@ -20,6 +20,9 @@ in the HRIS):
   `dead → acknowledged`. The registry answers a repeat with its stored reply
   or 409 + the existing id, so a replay never duplicates.
 - source `hris_writeback`: the write-back of exactly those keys runs again.
+- source `registry_notification`: the notification is sent again under its
+  own event id (the registry keeps each id once); `dead → acknowledged`. One
+  the registry rejected after review stays open (docs/registry.md).
 
 Every outcome is recorded on the letter (`status`, `replay_outcome`,
 `attempts`) and chained into `audit.events`. Letters still failing stay open.
@@ -44,7 +47,7 @@ TENANT_CHOICES = ["all", *[t.tenant_id for t in load_tenants()]]
     tags=["credsync", "operations", "delivery"],
     params={
         "tenant": Param("all", type="string", enum=TENANT_CHOICES, description="Tenant to replay, or all."),
-        "source": Param("all", type="string", enum=["all", "registry", "hris_writeback"],
+        "source": Param("all", type="string", enum=["all", "registry", "hris_writeback", "registry_notification"],
                         description="Which dead letters: registry pushes, HRIS write-backs, or both."),
         # Nullable: the trigger form sends an empty field as null, and a plain "string" type would
         # then count as required and disable the Trigger button.

@@ -273,3 +273,42 @@ def _record_attempts(conn: psycopg.Connection, tenant_id: str, notification: Not
         subs.AttemptRow(notification.credential_id, notification.event_id, operation, attempt,
                         final_status if i == len(attempts) - 1 else None)
         for i, attempt in enumerate(attempts)])
+
+
+def replay_notification(conn: psycopg.Connection, tenant_id: str, event_id: str,
+                        client: NotificationClient) -> tuple[bool, str]:
+    """Send a dead-lettered notification again (``dlq_replay`` source ``registry_notification``).
+
+    Under its own event id, so the registry keeps it once even if an earlier send did land.
+    A notification the registry rejected after review is not sent again: its decision stands
+    until the data is fixed and a new credential version is issued.
+    """
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(sql_text("delivery/notifications/by_event.sql"),
+                          {"tenant_id": tenant_id, "event_id": event_id}).fetchone()
+    if row is None:
+        return False, "no notification with this event id"
+    if row["review_state"] == "rejected":
+        return False, f"still failing: rejected by the registry after review ({row['review_reason']})"
+    if row["state"] == "acknowledged":
+        return True, "already delivered"
+    notification = Notification(row["event_id"], row["idempotency_key"], str(row["credential_id"]),
+                                row["event_type"], notification_body(row), row["attempts"])
+    try:
+        answer = client.send(notification.event_id, notification.body)
+    except ServiceUnavailable as exc:
+        _record_attempts(conn, tenant_id, notification, exc.attempts, None)
+        return False, f"still failing: {str(exc)[:300]}"
+    _record_attempts(conn, tenant_id, notification, answer.attempts, answer.status)
+    if not 200 <= answer.status < 300:
+        return False, f"still failing: {answer.status} {str(answer.body)[:300]}"
+    # dead -> acknowledged is a forward move (the submissions' ranks).
+    conn.execute(sql_text("delivery/notifications/delivered.sql"),
+                 {"tenant_id": tenant_id, "event_id": event_id, "status": answer.status})
+    append_event(conn, tenant_id=tenant_id, event_type="registry.notified", entity_type="credential",
+                 entity_key=notification.credential_id,
+                 detail={"event_id": event_id, "type": notification.event_type, "status": answer.status,
+                         "replayed": True})
+    return True, f"delivered ({answer.status})"

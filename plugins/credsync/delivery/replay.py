@@ -3,18 +3,23 @@
 Registry letters are rebuilt from the current warehouse data (so a fixed
 worker name or date goes out corrected) and sent under the submission's own
 idempotency key; the submission moves dead → acknowledged on success.
-Write-back letters re-run the write-back for just those keys. Each outcome is
+Write-back letters re-run the write-back for just those keys. Registry notification letters
+are sent again under their own event id (:func:`credsync.delivery.notifications.replay_notification`).
+Each outcome is
 recorded on the letter and chained into the audit log. ``dry_run`` only lists.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from credsync.audit import append_event
 from credsync.delivery import submissions as subs
+from credsync.delivery.notifications import DEAD_LETTER_SOURCE as NOTIFICATION_SOURCE
+from credsync.delivery.notifications import NotificationClient, replay_notification
 from credsync.delivery.payload import MappingError, build_certificate, registry_mapping
 from credsync.delivery.writeback import DEAD_LETTER_SOURCE as WRITEBACK_SOURCE
 from credsync.delivery.writeback import sync_writebacks
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
 REGISTRY_SOURCE = subs.DEAD_LETTER_SOURCE
 # Reconciliation letters for writes the registry acknowledged but no longer shows: sent again.
 RESEND_AFTER_ACKNOWLEDGED = {"issue": ("recon_registry_missing",), "revoke": ("recon_registry_not_revoked",)}
-SOURCES = (REGISTRY_SOURCE, WRITEBACK_SOURCE)
+SOURCES = (REGISTRY_SOURCE, WRITEBACK_SOURCE, NOTIFICATION_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ def replay_dead_letters(
     hris_client: HrisWritebackClient | None = None,
     payroll_dir: Any = None,  # None: the configured payroll store (writeback.payroll_store)
     as_of: date | None = None,
+    notification_client: NotificationClient | Callable[[], NotificationClient] | None = None,
 ) -> ReplayResult:
     from credsync.warehouse import connect
 
@@ -95,6 +101,17 @@ def replay_dead_letters(
                 raise ValueError(f"{len(registry_letters)} registry dead letters need a registry client")
             for letter in registry_letters:
                 ok, outcome = _replay_submission(conn, tenant_id, letter, registry_client)
+                _close(conn, tenant_id, letter, ok, outcome, result)
+        notification_letters = [d for d in letters if d.source == NOTIFICATION_SOURCE]
+        if notification_letters:
+            if notification_client is None:
+                raise ValueError(f"{len(notification_letters)} registry notification dead letters need a "
+                                 "notification client")
+            # A factory is only called here: a tenant without notification letters needs no secret.
+            client = notification_client if isinstance(notification_client, NotificationClient) \
+                else notification_client()
+            for letter in notification_letters:
+                ok, outcome = replay_notification(conn, tenant_id, letter.entity_key, client)
                 _close(conn, tenant_id, letter, ok, outcome, result)
         if writeback_letters:
             if hris_client is None or as_of is None:

@@ -44,6 +44,14 @@ def _registry_client(tenant: Tenant) -> Any:
                         **load_delivery_settings().registry.client_options()).get_client()
 
 
+def _notification_client(tenant: Tenant) -> Any:
+    from credsync.delivery.config import load_delivery_settings
+    from credsync.hooks.registry import RegistryHook
+
+    return RegistryHook(tenant.conn_id("registry"), tenant.tenant_id,
+                        **load_delivery_settings().registry.client_options()).notification_client()
+
+
 def _warehouse_url() -> str:
     from credsync.warehouse import url_from_connection
 
@@ -150,9 +158,12 @@ def replay_dead_letters(tenant: Tenant) -> dict[str, Any]:
     counts = replay(
         _warehouse_url(), tenant_id, source=source, reason=params.get("reason") or None,
         max_records=int(params["max_records"]), dry_run=dry_run,
-        registry_client=None if dry_run or source == "hris_writeback" else _registry_client(tenant),
-        hris_client=None if dry_run or source == "registry" else _hris_client(tenant),
+        registry_client=None if dry_run or source in ("hris_writeback", "registry_notification")
+        else _registry_client(tenant),
+        hris_client=None if dry_run or source in ("registry", "registry_notification") else _hris_client(tenant),
         payroll_dir=load_delivery_settings().writeback.payroll_csv_dir, as_of=_as_of(),
+        notification_client=None if dry_run or source not in ("all", "registry_notification")
+        else lambda: _notification_client(tenant),
     ).as_counts()
     if not dry_run:
         _checkpoint_audit(tenant_id)

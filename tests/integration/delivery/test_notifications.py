@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 # Only the notification path is faulted: the pushes before are not what is under test.
 FAULTS = {
     "error_rate": 0.12, "error_status": 503,
-    "burst_429": {"every": 11, "length": 2, "retry_after": 1},
+    "burst_429": {"every": 23, "length": 2, "retry_after": 1},
     "hang_rate": 0.03, "hang_seconds": 1.5,  # past the 0.6 s read timeout: a lost answer
     "reset_rate": 0.12,  # processed, then the answer is cut: the case event-id dedupe is for
     "seed": 11, "paths": ["/v1/notifications"],
@@ -248,3 +248,29 @@ def test_registry_reviews_are_recorded_once_and_forged_or_replayed_ones_refused(
     assert letters == [(rejected, "registry_rejected_review", "learner id does not match the national register")]
     assert deliveries == 2
     assert SIGNATURE_HEADER != REGISTRY_SIGNATURE_HEADER
+
+
+def test_dead_lettered_notifications_replay_once_the_registry_answers_again(
+        fresh_warehouse_url, registry_sandbox, registry_url, registry_target, registry_client):
+    from credsync.delivery.replay import replay_dead_letters
+
+    url = fresh_warehouse_url
+    issue_and_revoke(url, registry_client, "acme", 4, 1)
+    client = notification_client(registry_sandbox, registry_target)
+    # A broken registry deploy answering 422 to every notification: all five are parked.
+    admin(registry_url, "PUT", "/admin/faults", {"error_rate": 1.0, "error_status": 422,
+                                                 "paths": ["/v1/notifications"]})
+    assert send_notifications(url, "acme", client, settings=TEST_SETTINGS).dead == 5
+    admin(registry_url, "DELETE", "/admin/faults")
+    assert inbox(registry_url) == []
+
+    replayed = replay_dead_letters(url, "acme", source="registry_notification", dry_run=False,
+                                   notification_client=lambda: client)
+
+    assert (replayed.selected, replayed.replayed, replayed.still_failing) == (5, 5, 0)
+    assert len(inbox(registry_url)) == 5
+    with connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM core.registry_notifications WHERE state = 'acknowledged'"
+                            ).fetchone()[0] == 5
+        assert conn.execute("SELECT count(*) FROM audit.dead_letters WHERE status = 'open'").fetchone()[0] == 0
+    assert replay_dead_letters(url, "acme", source="all", dry_run=False).selected == 0
