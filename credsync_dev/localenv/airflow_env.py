@@ -65,6 +65,9 @@ def warehouse_connection_env(url: str) -> dict[str, str]:
 
 def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets: dict[str, str]) -> dict[str, str]:
     """One ``AIRFLOW_CONN_*`` per tenant connection id, pointing at the sandboxes."""
+    # The registry sandbox's own defaults when an older secrets file has no notification secrets.
+    from sandbox.registry.notifications import DEFAULT_NOTIFICATION_SECRET, DEFAULT_WEBHOOK_SECRET
+
     hris_tokens = json.loads(secrets["SANDBOX_HRIS_TOKENS"])
     lrs_credentials = json.loads(secrets["SANDBOX_LRS_CREDENTIALS"])
     lms_tokens = json.loads(secrets["SANDBOX_LMS_TOKENS"])
@@ -80,7 +83,11 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
             tenant.conn_id("lrs"): _http(f"{urls['lrs']}/{tid}/xAPI/", login=lrs_credentials[tid][0],
                                          password=lrs_credentials[tid][1]),
             tenant.conn_id("lms"): _http(f"{urls['lrs']}/{tid}/lms/api/v1/", password=lms_tokens[tid]),
-            tenant.conn_id("registry"): _http(urls["registry"], login=client_id, password=client["secret"]),
+            # Extras sign the registry notifications and verify the registry's reviews (docs/registry.md).
+            tenant.conn_id("registry"): _http(urls["registry"], login=client_id, password=client["secret"], extra={
+                "notification_secret": secrets.get("SANDBOX_REGISTRY_NOTIFICATION_SECRET")
+                or DEFAULT_NOTIFICATION_SECRET,
+                "webhook_secret": secrets.get("SANDBOX_REGISTRY_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET}),
         }
         if "idp" in urls and "SANDBOX_IDP_TOKENS" in secrets:
             # The IdP (groups, role claims) is optional per tenant; the sandbox serves each under /{tenant}.
@@ -90,6 +97,10 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
     return env
 
 
-def _http(base_url: str, *, login: str = "", password: str = "") -> dict[str, object]:
+def _http(base_url: str, *, login: str = "", password: str = "",
+          extra: dict[str, str] | None = None) -> dict[str, object]:
     # host as the full URL (scheme, port, path): credsync.hooks.base reads it as one.
-    return {"conn_type": "http", "host": base_url, "login": login, "password": password}
+    conn: dict[str, object] = {"conn_type": "http", "host": base_url, "login": login, "password": password}
+    if extra:
+        conn["extra"] = extra
+    return conn
