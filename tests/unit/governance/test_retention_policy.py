@@ -98,7 +98,7 @@ def test_rows_of_one_file_must_agree_and_the_longest_period_applies(tmp_path):
     assert load_file_policy(path).layers["core"].period == Period(10, "years")
     path.write_text(HEADER + "hris,a,a,string,,true,,1:1,termination + 7 years then purge (basis: HR)\n"
                     "hris,b,b,string,,true,,1:1,termination + 7 years then pseudonymise (basis: HR)\n")
-    with pytest.raises(MappingError, match="row 3.*must agree"):
+    with pytest.raises(MappingError, match=r"row 3.*must agree"):
         load_file_policy(path)
 
 
