@@ -32,9 +32,11 @@ from sandbox.faults import FaultInjector
 from sandbox.hris.cursors import CursorError, decode_cursor, encode_cursor
 from sandbox.hris.records import (
     Certification,
+    LeaveRequest,
     PayrollFlag,
     SeedRequest,
     TerminateRequest,
+    TransferRequest,
     WebhookTarget,
     Worker,
     iter_csv,
@@ -268,6 +270,28 @@ def create_app() -> Any:
         when = request.date or datetime.now(UTC).date()
         worker["employment"].update(status="terminated", termination_date=when.isoformat())
         return sandbox.put_workers(tenant, [worker], webhook=request.webhook)[0]
+
+    @app.post("/admin/tenants/{tenant}/workers/{employee_id}/leave")
+    def leave(tenant: str, employee_id: str, body: LeaveRequest | None = None) -> dict[str, Any]:
+        return _status_change(tenant, employee_id, "leave", body or LeaveRequest())
+
+    @app.post("/admin/tenants/{tenant}/workers/{employee_id}/return")
+    def return_from_leave(tenant: str, employee_id: str, body: LeaveRequest | None = None) -> dict[str, Any]:
+        return _status_change(tenant, employee_id, "active", body or LeaveRequest())
+
+    def _status_change(tenant: str, employee_id: str, status: str, request: LeaveRequest) -> dict[str, Any]:
+        worker = existing_worker(tenant, employee_id)
+        when = request.date or datetime.now(UTC).date()
+        worker["employment"].update(status=status, status_effective_date=when.isoformat())
+        return sandbox.put_workers(tenant, [worker], webhook=request.webhook)[0]
+
+    @app.post("/admin/tenants/{tenant}/workers/{employee_id}/transfer")
+    def transfer(tenant: str, employee_id: str, body: TransferRequest) -> dict[str, Any]:
+        worker = existing_worker(tenant, employee_id)
+        when = body.date or datetime.now(UTC).date()
+        job = body.model_dump(include={"department", "job_title", "manager_id", "location"}, exclude_unset=True)
+        worker["employment"].update(**job, job_effective_date=when.isoformat())
+        return sandbox.put_workers(tenant, [worker], webhook=body.webhook)[0]
 
     @app.post("/admin/tenants/{tenant}/changes/{day}")
     def apply_changes(tenant: str, day: int) -> dict[str, Any]:

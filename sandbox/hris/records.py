@@ -41,6 +41,13 @@ class Employment(_Strict):
     job_title: str | None = None
     manager_id: str | None = None
     location: str | None = None
+    # Effective dates, as HRIS exports carry them (Workday: a business process's effective date;
+    # BambooHR: the date of each employmentStatus / jobInfo row): the day the current ``status``
+    # takes effect (a leave's first day, the return from leave) and the day the current job
+    # (department, job_title, manager_id, location) does (a transfer). HR enters them ahead; the
+    # export shows the change at once, with its date. None: effective since hire (or unknown).
+    status_effective_date: date | None = None
+    job_effective_date: date | None = None
 
 
 class Compensation(_Strict):
@@ -94,6 +101,24 @@ class TerminateRequest(_Strict):
     webhook: bool = True
 
 
+class LeaveRequest(_Strict):
+    """A leave (``status`` leave) or a return from leave (``status`` active), effective ``date``."""
+
+    date: dt.date | None = None
+    webhook: bool = True
+
+
+class TransferRequest(_Strict):
+    """A job change effective ``date``: the fields given replace the worker's current job."""
+
+    date: dt.date | None = None
+    department: str | None = None
+    job_title: str | None = None
+    manager_id: str | None = None
+    location: str | None = None
+    webhook: bool = True
+
+
 class WebhookTarget(_Strict):
     url: str = Field(pattern=r"^https?://")
     secret: str = Field(min_length=1)
@@ -116,6 +141,8 @@ WORKER_COLUMNS: tuple[str, ...] = (
     "employment.job_title",
     "employment.manager_id",
     "employment.location",
+    "employment.status_effective_date",
+    "employment.job_effective_date",
     "compensation.salary_band",
     "updated_at",
 )

@@ -86,13 +86,13 @@ def _apply_change(workforce: Workforce, rng: Any, worker: dict[str, Any], index:
         employment.update(status="active", rehire_date=when)
         return "rehire"
     if employment["status"] == "leave":
-        employment["status"] = "active"
+        employment.update(status="active", status_effective_date=when)
         return "return"
     kind = weighted_choice(rng, ACTIVE_CHANGE_KINDS, _ACTIVE_CUMULATIVE)
     if kind == "terminate":
         employment.update(status="terminated", termination_date=when)
     elif kind == "leave":
-        employment["status"] = "leave"
+        employment.update(status="leave", status_effective_date=when)
     elif kind == "email_change":
         # A new address style (first initial), as after a mail-system migration.
         given, family = worker["name"]["given"], worker["name"]["family"]
@@ -109,11 +109,12 @@ def _apply_change(workforce: Workforce, rng: Any, worker: dict[str, Any], index:
             job_title=pick(rng, DEPARTMENTS[department]),
             location=pick(rng, workforce.pools.locations),
             manager_id=workforce.employee_id(1 + int(rng.random() * (index - 1))) if index > 1 else None,
+            job_effective_date=when,
         )
     elif kind == "manager_change":
         if index <= 2:
             # Too early in the org chart to have another earlier manager: leave instead.
-            employment["status"] = "leave"
+            employment.update(status="leave", status_effective_date=when)
             return "leave"
         earlier = [workforce.employee_id(1 + int(rng.random() * (index - 1))) for _ in range(8)]
         # Eight draws from the earlier workers: at least one differs unless index is tiny.

@@ -269,6 +269,9 @@ class Workforce:
                 "job_title": pick(rng, titles),
                 "manager_id": self.employee_id(manager) if manager else None,
                 "location": pick(rng, self.pools.locations),
+                # Effective since hire: day-0 workers have no status or job change pending.
+                "status_effective_date": None,
+                "job_effective_date": None,
             },
             "compensation": {"salary_band": weighted_choice(rng, _SALARY_BANDS, _SALARY_CUMULATIVE)},
             "updated_at": f"{max(d for d in (hire, termination, rehire) if d).isoformat()}T09:00:00Z",

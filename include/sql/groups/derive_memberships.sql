@@ -3,17 +3,30 @@
 -- difference into core.group_memberships; returns (added, removed). Params: tenant_id, mapping_version.
 -- Values match trimmed and case-insensitively; a wildcard rule's group key gets the slugged value
 -- (credsync.groups.mapping.slug does the same).
-WITH attributes AS (
-    SELECT w.employee_id, a.attribute, btrim(a.value) AS value
+WITH people AS (
+    -- A worker whose change waits for its effective date (a future termination, leave or transfer)
+    -- counts as provisioning holds them today (core.worker_effective, valid for the record version
+    -- it was computed from); everyone else as core.workers has them.
+    SELECT w.employee_id, w.employment_type,
+           CASE WHEN e.employee_id IS NULL THEN w.employment_status ELSE e.employment_status END AS employment_status,
+           CASE WHEN e.employee_id IS NULL THEN w.department ELSE e.department END AS department,
+           CASE WHEN e.employee_id IS NULL THEN w.job_title ELSE e.job_title END AS job_title,
+           CASE WHEN e.employee_id IS NULL THEN w.location ELSE e.location END AS location
     FROM core.workers w
+    LEFT JOIN core.worker_effective e ON e.tenant_id = w.tenant_id AND e.employee_id = w.employee_id
+                                     AND e.source_updated_at = w.source_updated_at
+    WHERE w.tenant_id = %(tenant_id)s
+), attributes AS (
+    SELECT w.employee_id, a.attribute, btrim(a.value) AS value
+    FROM people w
     CROSS JOIN LATERAL (VALUES ('hris.department', w.department), ('hris.job_title', w.job_title),
                                ('hris.location', w.location), ('hris.employment_type', w.employment_type))
                        AS a (attribute, value)
-    WHERE w.tenant_id = %(tenant_id)s AND w.employment_status = 'active' AND nullif(btrim(a.value), '') IS NOT NULL
+    WHERE w.employment_status = 'active' AND nullif(btrim(a.value), '') IS NOT NULL
     UNION ALL
     SELECT c.employee_id, 'idp.' || c.claim_kind, btrim(c.claim_value)
     FROM core.idp_claims c
-    JOIN core.workers w ON w.tenant_id = c.tenant_id AND w.employee_id = c.employee_id
+    JOIN people w ON w.employee_id = c.employee_id
     WHERE c.tenant_id = %(tenant_id)s AND w.employment_status = 'active'
 ), matched AS (
     SELECT a.employee_id, r.rule_id,

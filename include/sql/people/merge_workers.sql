@@ -11,6 +11,7 @@ WITH incoming AS (
                'employment_status', s.employment_status, 'employment_type', s.employment_type,
                'hire_date', s.hire_date, 'termination_date', s.termination_date,
                'rehire_date', s.rehire_date, 'department', s.department,
+               'status_effective_date', s.status_effective_date, 'job_effective_date', s.job_effective_date,
                'job_title', s.job_title, 'manager_id', s.manager_id, 'location', s.location
            ) AS doc
     FROM staging.hris_workers s
@@ -24,6 +25,7 @@ WITH incoming AS (
                'employment_status', w.employment_status, 'employment_type', w.employment_type,
                'hire_date', w.hire_date, 'termination_date', w.termination_date,
                'rehire_date', w.rehire_date, 'department', w.department,
+               'status_effective_date', w.status_effective_date, 'job_effective_date', w.job_effective_date,
                'job_title', w.job_title, 'manager_id', w.manager_id, 'location', w.location
            ) AS doc
     FROM core.workers w
@@ -44,11 +46,13 @@ WITH incoming AS (
         tenant_id, employee_id, source_system, given_name, family_name, preferred_name,
         work_email, email_normalized, employment_status, employment_type, hire_date,
         termination_date, rehire_date, department, job_title, manager_id, location,
+        status_effective_date, job_effective_date,
         source_updated_at, mapping_version, last_batch_id
     )
     SELECT i.tenant_id, i.employee_id, i.source_system, i.given_name, i.family_name, i.preferred_name,
            i.work_email, i.email_normalized, i.employment_status, i.employment_type, i.hire_date,
            i.termination_date, i.rehire_date, i.department, i.job_title, i.manager_id, i.location,
+           i.status_effective_date, i.job_effective_date,
            i.source_updated_at, i.mapping_version, i.batch_id
     FROM incoming i
     JOIN diffs d USING (employee_id)
@@ -60,6 +64,7 @@ WITH incoming AS (
         employment_status = EXCLUDED.employment_status, employment_type = EXCLUDED.employment_type,
         hire_date = EXCLUDED.hire_date, termination_date = EXCLUDED.termination_date,
         rehire_date = EXCLUDED.rehire_date, department = EXCLUDED.department,
+        status_effective_date = EXCLUDED.status_effective_date, job_effective_date = EXCLUDED.job_effective_date,
         job_title = EXCLUDED.job_title, manager_id = EXCLUDED.manager_id, location = EXCLUDED.location,
         source_updated_at = EXCLUDED.source_updated_at, mapping_version = EXCLUDED.mapping_version,
         last_batch_id = EXCLUDED.last_batch_id, updated_at = now()

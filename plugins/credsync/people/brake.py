@@ -17,6 +17,8 @@ operator, Required Actions), showing the staged list (:func:`approval_request`):
   run stages the changes again and asks again.
 
 While a set is pending, runs apply no deactivation for that tenant (:func:`pending_change_set`).
+Mass group removals are staged the same way, as sets of kind ``groups``
+(:mod:`credsync.groups.brake`); reject and expiry are shared, approval dispatches on the kind.
 Plain module (psycopg only, imported lazily by callers).
 """
 

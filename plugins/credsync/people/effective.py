@@ -8,8 +8,14 @@ asks :func:`effective_status` which status the LMS account should reflect *today
 - ``active`` with a ``rehire_date`` (return) or, for a first hire, a ``hire_date`` more than
   ``lookahead_days`` ahead: not active yet (held); within the window: active (the account is ready
   on day one);
-- ``leave`` follows the same rule through the same dates: a leave entered with a future
-  termination/return date changes nothing before that date.
+- ``leave`` and the return from leave follow the same rule through the HRIS's
+  ``status_effective_date`` (the day the current status takes effect): a leave entered with a
+  future date keeps the worker ``active`` until that day (held ``leave``); a return entered with a
+  future date keeps them on ``leave`` until then, or until ``lookahead_days`` before it (held
+  ``return``), like a rehire;
+- a transfer (the HRIS's ``job_effective_date``, the day the current department, job title,
+  manager and location take effect) dated after today is held: the LMS account and its groups
+  keep the previous job until that day (:func:`job_held`).
 
 "Today" is the tenant's local date (``timezone`` in include/tenants.yaml) at ``now``, which tests
 fix. Plain module: no Airflow, no database.
@@ -27,7 +33,7 @@ class Effective:
     """The status to provision today; ``held`` names the change waiting for ``effective_date``."""
 
     status: str
-    held: str | None = None  # termination | hire | rehire
+    held: str | None = None  # termination | hire | rehire | leave | return
     effective_date: date | None = None
 
 
@@ -40,7 +46,8 @@ def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
 
 
 def effective_status(status: str, *, today: date, hire_date: date | None, termination_date: date | None,
-                     rehire_date: date | None, lookahead_days: int = 0) -> Effective:
+                     rehire_date: date | None, lookahead_days: int = 0,
+                     status_effective_date: date | None = None) -> Effective:
     """What ``status`` means for the LMS on ``today`` (see the module docstring)."""
     if status == "terminated":
         if termination_date is not None and termination_date > today:
@@ -50,7 +57,18 @@ def effective_status(status: str, *, today: date, hire_date: date | None, termin
     if rehire_date is not None and (termination_date is None or rehire_date > termination_date):
         if rehire_date > start_by:
             return Effective("terminated", "rehire", rehire_date)
-        return Effective(status)
-    if hire_date is not None and hire_date > start_by and termination_date is None:
+    elif hire_date is not None and hire_date > start_by and termination_date is None:
         return Effective("terminated", "hire", hire_date)
+    if status_effective_date is not None and status_effective_date > today:
+        if status == "leave":  # a leave starts on its day, never early (like a termination)
+            return Effective("active", "leave", status_effective_date)
+        # Active from a future day that is not the (re)hire itself: the return from a leave.
+        if status == "active" and status_effective_date not in (hire_date, rehire_date) \
+                and status_effective_date > start_by:
+            return Effective("leave", "return", status_effective_date)
     return Effective(status)
+
+
+def job_held(job_effective_date: date | None, *, today: date) -> bool:
+    """True while a transfer (the current job's effective date) lies after ``today``."""
+    return job_effective_date is not None and job_effective_date > today

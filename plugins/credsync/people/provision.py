@@ -24,8 +24,9 @@ go on. Ids reach here canonical (staging applies the tenant's case policy).
 
 Guards (include/tenants.yaml ``provisioning``, :mod:`credsync.people.guards`), in this order:
 a quarantined target is skipped until its back-off elapses (:mod:`credsync.people.budget`);
-each worker's status is the one effective *today* in the tenant's time zone, so a future-dated
-termination or hire is held (:mod:`credsync.people.effective`, ``core.held_changes``); more
+each worker's status and job are the ones effective *today* in the tenant's time zone, so a
+future-dated termination, hire, leave, return or transfer is held (:mod:`credsync.people.effective`,
+``core.held_changes``); more
 deactivations than the brake allows are staged for a human decision instead of sent
 (:mod:`credsync.people.brake`); the run stops and quarantines the target once its SCIM writes
 fail beyond the failure budget. Deprovisioning is always ``active=false`` (a full-state PUT),
@@ -333,32 +334,57 @@ def provision_tenant(
 
 def _effective_workers(conn: psycopg.Connection, tenant_id: str, workers: list[Worker], guards: ProvisioningGuards,
                        now: datetime) -> tuple[list[Worker], list[str]]:
-    """Each worker with the status effective today (tenant time zone); records what is held."""
-    from credsync.people.effective import effective_status, local_today
+    """Each worker with the status and job effective today (tenant time zone); records what is held.
+
+    A held worker's effective state goes to ``core.worker_effective`` too, so Group Push keeps their
+    groups as the LMS account is kept (a future termination, leave or transfer moves no group early).
+    """
+    from credsync.people.effective import effective_status, job_held, local_today
 
     today = local_today(guards.zone, now)
     dates = {row[0]: row[1:] for row in conn.execute(sql_text("people/worker_dates.sql"),
                                                      {"tenant_id": tenant_id}).fetchall()}
+    transferring = [w.employee_id for w in workers
+                    if job_held(dates.get(w.employee_id, (None,) * 7)[4], today=today)]
+    prior_jobs = {row[0]: row[1:] for row in conn.execute(
+        sql_text("people/prior_jobs.sql"), {"tenant_id": tenant_id, "employee_ids": transferring}).fetchall()
+    } if transferring else {}
     result: list[Worker] = []
     held: list[tuple[str, str, Any]] = []
+    kept: dict[str, tuple[Any, ...]] = {}  # employee_id -> (status, department, title, manager, location, version)
     for worker in workers:
-        hire, termination, rehire = dates.get(worker.employee_id, (None, None, None))
+        hire, termination, rehire, status_date, job_date, location, version = dates.get(
+            worker.employee_id, (None,) * 7)
         effective = effective_status(worker.employment_status, today=today, hire_date=hire,
                                      termination_date=termination, rehire_date=rehire,
-                                     lookahead_days=guards.lookahead_days)
+                                     lookahead_days=guards.lookahead_days, status_effective_date=status_date)
+        now_worker = replace(worker, employment_status=effective.status) \
+            if effective.status != worker.employment_status else worker
         if effective.held:
             held.append((worker.employee_id, effective.held, effective.effective_date))
-        result.append(replace(worker, employment_status=effective.status)
-                      if effective.status != worker.employment_status else worker)
+        prior = prior_jobs.get(worker.employee_id)
+        if prior is not None:
+            # The transfer waits for its date: the LMS keeps the previous job until then.
+            held.append((worker.employee_id, "transfer", job_date))
+            now_worker = replace(now_worker, department=prior[0], job_title=prior[1], manager_id=prior[2])
+            location = prior[3]
+        if effective.held or prior is not None:
+            kept[worker.employee_id] = (now_worker.employment_status, now_worker.department, now_worker.job_title,
+                                        now_worker.manager_id, location, version)
+        result.append(now_worker)
     if held:
         conn.execute(sql_text("people/record_held_changes.sql"),
                      {"tenant_id": tenant_id, "employee_ids": [h[0] for h in held],
                       "changes": [h[1] for h in held], "effective_dates": [h[2] for h in held]})
         log.info("tenant %s: %d effective-dated change(s) held until their date (first: %s %s on %s)",
                  tenant_id, len(held), *held[0][:2], held[0][2])
+    looked_at = [w.employee_id for w in workers]
     conn.execute(sql_text("people/close_held_changes.sql"),
-                 {"tenant_id": tenant_id, "looked_at": [w.employee_id for w in workers],
-                  "still_held": [h[0] for h in held]})
+                 {"tenant_id": tenant_id, "looked_at": looked_at, "still_held": [f"{h[0]}:{h[1]}" for h in held]})
+    conn.execute(sql_text("people/record_worker_effective.sql"), {
+        "tenant_id": tenant_id, "looked_at": looked_at, "employee_ids": list(kept),
+        **{name: [k[i] for k in kept.values()] for i, name in enumerate(
+            ("statuses", "departments", "job_titles", "manager_ids", "locations", "versions"))}})
     conn.commit()
     return result, [h[0] for h in held]
 

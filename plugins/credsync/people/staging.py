@@ -26,6 +26,8 @@ STAGED_COLUMNS = (
     "preferred_name", "work_email", "email_normalized", "employment_status", "employment_type",
     "hire_date", "termination_date", "rehire_date", "department", "job_title", "manager_id",
     "location", "source_updated_at", "mapping_version",
+    # When the current status and job take effect (credsync.people.effective holds them until then).
+    "status_effective_date", "job_effective_date",
 )  # fmt: skip
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,15 @@ WORKER = {
     "emails": {"work": "ann@acme.example", "personal": None},
     "employment": {"status": "active", "type": "employee", "hire_date": "2020-01-01", "termination_date": None,
                    "rehire_date": None, "department": "Ops", "job_title": None, "manager_id": None,
-                   "location": None},
+                   "location": None, "status_effective_date": None, "job_effective_date": None},
     "compensation": {"salary_band": "B2"},
     "updated_at": "2025-01-01T00:00:00Z",
 }  # fmt: skip
 HEADER = ["employee_id", "source_system", "name.given", "name.family", "name.preferred", "emails.work",
           "emails.personal", "employment.status", "employment.type", "employment.hire_date",
           "employment.termination_date", "employment.rehire_date", "employment.department",
-          "employment.job_title", "employment.manager_id", "employment.location", "compensation.salary_band",
+          "employment.job_title", "employment.manager_id", "employment.location", "employment.status_effective_date",
+          "employment.job_effective_date", "compensation.salary_band",
           "updated_at"]  # fmt: skip
 
 
