@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from credsync.people.effective import effective_status, local_today
+from credsync.people.effective import effective_status, job_held, local_today
 from credsync.people.guards import Brake, FailureBudget, load_guards, parse_guards
 from credsync.people.provision import comparable, scim_bool
 from credsync.tenants import TenantConfigError
@@ -85,6 +85,30 @@ def test_future_hire_and_return_wait_unless_within_the_lookahead():
     # A past termination with a past rehire is just active.
     assert effective_status("active", today=TODAY, hire_date=date(2020, 1, 1), termination_date=date(2025, 5, 1),
                             rehire_date=date(2025, 9, 1)).status == "active"
+
+
+def test_leave_and_return_wait_for_their_status_effective_date():
+    hired = {"hire_date": date(2020, 1, 1), "termination_date": None, "rehire_date": None}
+    leave = effective_status("leave", today=TODAY, status_effective_date=date(2026, 11, 17), **hired)
+    assert (leave.status, leave.held, leave.effective_date) == ("active", "leave", date(2026, 11, 17))
+    # A leave never starts early, whatever the lookahead; on its day it applies.
+    assert effective_status("leave", today=TODAY, lookahead_days=30, status_effective_date=date(2026, 11, 17),
+                            **hired).status == "active"
+    assert effective_status("leave", today=date(2026, 11, 17), status_effective_date=date(2026, 11, 17),
+                            **hired).status == "leave"
+    back = effective_status("active", today=TODAY, status_effective_date=date(2026, 11, 24), **hired)
+    assert (back.status, back.held) == ("leave", "return")
+    assert effective_status("active", today=TODAY, lookahead_days=14, status_effective_date=date(2026, 11, 24),
+                            **hired).status == "active", "a return is ready lookahead_days early, like a rehire"
+    # A status date equal to a future hire is the hire itself (held as a hire), not a return.
+    new = {"hire_date": date(2026, 11, 20), "termination_date": None, "rehire_date": None}
+    assert effective_status("active", today=TODAY, status_effective_date=date(2026, 11, 20), **new).held == "hire"
+    assert effective_status("active", today=TODAY, status_effective_date=date(2026, 11, 1), **hired).held is None
+
+
+def test_a_transfer_is_held_until_its_job_effective_date():
+    assert job_held(date(2026, 11, 17), today=TODAY)
+    assert not job_held(date(2026, 11, 10), today=TODAY) and not job_held(None, today=TODAY)
 
 
 def test_today_is_the_tenants_local_date():
