@@ -6,6 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from credsync.mapping.identity import CASE_POLICIES, DEFAULT_CASE_POLICY
 from credsync.paths import INCLUDE_DIR
@@ -33,6 +34,11 @@ class Tenant:
     allowed_regions: tuple[str, ...] | None = None
     # Flows that need the worker's consent, and for which purpose (credsync.governance.consent).
     consent: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Erasure policy (credsync.governance.erasure): which workers' records are kept pseudonymised, and
+    # who may re-identify them; empty: every erasure request erases.
+    erasure: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # The national profile (credsync.national.profile): national LRS, platform key; None: not a national tenant.
+    national: dict[str, Any] | None = None
 
     def conn_id(self, role: str) -> str:
         return self.connections[role]
@@ -100,9 +106,52 @@ def _parse(path: Path, index: int, entry: object) -> Tenant:
         identity_case=_identity_case(f"{where} ({tenant_id})", entry.get("identity")),
         allowed_regions=_allowed_regions(f"{where} ({tenant_id})", entry.get("residency")),
         consent=_consent(f"{where} ({tenant_id})", entry.get("consent")),
+        erasure=_erasure(f"{where} ({tenant_id})", entry.get("erasure")),
+        national=_national(f"{where} ({tenant_id})", entry.get("national")),
     )
 
 
+def _national(where: str, national: object) -> dict[str, Any] | None:
+    """``national: {lrs, platform, platform_name, lms_url, certificate_url}``, checked by its own module."""
+    from credsync.national.profile import NationalProfileError, parse_profile
+
+    try:
+        parse_profile(where, national)
+    except NationalProfileError as exc:
+        raise TenantConfigError(str(exc)) from None
+    return dict(national) if isinstance(national, dict) else None
+
+
+def _erasure(where: str, erasure: object) -> dict[str, Any]:
+    """``erasure: {keep_records: [{when: {employment_type: contractor}, basis: ...}], reidentify_approvers: [...]}``.
+
+    keep_records: who has a legal basis to keep records after an erasure request (pseudonymised; first
+    matching rule wins, see credsync.governance.erasure_policy); reidentify_approvers: who may re-identify.
+    """
+    if erasure is None:
+        return {}
+    where = f"{where}: field 'erasure'"
+    if not isinstance(erasure, dict) or set(erasure) - {"keep_records", "reidentify_approvers"}:
+        raise TenantConfigError(f"{where} must be a mapping with 'keep_records' and/or 'reidentify_approvers'")
+    rules = []
+    for index, rule in enumerate(erasure.get("keep_records") or [], start=1):
+        if not isinstance(rule, dict) or set(rule) != {"when", "basis"}:
+            raise TenantConfigError(f"{where}: keep_records #{index} must have exactly 'when' and 'basis'")
+        when = rule["when"]
+        if not isinstance(when, dict) or not when or set(when) - set(ERASURE_RULE_FIELDS):
+            raise TenantConfigError(f"{where}: keep_records #{index}: 'when' tests some of "
+                                    f"{', '.join(ERASURE_RULE_FIELDS)}")
+        if not isinstance(rule["basis"], str) or not rule["basis"].strip():
+            raise TenantConfigError(f"{where}: keep_records #{index}: 'basis' must name the legal basis")
+        rules.append({"when": {str(k): str(v) for k, v in when.items()}, "basis": rule["basis"].strip()})
+    approvers = erasure.get("reidentify_approvers") or []
+    if not isinstance(approvers, list) or not all(isinstance(a, str) and a.strip() for a in approvers):
+        raise TenantConfigError(f"{where}: 'reidentify_approvers' must be a list of names")
+    return {"keep_records": rules, "reidentify_approvers": [a.strip() for a in approvers]}
+
+
+# The worker attributes an erasure keep_records rule may test (core.workers columns that are not personal data).
+ERASURE_RULE_FIELDS = ("employment_type", "employment_status", "source_system")
 CONSENT_FLOWS = ("registry_push",)
 
 

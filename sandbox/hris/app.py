@@ -32,6 +32,7 @@ from sandbox.faults import FaultInjector
 from sandbox.hris.cursors import CursorError, decode_cursor, encode_cursor
 from sandbox.hris.records import (
     Certification,
+    ErasureRequest,
     LeaveRequest,
     PayrollFlag,
     SeedRequest,
@@ -43,7 +44,7 @@ from sandbox.hris.records import (
 )
 from sandbox.hris.store import HrisStore, StaleWriteError
 from sandbox.hris.timestamps import parse_iso, to_iso
-from sandbox.hris.webhooks import WebhookSender, event, lifecycle_event
+from sandbox.hris.webhooks import WebhookSender, erasure_event, event, lifecycle_event
 from sandbox.synth.changes import iter_changes
 from sandbox.synth.workforce import iter_workers
 
@@ -270,6 +271,19 @@ def create_app() -> Any:
         when = request.date or datetime.now(UTC).date()
         worker["employment"].update(status="terminated", termination_date=when.isoformat())
         return sandbox.put_workers(tenant, [worker], webhook=request.webhook)[0]
+
+    @app.post("/admin/tenants/{tenant}/workers/{employee_id}/erasure-request")
+    def erasure_request(tenant: str, employee_id: str, body: ErasureRequest | None = None) -> dict[str, Any]:
+        """The worker asked to be erased: tell subscribers (``worker.erasure_requested``), then purge them
+        here, so no later export or file drop carries them again."""
+        request = body or ErasureRequest()
+        existing_worker(tenant, employee_id)
+        item = erasure_event(tenant, employee_id, to_iso(sandbox.store.snapshot()), request.regulation)
+        delivered = sandbox.webhooks.send(tenant, [item]) if request.webhook else 0
+        purged = sandbox.store.purge_worker(tenant, employee_id)
+        return {"tenant_id": tenant, "event_id": item["event_id"], "type": item["type"],
+                "regulation": request.regulation, "due_by": item["due_by"], "delivered": delivered,
+                "purged_rows": purged}
 
     @app.post("/admin/tenants/{tenant}/workers/{employee_id}/leave")
     def leave(tenant: str, employee_id: str, body: LeaveRequest | None = None) -> dict[str, Any]:

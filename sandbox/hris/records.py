@@ -101,6 +101,13 @@ class TerminateRequest(_Strict):
     webhook: bool = True
 
 
+class ErasureRequest(_Strict):
+    """A data subject's erasure request as the HRIS's privacy tooling records it (GDPR Art. 17, CCPA delete)."""
+
+    regulation: Literal["gdpr", "ccpa"] = "gdpr"
+    webhook: bool = True
+
+
 class LeaveRequest(_Strict):
     """A leave (``status`` leave) or a return from leave (``status`` active), effective ``date``."""
 

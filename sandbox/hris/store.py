@@ -209,6 +209,15 @@ class HrisStore:
                 results.append((previous, _worker_json(stamp, doc)))
         return results
 
+    def purge_worker(self, tenant_id: str, employee_id: str) -> int:
+        """Delete every version and write-back of one worker (an erasure); rows removed."""
+        with self._write() as conn:
+            removed = 0
+            for table in ("worker_versions", "writebacks"):
+                removed += conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND employee_id = ?",
+                                        (tenant_id, employee_id)).rowcount
+            return removed
+
     def mark_changes_applied(self, tenant_id: str, day: int, applied: int) -> bool:
         """Record that day ``day`` was applied; False if it already was."""
         with self._write() as conn:

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,6 +39,18 @@ def event(event_type: str, tenant_id: str, employee_id: str, occurred_at: str) -
         "employee_id": employee_id,
         "occurred_at": occurred_at,
     }
+
+
+ERASURE_REQUESTED = "worker.erasure_requested"
+
+
+def erasure_event(tenant_id: str, employee_id: str, occurred_at: str, regulation: str) -> dict[str, Any]:
+    """The event privacy tooling sends for a data subject's erasure request: the contract fields, plus the
+    regulation and the date the answer is due (GDPR Art. 12(3): one month; CCPA: 45 days)."""
+    due = datetime.fromisoformat(occurred_at.replace("Z", "+00:00")) + timedelta(days=30 if regulation == "gdpr"
+                                                                                 else 45)
+    return {**event(ERASURE_REQUESTED, tenant_id, employee_id, occurred_at), "regulation": regulation,
+            "due_by": due.date().isoformat()}
 
 
 def lifecycle_event(previous: dict[str, Any] | None, current: dict[str, Any]) -> str | None:

@@ -31,7 +31,8 @@ Connections ``credsync_warehouse`` and, per tenant of include/tenants.yaml,
 ``hris_<tenant>`` extra ``webhook_secret`` (a tenant without one is answered
 404); env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` overrides the 300 s window and
 env ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES`` the 64 KiB body limit (1 KiB to 1 MiB). An
-accepted event triggers a ``hris_delta_export`` run; its merge updates the
+accepted event triggers a ``hris_delta_export`` run (a ``worker.erasure_requested`` one an
+``erasure`` run instead, docs/governance.md); its merge updates the
 ``core.workers`` asset, on which ``scim_provisioning`` is scheduled, so a
 terminated worker's LMS account is deactivated within minutes.
 """
@@ -69,6 +70,8 @@ from credsync.warehouse.revision import SchemaMismatch
 log = logging.getLogger(__name__)
 
 HRIS_EXPORT_DAG_ID = "hris_delta_export"
+ERASURE_DAG_ID = "erasure"  # dags/erasure.py (credsync.governance.erasure_flow)
+ERASURE_EVENT = "worker.erasure_requested"
 TOLERANCE_ENV = "CREDSYNC_WEBHOOK_TOLERANCE_SECONDS"
 MAX_BODY_ENV = "CREDSYNC_WEBHOOK_MAX_BODY_BYTES"
 SECRET_EXTRA = "webhook_secret"  # noqa: S105 - the name of the extra field, not a secret
@@ -183,7 +186,7 @@ def airflow_receiver() -> WebhookReceiver:
         tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
     except ValueError:
         raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
-    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_hris_delta_export,
+    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_for_event,
                            tolerance_seconds=tolerance, max_body_bytes=max_body_bytes_from_env())
 
 
@@ -213,6 +216,36 @@ def connection_secret(tenant_id: str) -> str | None:
                     SECRET_EXTRA)
         return None
     return secret
+
+
+def trigger_for_event(event: WebhookEvent) -> str:
+    """An erasure request starts an ``erasure`` run; any other event a ``hris_delta_export`` run."""
+    if event.type == ERASURE_EVENT:
+        return trigger_erasure(event)
+    return trigger_hris_delta_export(event)
+
+
+def trigger_erasure(event: WebhookEvent) -> str:
+    """Queue the ``erasure`` run for a recorded erasure request; returns its run id (one run per event).
+
+    The conf names the tenant and the event only: the run reads the employee id from the recorded
+    event (which the erasure then rewrites), so it never sits in Airflow's dag_run table.
+    """
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagRunAlreadyExists
+    from airflow.utils.types import DagRunTriggeredByType
+
+    run_id = webhook_run_id(event).replace("hris_webhook__", "hris_erasure__", 1)
+    try:
+        run = trigger_dag(ERASURE_DAG_ID, run_id=run_id,
+                          conf={"hris_erasure": {"tenant_id": event.tenant_id, "event_id": event.event_id}},
+                          triggered_by=DagRunTriggeredByType.REST_API, triggering_user_name="hris-webhook",
+                          note=f"HRIS erasure request for tenant {event.tenant_id} (event {event.event_id})")
+    except DagRunAlreadyExists:
+        return run_id
+    if run is None:
+        raise RuntimeError(f"{ERASURE_DAG_ID}: no run was created")
+    return run.run_id
 
 
 def trigger_hris_delta_export(event: WebhookEvent) -> str:
