@@ -7,8 +7,8 @@ from datetime import timedelta
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, Param, dag, task_group
 
-from credsync.dagkit import DEFAULT_ARGS, check_warehouse_schema
-from credsync.events.tasks import claim_and_stage, gate, issue, merge, push, tenants_with_events, write_back
+from credsync.dagkit import DEFAULT_ARGS
+from credsync.events.tasks import deliver, ingest, issue, tenants_with_events
 from credsync.events.wakeup import CHANNEL, REDIS_CONN_ID
 
 DOC = """
@@ -17,11 +17,12 @@ DOC = """
 **What**: the LMS posts each completion to `/credsync-events/lms/<tenant>/completions` (signed,
 `credsync.events.app`); the receiver commits it to `audit.lms_completion_events` and publishes a
 wake-up on Redis. This DAG's asset watches that channel (`AssetWatcher` + `MessageQueueTrigger`,
-`redis+pubsub`), so a run starts seconds after the event. Per tenant with waiting events it claims
-them, stages their completions as one batch (`staging.completions`), runs the **same LMS GX gate**
-as `lms_completion_pull`, merges with the pull's merge (same key, `(tenant, 'lms_rest',
-enrollment_id)`: an event and the pull never make two completions), then issues credentials, pushes
-the new ones to the registry and writes back the affected learners' HRIS lines.
+`redis+pubsub`), so a run starts seconds after the event. Per tenant with waiting events, task
+`ingest` claims them, stages their completions as one batch (`staging.completions`), runs the **same
+LMS GX gate** as `lms_completion_pull` and merges with the pull's merge (same key, `(tenant,
+'lms_rest', enrollment_id)`: an event and the pull never make two completions); `issue` makes the
+credentials; `deliver` pushes the new ones to the registry and writes back the affected learners'
+HRIS lines. Few tasks on purpose: each task start costs seconds on this path.
 
 **Safety net**: the message is only a wake-up. Every 5 minutes the DAG also runs on its schedule and
 sweeps events still `received` (a lost message, Redis down, the triggerer restarting) and events
@@ -35,7 +36,7 @@ claimed more than 15 minutes ago by a run that never finished (a killed worker).
 each event ends `processed` (outcome `loaded`, `held`, `quarantined`, `not_completed`) or `refused`
 with the gate's reason.
 
-**Rerun safely**: a retried task takes the events its run claimed and re-stages the same batch;
+**Rerun safely**: a retried `ingest` takes the events its run claimed and re-stages the same batch;
 issuance, registry push (Idempotency-Key) and write-back (payload hash) are idempotent. A refused
 batch fails that tenant only; fix the LMS data, then the hourly pull loads it through the same gate.
 """
@@ -56,8 +57,8 @@ COMPLETION_EVENTS = Asset(
 @task_group
 def process_tenant(tenant_id: str) -> None:
     """One tenant's events; a mapped group, so a refused batch stops only its own tenant."""
-    merged = merge(tenant_id, gate(tenant_id, claim_and_stage(tenant_id)))
-    write_back(tenant_id, merged, push(tenant_id, merged, issue(tenant_id, merged)))
+    merged = ingest(tenant_id)
+    deliver(tenant_id, merged, issue(tenant_id, merged))
 
 
 @dag(
@@ -78,9 +79,7 @@ def process_tenant(tenant_id: str) -> None:
     },
 )
 def completion_events() -> None:
-    tenants = tenants_with_events()
-    check_warehouse_schema() >> tenants
-    process_tenant.expand(tenant_id=tenants)
+    process_tenant.expand(tenant_id=tenants_with_events())
 
 
 completion_events()

@@ -15,6 +15,9 @@ Faults (:class:`EventFaults`, seeded so a test is repeatable):
   refuse it, 401) and the good one after;
 - ``drop_rate``: the event is never sent (only the scheduled pull can find the completion).
 
+A delivery that gets no answer or a 5xx is sent again (up to ``attempts``, backing off), as LMS
+webhook senders do: a receiver that recorded the event but answered too late sees it twice.
+
 ``python -m sandbox.lms_events --help`` drives it from a shell (the benchmark uses the class).
 """
 
@@ -92,6 +95,7 @@ class LmsEventSender:
     secret: str
     faults: EventFaults = field(default_factory=EventFaults)
     timeout: float = 10.0
+    attempts: int = 4
     deliveries: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -131,13 +135,22 @@ class LmsEventSender:
                 self._post(event["event_id"], body, sign(self.secret, body, int(time.time())))
 
     def _post(self, event_id: str, body: bytes, signature: str, *, forged: bool = False) -> None:
-        sent = time.time()
-        try:
-            answer = self._client.post(self.receiver_url, content=body,
-                                       headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature})
-            self.deliveries.append(Delivery(event_id, answer.status_code, forged, sent_at=sent))
-        except httpx.HTTPError as exc:
-            self.deliveries.append(Delivery(event_id, None, forged, f"{type(exc).__name__}: {exc}", sent))
+        """One delivery; retried like LMS webhooks are (no answer or 5xx: again, up to ``attempts``, with
+        the same body and a fresh signature), so the receiver sees duplicates of events it already has."""
+        for attempt in range(self.attempts):
+            sent = time.time()
+            if attempt:
+                signature = sign(self.secret + ("-wrong" if forged else ""), body, int(sent))
+            try:
+                answer = self._client.post(self.receiver_url, content=body,
+                                           headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature})
+            except httpx.HTTPError as exc:
+                self.deliveries.append(Delivery(event_id, None, forged, f"{type(exc).__name__}: {exc}", sent))
+            else:
+                self.deliveries.append(Delivery(event_id, answer.status_code, forged, sent_at=sent))
+                if answer.status_code < 500:
+                    return
+            time.sleep(min(8.0, 0.5 * 2 ** attempt))
 
 
 def main(argv: list[str] | None = None) -> None:
