@@ -15,19 +15,8 @@ import { readFileSync } from 'node:fs';
 import { verifyCredential } from 'did-jwt-vc';
 import { Resolver } from 'did-resolver';
 import { getResolver as webResolver } from 'web-did-resolver';
-import { importJWK, jwtVerify, decodeProtectedHeader } from 'jose';
+import { LOOPBACK, TRUST, documentUrl, joseVerify, statusBits, statusListLoader } from './loaders.mjs';
 import { checkStatus } from '@digitalbazaar/vc-bitstring-status-list';
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1']);
-const TRUST = (process.env.CREDSYNC_TRUSTED_ISSUERS || '').split(',').filter((d) => d.length > 0);
-
-function documentUrl(did) {
-  const segments = did.slice('did:web:'.length).split('#')[0].split(':');
-  const host = decodeURIComponent(segments[0]);
-  const path = segments.slice(1).map(decodeURIComponent).join('/');
-  const scheme = LOOPBACK.has(host.split(':')[0]) ? 'http' : 'https';
-  return path ? `${scheme}://${host}/${path}/did.json` : `${scheme}://${host}/.well-known/did.json`;
-}
 
 const web = webResolver().web;
 const loopbackOrWeb = {
@@ -45,33 +34,8 @@ const loopbackOrWeb = {
 };
 const resolver = new Resolver(loopbackOrWeb, { cache: true });
 
-async function joseVerify(token, expectedTyp) {
-  const header = decodeProtectedHeader(token);
-  const did = String(header.kid || '').split('#')[0];
-  const { didDocument } = await resolver.resolve(did);
-  if (!didDocument) throw new Error(`cannot resolve ${did}`);
-  const listed = (didDocument.assertionMethod || []).map((m) => (typeof m === 'string' ? m : m.id));
-  if (!listed.includes(header.kid)) throw new Error(`kid ${header.kid} is not an assertionMethod of ${did}`);
-  const method = (didDocument.verificationMethod || []).find((m) => m.id === header.kid);
-  if (!method || !method.publicKeyJwk) throw new Error(`no publicKeyJwk for ${header.kid}`);
-  const key = await importJWK(method.publicKeyJwk, 'EdDSA');
-  const { payload } = await jwtVerify(token, key, { typ: expectedTyp, algorithms: ['EdDSA'] });
-  if (payload.iss !== did) throw new Error(`iss ${payload.iss} is not the kid's DID ${did}`);
-  return payload;
-}
-
-// One fetch and signature check per list and process: a batch of credentials shares a few lists.
-const statusLists = new Map();
-async function fetchStatusList(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-  const payload = await joseVerify((await response.text()).trim(), 'vc+jwt');
-  return { document: payload, documentUrl: url, contextUrl: null };
-}
-function loadStatusList(url) {
-  if (!statusLists.has(url)) statusLists.set(url, fetchStatusList(url));
-  return statusLists.get(url);
-}
+const resolveDocument = async (did) => (await resolver.resolve(did)).didDocument;
+const loadStatusList = statusListLoader(resolveDocument);
 
 async function check(token) {
   const out = { verified: false, issuer: null, id: null, revoked: null, suspended: null, checks: {} };
@@ -89,7 +53,7 @@ async function check(token) {
   }
   let credential = null;
   try {
-    credential = await joseVerify(token, 'vc+jwt');
+    credential = await joseVerify(token, resolveDocument);
     out.checks.jose = true;
     out.id = credential.id;
     out.issuer = out.issuer || credential.iss;
@@ -105,12 +69,7 @@ async function check(token) {
                                        verifyBitstringStatusListCredential: false });
     out.checks.status = status.verified;
     if (status.verified) {
-      const bit = (purpose) => {
-        const found = status.results.filter((r) => r.credentialStatus.statusPurpose === purpose);
-        return found.length === 0 ? null : found.some((r) => r.status === true);
-      };
-      out.revoked = bit('revocation');
-      out.suspended = bit('suspension');
+      ({ revoked: out.revoked, suspended: out.suspended } = statusBits(status));
       if (out.revoked) errors.push('revoked (bitstring status list)');
       if (out.suspended) errors.push('suspended (bitstring status list)');
     } else {

@@ -22,10 +22,8 @@ import { contexts as credentialsContexts } from '@digitalbazaar/credentials-cont
 import diContext from '@digitalbazaar/data-integrity-context';
 import multikeyContext from '@digitalbazaar/multikey-context';
 import { checkStatus } from '@digitalbazaar/vc-bitstring-status-list';
-import { importJWK, jwtVerify, decodeProtectedHeader } from 'jose';
+import { LOOPBACK, TRUST, documentUrl, statusBits, statusListLoader } from './loaders.mjs';
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1']);
-const TRUST = (process.env.CREDSYNC_TRUSTED_ISSUERS || '').split(',').filter((d) => d.length > 0);
 const OB3_CONTEXT = 'https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json';
 
 const CONTEXTS = new Map([...credentialsContexts, ...diContext.contexts, ...multikeyContext.contexts]);
@@ -33,14 +31,6 @@ const shipped = (name) => JSON.parse(readFileSync(
   new URL(`../plugins/credsync/credentials/contexts/${name}`, import.meta.url), 'utf8'));
 CONTEXTS.set(OB3_CONTEXT, shipped('ob-v3p0-context-3.0.3.json'));
 CONTEXTS.set('https://purl.imsglobal.org/spec/ob/v3p0/extensions.json', shipped('ob-v3p0-extensions.json'));
-
-function documentUrl(did) {
-  const segments = did.slice('did:web:'.length).split('#')[0].split(':');
-  const host = decodeURIComponent(segments[0]);
-  const path = segments.slice(1).map(decodeURIComponent).join('/');
-  const scheme = LOOPBACK.has(host.split(':')[0]) ? 'http' : 'https';
-  return path ? `${scheme}://${host}/${path}/did.json` : `${scheme}://${host}/.well-known/did.json`;
-}
 
 function loopbackOnly(url) {
   const { hostname } = new URL(url);
@@ -75,32 +65,7 @@ async function documentLoader(url) {
   throw new Error(`documentLoader refuses ${url}: not a shipped context or a did:web document`);
 }
 
-async function joseVerify(token) {
-  const header = decodeProtectedHeader(token);
-  const did = String(header.kid || '').split('#')[0];
-  const document = await didDocument(did);
-  const listed = (document.assertionMethod || []).map((m) => (typeof m === 'string' ? m : m.id));
-  if (!listed.includes(header.kid)) throw new Error(`kid ${header.kid} is not an assertionMethod of ${did}`);
-  const method = (document.verificationMethod || []).find((m) => m.id === header.kid);
-  if (!method || !method.publicKeyJwk) throw new Error(`no publicKeyJwk for ${header.kid}`);
-  const { payload } = await jwtVerify(token, await importJWK(method.publicKeyJwk, 'EdDSA'),
-                                      { typ: 'vc+jwt', algorithms: ['EdDSA'] });
-  if (payload.iss !== did) throw new Error(`iss ${payload.iss} is not the kid's DID ${did}`);
-  return payload;
-}
-
-// One fetch and signature check per list and process: a batch of credentials shares a few lists.
-const statusLists = new Map();
-async function fetchStatusList(url) {
-  loopbackOnly(url);
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`HTTP ${response.status} for ${url}`);
-  return { document: await joseVerify((await response.text()).trim()), documentUrl: url, contextUrl: null };
-}
-function statusListLoader(url) {
-  if (!statusLists.has(url)) statusLists.set(url, fetchStatusList(url));
-  return statusLists.get(url);
-}
+const statusLists = statusListLoader(didDocument, loopbackOnly);
 
 function message(err) {
   if (!err) return String(err);
@@ -115,10 +80,10 @@ async function check(credential) {
   const errors = [];
   const suite = new DataIntegrityProof({ cryptosuite: eddsaRdfc2022CryptoSuite });
   // vc calls checkStatus itself once the proof verified; the list credential is a vc+jwt, so it is loaded
-  // (and jose-verified) by statusListLoader and handed over as verified.
+  // (and jose-verified) by statusLists and handed over as verified.
   let status = null;
   const statusCheck = async (options) => {
-    status = await checkStatus({ ...options, documentLoader: statusListLoader,
+    status = await checkStatus({ ...options, documentLoader: statusLists,
                                  verifyBitstringStatusListCredential: false });
     return status;
   };
@@ -139,13 +104,7 @@ async function check(credential) {
   if (status) {
     out.checks.status = status.verified;
     if (status.verified) {
-      // Each entry reads its own purpose's list: a set suspension bit is not a revocation.
-      const bit = (purpose) => {
-        const entries = status.results.filter((r) => r.credentialStatus.statusPurpose === purpose);
-        return entries.length ? entries.some((r) => r.status === true) : null;
-      };
-      out.revoked = bit('revocation');
-      out.suspended = bit('suspension');
+      ({ revoked: out.revoked, suspended: out.suspended } = statusBits(status));
       if (out.revoked) errors.push('revoked (bitstring status list)');
       if (out.suspended) errors.push('suspended (bitstring status list)');
     } else {

@@ -312,7 +312,7 @@ class ProofConfigCache:
 def hash_data(credential: dict[str, Any], options: dict[str, Any],
               cache: ProofConfigCache | None = None) -> bytes:
     """vc-di-eddsa §3.3.4: SHA-256(canonical proof options) || SHA-256(canonical credential)."""
-    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    unsecured = {k: v for k, v in credential.items() if k != "proof"} if "proof" in credential else credential
     config_hash = (cache.digest(options) if cache is not None
                    else hashlib.sha256(canonical_nquads(options).encode("utf-8")).digest())
     return config_hash + hashlib.sha256(canonical_nquads(unsecured).encode("utf-8")).digest()

@@ -41,7 +41,7 @@ _SPECIAL = re.compile(r'[\x00-\x1f\x7f\\"]')  # a control character or one N-Qua
 # scheme, group 2 the "//" after it (then no compact-IRI expansion applies).
 _PLAIN_IRI = re.compile(r"(?!_:)([A-Za-z][A-Za-z0-9+.-]*):(//)?[^\s<>\"{}|\\^`]*")
 _MAX_PLANS = 256
-_MAX_KNOWN_IRIS = 4096  # IRIs seen to expand to themselves; per-credential ones fill it, then it stays put
+_MAX_KNOWN_IRIS = 1024  # IRIs seen to expand to themselves; per-credential ones fill it, then it stays put
 # Shape key markers: objects, so no member name or value can be mistaken for one.
 _STRING, _OPEN_OBJECT, _OPEN_LIST, _CLOSE, _NULL, _TRUE, _FALSE = (object() for _ in range(7))
 
@@ -71,13 +71,14 @@ class Plan:
     """The quads of one shape, as format strings with a field per value (and per blank node label).
 
     ``final``: every quad, blank nodes as fields; ``hashing``: per blank node, its quads with it as ``_:a``
-    and other blank nodes as ``_:z`` (RDFC-1.0 first-degree hashing); ``collisions``: per group of quads
+    and other blank nodes as ``_:z`` (RDFC-1.0 first-degree hashing), one block per blank node separated
+    by ``\x1e`` (values with control characters never reach a plan); ``collisions``: per group of quads
     that only their values tell apart, the value indexes of each (equal values would make one quad of two).
     """
 
     __slots__ = ("bnodes", "collisions", "final", "hashing", "iri_slots", "lit_slots")
 
-    def __init__(self, final: _Template, hashing: tuple[_Template, ...], bnodes: tuple[str, ...],
+    def __init__(self, final: _Template, hashing: _Template, bnodes: tuple[str, ...],
                  iri_slots: tuple[int, ...], lit_slots: tuple[int, ...],
                  collisions: tuple[tuple[tuple[int, ...], ...], ...]) -> None:
         self.final = final
@@ -121,13 +122,14 @@ def shape(document: Any, values: list[str]) -> tuple[Any, ...]:
         elif kind is dict:
             mark(_OPEN_OBJECT)
             for name, value in node.items():
-                mark(name)
-                if name in _VERBATIM:
-                    mark(_freeze(value))
-                elif type(value) is str:  # inline: most members are strings
+                if type(value) is str and name not in _VERBATIM:  # inline: most members are strings
                     append(value)
-                    mark(_STRING)
+                    mark(name)  # a name followed by a name or _CLOSE: its value was a string
+                elif name in _VERBATIM:
+                    mark(name)
+                    mark(_freeze(value))
                 else:
+                    mark(name)
                     walk(value)
             mark(_CLOSE)
         elif kind is list:
@@ -265,7 +267,7 @@ def build_plan(document: dict[str, Any], slots: int,
         skeleton = tuple(t if t[0] in ("c", "b") else (t[0], *t[2:]) for t in quad)
         groups.setdefault(skeleton, []).append(tuple(t[1] for t in quad if t[0] in ("i", "l")))
     collisions = tuple(tuple(members) for members in groups.values() if len(members) > 1)
-    return Plan(_Template(final), tuple(map(_Template, hashing)), tuple(bnodes), tuple(sorted(iri_slots)),
+    return Plan(_Template(final), _Template("\x1e".join(hashing)), tuple(bnodes), tuple(sorted(iri_slots)),
                 tuple(sorted(lit_field, key=lit_field.__getitem__)), collisions)
 
 
@@ -362,8 +364,8 @@ class PlanCache:
         if not self._distinct(plan, arguments):
             return self._oxigraph(plan.final.render([*arguments, *plan.bnodes]))
         hashes = []
-        for n, template in enumerate(plan.hashing):
-            lines = template.render(arguments).split("\n")
+        for n, block in enumerate(plan.hashing.render(arguments).split("\x1e")):
+            lines = block.split("\n")
             lines.sort()
             hashes.append((sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest(), n))
         hashes.sort()

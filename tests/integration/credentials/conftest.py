@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from credsync.credentials.issuers import Issuer
+from credsync.credentials.issuers import Issuer, load_trust_list, tenant_issuer_did
 from credsync.credentials.keys import SigningKey, generate_signing_key, parse_signing_key
+from credsync.credentials.rules import load_rules
 from credsync.paths import PROJECT_ROOT
 from credsync.warehouse import connect
 from sandbox.issuer_web.server import start
@@ -56,9 +57,42 @@ def key() -> SigningKey:
     return parse_signing_key(generate_signing_key())
 
 
+def module_tenants(prefix: str, count: int) -> list[str]:
+    """Tenant ids for a module whose tests share one registry sandbox: it is started once with its trust
+    list, so the tenants (their issuers) are fixed per module. The module names them ``TENANTS``."""
+    return [f"{prefix}{uuid.uuid4().hex[:10]}" for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def _tenant_pool(request) -> Iterator[str] | None:
+    tenants = getattr(request.module, "TENANTS", None)
+    return iter(tenants) if tenants is not None else None
+
+
 @pytest.fixture
-def tenant() -> str:
-    return "t" + uuid.uuid4().hex[:10]
+def tenant(_tenant_pool) -> str:
+    """The next of the module's ``TENANTS`` when it has them, else a fresh tenant id."""
+    return next(_tenant_pool) if _tenant_pool is not None else "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="module")
+def registry(issuer_web, tmp_path_factory, request):
+    """The registry sandbox over HTTP, trusting the issuers of the module's ``TENANTS``."""
+    from tests.integration.sandbox.test_registry_contract import running_registry
+
+    trusted_dids = ",".join(tenant_issuer_did(t, issuer_web.base_url) for t in request.module.TENANTS)
+    with running_registry(tmp_path_factory.mktemp("registry"), SANDBOX_REGISTRY_TRUSTED_ISSUERS=trusted_dids) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+def trusted(web: IssuerWeb, tenants: list[str]) -> frozenset[str]:
+    """credsync's trust list for ``tenants``' issuers at the issuer origin."""
+    return load_trust_list(tenants=tenants, base_url=web.base_url)
 
 
 @pytest.fixture

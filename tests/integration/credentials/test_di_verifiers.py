@@ -13,51 +13,24 @@ import copy
 import json
 import os
 import subprocess
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from credsync.credentials import data_integrity, did_web, issuer_store
 from credsync.credentials.issuance import issue_credentials
 from credsync.credentials.issuers import Issuer, load_trust_list, tenant_issuer_did
 from credsync.credentials.keys import generate_signing_key, parse_signing_key
 from credsync.credentials.publish import publish_issuer
-from credsync.credentials.rules import load_rules
 from credsync.credentials.verify import FileResolver, Resolver, verify
 from credsync.delivery.payload import build_certificate
-from tests.integration.credentials.conftest import add_completion, add_worker, tokens
-from tests.integration.sandbox.test_registry_contract import running_registry
+from tests.integration.credentials.conftest import add_completion, add_worker, module_tenants, tokens, trusted
 from tests.integration.sandbox.test_registry_contract import token as registry_token
 from tests.integration.sandbox.test_registry_contract import verify as registry_verify
 
 AS_OF = date(2025, 6, 1)
 NOW = datetime(2025, 6, 2, tzinfo=UTC)
 DI = data_integrity.FORMAT
-TENANTS = [f"d{uuid.uuid4().hex[:10]}" for _ in range(8)]
-_free_tenants = iter(TENANTS)
-
-
-@pytest.fixture(scope="module")
-def registry(issuer_web, tmp_path_factory):
-    trusted = ",".join(tenant_issuer_did(t, issuer_web.base_url) for t in TENANTS)
-    with running_registry(tmp_path_factory.mktemp("registry"), SANDBOX_REGISTRY_TRUSTED_ISSUERS=trusted) as url:
-        yield url
-
-
-@pytest.fixture
-def tenant() -> str:
-    return next(_free_tenants)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
-
-
-def trusted(web) -> frozenset[str]:
-    return load_trust_list(tenants=TENANTS, base_url=web.base_url)
+TENANTS = module_tenants("d", 8)
 
 
 def issue(conn, tenant, rules, key, as_of=AS_OF):
@@ -131,9 +104,9 @@ def test_di_credentials_are_issued_published_and_accepted_by_every_verifier(conn
     assert {d["proof"][0]["verificationMethod"] for d in documents} == {f"{did}#{key.key_id}"}
 
     for text in texts:
-        ours = verify(text, trusted=trusted(web_env), now=NOW)
+        ours = verify(text, trusted=trusted(web_env, TENANTS), now=NOW)
         assert ours.valid and ours.status == {"revocation": False}, ours.reasons
-        assert verify(text, trusted=trusted(web_env), resolver=FileResolver(web_env.root), now=NOW).valid
+        assert verify(text, trusted=trusted(web_env, TENANTS), resolver=FileResolver(web_env.root), now=NOW).valid
 
     outcomes = node_di(node_verifier, *texts)
     assert [o["verified"] for o in outcomes] == [True] * 3, outcomes
@@ -175,7 +148,7 @@ def test_tampered_and_forged_di_credentials_are_rejected_everywhere(conn, web_en
     own_method = forge(genuine, issuer, keep_method=False)
     bad = [tampered, same_method, own_method]
 
-    ours = [verify(c, trusted=trusted(web_env), now=NOW) for c in bad]
+    ours = [verify(c, trusted=trusted(web_env, TENANTS), now=NOW) for c in bad]
     assert "does not verify" in ours[0].reasons[0] and "does not verify" in ours[1].reasons[0]
     assert "is not listed for assertion" in ours[2].reasons[0]
 
@@ -206,9 +179,9 @@ def test_revocation_is_reported_by_the_status_check_while_the_list_verifies(conn
     result = issue(conn, tenant, rules, key)
     assert result.revoked_evidence_voided == 1 and result.published["lists_written"] == 1
 
-    ours = verify(revoked, trusted=trusted(web_env), now=NOW)
+    ours = verify(revoked, trusted=trusted(web_env, TENANTS), now=NOW)
     assert ours.reasons == ["revoked by the issuer"] and ours.status == {"revocation": True}
-    assert verify(kept, trusted=trusted(web_env), now=NOW).valid
+    assert verify(kept, trusted=trusted(web_env, TENANTS), now=NOW).valid
     outcomes = node_di(node_verifier, revoked, kept)
     # The list credential verified (status check true) and the revoked credential's bit is set.
     assert [(o["checks"]["proof"], o["checks"]["status"], o["revoked"]) for o in outcomes] == \
@@ -238,7 +211,7 @@ def test_rotation_keeps_old_di_credentials_valid_and_refuses_a_retired_key(conn,
     old_issuer = Issuer.for_tenant(tenant, key, base_url=web_env.base_url)
     unsecured = {k: v for k, v in json.loads(by_worker["E1:forklift_operator"]).items() if k != "proof"}
     late = data_integrity.sign_document(unsecured, old_issuer, created=retired_on + timedelta(hours=1))
-    checks = [verify(c, trusted=trusted(web_env), resolver=Resolver(), now=NOW, check_status=False)
+    checks = [verify(c, trusted=trusted(web_env, TENANTS), resolver=Resolver(), now=NOW, check_status=False)
               for c in (by_worker["E1:forklift_operator"], by_worker["E2:forklift_operator"], late)]
     assert checks[0].valid and checks[1].valid, (checks[0].reasons, checks[1].reasons)
     assert "after its retirement" in checks[2].reasons[0]

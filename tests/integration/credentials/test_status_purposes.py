@@ -216,3 +216,43 @@ def test_a_request_is_refused_whole_with_a_reason_naming_the_credential(conn, we
         == ("active",)
     assert StatusRequest.from_params({"revoke": f" {ids['E1'].upper()} ", "reason": " r "}) \
         == StatusRequest(revoke=(ids["E1"],), reason="r")
+
+
+def test_an_issued_credential_carries_only_its_revocation_entry_so_a_hold_is_not_seen_offline(
+        conn, web_env, tenant, key, node_verifier) -> None:
+    """The documented choice (docs/credentials.md, Status: "Suspension and the OB 3.0 schema"): the official
+    schema types ``credentialStatus`` as one object, so issuance signs the revocation entry only. A hold on
+    such a credential is recorded, audited, published and counted (``suspended_without_entry``), but an
+    offline verifier, ours included, still accepts the credential; a revocation is seen everywhere."""
+    ids = issued(conn, tenant, key, "E1")
+    issuer = web_env.issuer(tenant, key)
+    [token] = conn.execute("SELECT vc_jwt FROM core.credentials WHERE credential_id = %s", (ids["E1"],)).fetchone()
+    payload = _payload(token)
+    assert isinstance(payload["credentialStatus"], dict), "one credentialStatus object (the OB 3.0 schema)"
+    assert payload["credentialStatus"]["statusPurpose"] == "revocation"
+    trusted = load_trust_list(tenants=[tenant], base_url=web_env.base_url)
+    update_status(conn, tenant, StatusRequest(), issuer=issuer)
+
+    held = update_status(conn, tenant, StatusRequest(suspend=(ids["E1"],), reason="incident 7 under review"),
+                         issuer=issuer)
+    assert (held.suspended, held.suspended_without_entry) == (1, [ids["E1"]])
+    assert conn.execute("SELECT suspended_at IS NOT NULL, suspension_source FROM core.credentials"
+                        " WHERE credential_id = %s", (ids["E1"],)).fetchone() == (True, "manual")
+    assert audit(conn, tenant) == [("credential.suspended", "incident 7 under review", "manual")]
+    # Not visible offline: the credential names no suspension list.
+    assert verify(token, trusted=trusted, now=NOW).valid
+    [seen] = node(node_verifier, token)
+    assert (seen["verified"], seen["suspended"], seen["revoked"]) == (True, None, False), seen
+    assert openbadgeslib_verify(token) is None
+
+    update_status(conn, tenant, StatusRequest(unsuspend=(ids["E1"],), reason="incident 7 closed"), issuer=issuer)
+    update_status(conn, tenant, StatusRequest(revoke=(ids["E1"],), reason="issued in error"), issuer=issuer)
+    assert verify(token, trusted=trusted, now=NOW).reasons == ["revoked by the issuer"]
+    [seen] = node(node_verifier, token)
+    assert (seen["verified"], seen["revoked"]) == (False, True), seen
+
+
+def _payload(token: str) -> dict:
+    import base64
+
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))

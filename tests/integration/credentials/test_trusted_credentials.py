@@ -19,45 +19,25 @@ import pytest
 
 from credsync.credentials import did_web, issuer_store
 from credsync.credentials.issuance import issue_credentials
-from credsync.credentials.issuers import Issuer, load_trust_list, tenant_issuer_did
+from credsync.credentials.issuers import Issuer, tenant_issuer_did
 from credsync.credentials.keys import SigningKeyError, generate_signing_key, parse_signing_key
 from credsync.credentials.publish import publish_issuer
-from credsync.credentials.rules import load_rules
 from credsync.credentials.vc import CredentialClaims, Evidence, sign_credential
 from credsync.credentials.verify import FileResolver, Resolver, verify
-from tests.integration.credentials.conftest import add_completion, add_worker, openbadgeslib_verify, tokens
-from tests.integration.sandbox.test_registry_contract import running_registry
+from tests.integration.credentials.conftest import (
+    add_completion,
+    add_worker,
+    module_tenants,
+    openbadgeslib_verify,
+    tokens,
+    trusted,
+)
 from tests.integration.sandbox.test_registry_contract import token as registry_token
 from tests.integration.sandbox.test_registry_contract import verify as registry_verify
 
 AS_OF = date(2025, 6, 1)
 NOW = datetime(2025, 6, 2, tzinfo=UTC)
-# The registry sandbox is started once with its trust list, so the tenants are fixed per module.
-TENANTS = [f"t{uuid.uuid4().hex[:10]}" for _ in range(16)]
-
-
-@pytest.fixture(scope="module")
-def registry(issuer_web, tmp_path_factory):
-    trusted = ",".join(tenant_issuer_did(t, issuer_web.base_url) for t in TENANTS)
-    with running_registry(tmp_path_factory.mktemp("registry"), SANDBOX_REGISTRY_TRUSTED_ISSUERS=trusted) as url:
-        yield url
-
-
-_free_tenants = iter(TENANTS)
-
-
-@pytest.fixture
-def tenant() -> str:
-    return next(_free_tenants)
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
-
-
-def trusted(web) -> frozenset[str]:
-    return load_trust_list(tenants=TENANTS, base_url=web.base_url)
+TENANTS = module_tenants("t", 16)
 
 
 def issue(conn, tenant, rules, key, as_of=AS_OF):
@@ -93,7 +73,7 @@ def test_issued_credential_is_published_and_verifies_over_http(conn, web_env, te
     [jwt] = tokens(conn, tenant).values()
     did = tenant_issuer_did(tenant, web_env.base_url)
     assert (web_env.root / "issuers" / tenant / "did.json").is_file()
-    verdict = verify(jwt, trusted=trusted(web_env), now=NOW)
+    verdict = verify(jwt, trusted=trusted(web_env, TENANTS), now=NOW)
     assert verdict.valid, verdict.reasons
     assert verdict.issuer == did and verdict.key_id == f"{did}#{key.key_id}"
     assert verdict.status == {"revocation": False}
@@ -105,7 +85,7 @@ def test_issued_credential_is_published_and_verifies_over_http(conn, web_env, te
     assert (listing.headers["Content-Type"], listing.headers["Cache-Control"]) == \
         ("application/vc+jwt", "public, max-age=300")
     # Fully offline: the same checks from a copy of the published folder.
-    offline = verify(jwt, trusted=trusted(web_env), resolver=FileResolver(web_env.root), now=NOW)
+    offline = verify(jwt, trusted=trusted(web_env, TENANTS), resolver=FileResolver(web_env.root), now=NOW)
     assert offline.valid, offline.reasons
 
 
@@ -136,7 +116,7 @@ def test_third_party_verifiers_accept_issued_and_reject_tampered(conn, web_env, 
     tampered = ".".join([header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"), signature])
     [bad] = node(node_verifier, tampered)
     assert bad["verified"] is False and bad["checks"]["didJwtVc"] is False and bad["checks"]["jose"] is False
-    assert not verify(tampered, trusted=trusted(web_env), now=NOW).valid
+    assert not verify(tampered, trusted=trusted(web_env, TENANTS), now=NOW).valid
     # openbadgeslib: a second, Python vc+jwt stack (PyJWT), status list signature included.
     assert [openbadgeslib_verify(jwt) for jwt in jwts] == [None] * 3
     body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -144,7 +124,8 @@ def test_third_party_verifiers_accept_issued_and_reject_tampered(conn, web_env, 
     renamed = ".".join([header, base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("="), signature])
     assert openbadgeslib_verify(renamed) == "Invalid signature"
     [renamed_outcome] = node(node_verifier, renamed)
-    assert renamed_outcome["verified"] is False and not verify(renamed, trusted=trusted(web_env), now=NOW).valid
+    assert renamed_outcome["verified"] is False
+    assert not verify(renamed, trusted=trusted(web_env, TENANTS), now=NOW).valid
 
 
 def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tenant, rules, key, node_verifier,
@@ -158,7 +139,7 @@ def test_forged_key_credential_is_rejected_by_every_verifier(conn, web_env, tena
     real_issuer = Issuer.for_tenant(tenant, key, base_url=web_env.base_url)
     same_kid = _resign_as(genuine, real_issuer, forger, keep_kid=True)
     own_kid = _resign_as(genuine, real_issuer, forger, keep_kid=False)
-    ours = [verify(f, trusted=trusted(web_env), now=NOW) for f in (same_kid, own_kid)]
+    ours = [verify(f, trusted=trusted(web_env, TENANTS), now=NOW) for f in (same_kid, own_kid)]
     assert "signature does not verify" in ours[0].reasons[0]
     assert "is not listed for assertion" in ours[1].reasons[0]
     outcomes = node(node_verifier, genuine, same_kid, own_kid)
@@ -193,7 +174,7 @@ def test_untrusted_issuer_is_refused_even_when_its_own_document_lists_the_key(co
         issuer_store.register_key(cur, impostor)
     publish_issuer(conn, impostor)
     jwt = sign_credential(claims_for("E9"), impostor)
-    verdict = verify(jwt, trusted=trusted(web_env), now=NOW)
+    verdict = verify(jwt, trusted=trusted(web_env, TENANTS), now=NOW)
     assert verdict.reasons == [f"issuer {impostor.did} is not on the trust list"]
     answer = registry_verify(registry, registry_token(registry), jwt)
     assert answer["valid"] is False and "trust list" in answer["reasons"][0]
@@ -220,7 +201,7 @@ def test_rotation_keeps_old_credentials_valid_and_refuses_a_retired_key(conn, we
 
     old_issuer = Issuer.for_tenant(tenant, key, base_url=web_env.base_url)
     after_retirement = sign_credential(claims_for("E3"), old_issuer, signed_at=retired_on + timedelta(hours=1))
-    checks = {name: verify(jwt, trusted=trusted(web_env), resolver=Resolver(), now=NOW, check_status=False)
+    checks = {name: verify(jwt, trusted=trusted(web_env, TENANTS), resolver=Resolver(), now=NOW, check_status=False)
               for name, jwt in (("old", by_worker["E1:forklift_operator"]),
                                 ("new", by_worker["E2:forklift_operator"]), ("late", after_retirement))}
     assert checks["old"].valid, checks["old"].reasons
@@ -255,9 +236,9 @@ def test_revocation_flips_the_bit_and_every_verifier_sees_it(conn, web_env, tena
     assert result.revoked_evidence_voided == 1
     assert result.published["lists_written"] == 1
 
-    ours = verify(revoked_jwt, trusted=trusted(web_env), now=NOW)
+    ours = verify(revoked_jwt, trusted=trusted(web_env, TENANTS), now=NOW)
     assert ours.reasons == ["revoked by the issuer"] and ours.status == {"revocation": True}
-    assert verify(kept_jwt, trusted=trusted(web_env), now=NOW).valid
+    assert verify(kept_jwt, trusted=trusted(web_env, TENANTS), now=NOW).valid
     outcomes = node(node_verifier, revoked_jwt, kept_jwt)
     assert [(o["revoked"], o["checks"]["status"]) for o in outcomes] == [(True, True), (False, True)], outcomes
     assert [o["verified"] for o in outcomes] == [False, True]
@@ -355,10 +336,10 @@ def test_runbook_commands_retire_a_key_and_republish_a_lost_status_list(conn, we
     listing.write_bytes(stale)
     conn.execute("UPDATE core.status_lists SET published_sha256 = 'lost' WHERE issuer_did = %s",
                  (tenant_issuer_did(tenant, web_env.base_url),))
-    assert verify(jwt, trusted=trusted(web_env), now=NOW).valid  # what the verifier saw: "still valid"
+    assert verify(jwt, trusted=trusted(web_env, TENANTS), now=NOW).valid  # what the verifier saw: "still valid"
     published = run("publish", "--warehouse", warehouse_url, "--tenant", tenant)
     assert published.returncode == 0 and '"lists_written": 1' in published.stdout, published.stderr
-    assert verify(jwt, trusted=trusted(web_env), now=NOW).reasons == ["revoked by the issuer"]
+    assert verify(jwt, trusted=trusted(web_env, TENANTS), now=NOW).reasons == ["revoked by the issuer"]
 
     refused = run("retire-key", "--warehouse", warehouse_url, "--tenant", tenant, "--key-id", key.key_id,
                   "--reason", "rotated")
@@ -378,7 +359,7 @@ def test_runbook_commands_retire_a_key_and_republish_a_lost_status_list(conn, we
                 "--reason", "rotated")
     assert again.returncode == 1 and "unchanged: " in again.stdout
     # The lists are now signed by the new key; the revoked credential (old key, signed before) still reads revoked.
-    assert verify(jwt, trusted=trusted(web_env), now=NOW).reasons == ["revoked by the issuer"]
+    assert verify(jwt, trusted=trusted(web_env, TENANTS), now=NOW).reasons == ["revoked by the issuer"]
 
 
 @pytest.mark.parametrize(("did_json", "list_body", "reason"), [
