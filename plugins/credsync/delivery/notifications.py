@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 from credsync.audit import append_event, dead_letter
 from credsync.delivery import submissions as subs
-from credsync.hooks.transport import AccessDenied, Answer, Attempt, HttpClient, ServiceUnavailable
+from credsync.hooks.notifications import NotificationClient
+from credsync.hooks.transport import AccessDenied, Attempt, ServiceUnavailable
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
 
     from credsync.delivery.config import RegistrySettings
 
-SIGNATURE_HEADER = "X-Credsync-Signature"
-NOTIFICATIONS_PATH = "/v1/notifications"
 DEAD_LETTER_SOURCE = "registry_notification"
 SUITE_NAME = "registry_notifications"
 STAGING_TABLE = "staging.registry_notifications"
@@ -88,43 +87,6 @@ class Notification:
     event_type: str
     body: bytes
     attempts: int
-
-
-class NotificationClient:
-    """Sends signed notifications to one registry through the shared HTTP layer (retries, auth, TLS).
-
-    ``secret`` signs; ``clock`` gives the signing time (unix seconds).
-    """
-
-    def __init__(self, http: HttpClient, secret: str, *, path: str = NOTIFICATIONS_PATH,
-                 clock: Callable[[], float] = time.time) -> None:
-        if not secret:
-            raise ValueError("the registry notification secret is empty")
-        self.http = http
-        self._secret = secret
-        self.path = path
-        self.clock = clock
-
-    def __repr__(self) -> str:  # never the secret
-        return f"NotificationClient({self.http.endpoint.base_url}{self.path})"
-
-    def send(self, event_id: str, body: bytes) -> Answer:
-        """POST one notification; returns the final answer (any status but 429/5xx).
-
-        Raises ServiceUnavailable past the retry budget and AccessDenied on 401/403 (the
-        token or the signing secret is wrong: no single notification's fault).
-        """
-        from credsync.ingest.signed_webhooks import sign
-
-        # Signed once per logical request: the retries of one call resend the same bytes and stamp,
-        # well inside the registry's 300 s window (the retry budget is shorter).
-        headers = {"Content-Type": "application/json", "Idempotency-Key": event_id,
-                   SIGNATURE_HEADER: sign(self._secret, body, int(self.clock()))}
-        answer = self.http.call("POST", self.path, data=body, headers=headers)
-        if answer.status in (401, 403):
-            raise AccessDenied(f"registry POST {answer.url}: HTTP {answer.status}: the token or the "
-                               f"notification secret is refused", answer.attempts, answer.status, answer.body)
-        return answer
 
 
 def notification_body(row: dict[str, Any]) -> bytes:

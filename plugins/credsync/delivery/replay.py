@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from credsync.audit import append_event
 from credsync.delivery import submissions as subs
 from credsync.delivery.notifications import DEAD_LETTER_SOURCE as NOTIFICATION_SOURCE
-from credsync.delivery.notifications import NotificationClient, replay_notification
+from credsync.delivery.notifications import replay_notification
 from credsync.delivery.payload import MappingError, build_certificate, registry_mapping
 from credsync.delivery.writeback import DEAD_LETTER_SOURCE as WRITEBACK_SOURCE
 from credsync.delivery.writeback import sync_writebacks
+from credsync.hooks.notifications import NotificationClient
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:

@@ -241,9 +241,9 @@ class RegistryHook(CredsyncHttpHook):
         return RegistryClient(self.http_client(**client_kwargs))
 
     def notification_client(self, **client_kwargs: Any) -> Any:
-        """A :class:`credsync.delivery.notifications.NotificationClient` on this connection (same OAuth
+        """A :class:`credsync.hooks.notifications.NotificationClient` on this connection (same OAuth
         client, retries and residency check as the pushes), signing with extra ``notification_secret``."""
-        from credsync.delivery.notifications import NotificationClient
+        from credsync.hooks.notifications import NotificationClient
 
         secret = self.extras.get("notification_secret")
         if not isinstance(secret, str) or not secret:

@@ -14,16 +14,12 @@ from collections import Counter
 import pytest
 import requests
 
-from credsync.delivery.notifications import (
-    SIGNATURE_HEADER,
-    NotificationBatchBlocked,
-    NotificationClient,
-    send_notifications,
-)
+from credsync.delivery.notifications import NotificationBatchBlocked, send_notifications
 from credsync.delivery.notifications_app import create_app
 from credsync.delivery.notifications_receiver import SIGNATURE_HEADER as REGISTRY_SIGNATURE_HEADER
 from credsync.delivery.notifications_receiver import RegistryNotificationReceiver
 from credsync.delivery.push import push_submissions
+from credsync.hooks.notifications import SIGNATURE_HEADER, NotificationClient
 from credsync.hooks.transport import ServiceUnavailable
 from credsync.ingest.signed_webhooks import sign
 from credsync.warehouse import connect

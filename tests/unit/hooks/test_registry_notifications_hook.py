@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from credsync.delivery.notifications import SIGNATURE_HEADER
 from credsync.hooks.base import ConnectionConfigError
+from credsync.hooks.notifications import SIGNATURE_HEADER
 from credsync.hooks.registry import RegistryHook
 from credsync.ingest.signed_webhooks import verify_signature
 from tests.unit.hooks.loopback import serve, set_connection
