@@ -13,7 +13,8 @@ database, starts the LRS (a real HTTP server) and measures, in one run:
   ``extract_and_stage``, ``gate`` and ``merge``), each in a fresh process of its
   own as Airflow runs each task, with the stage split into time waiting for the
   statement sync, normalising and COPY + SQL, the whole against the raw read
-  (``pipeline_share_of_raw``; issue 13's goal is 0.5), and each task process's
+  (``pipeline_share_of_raw``, against the mean of a raw read before and one
+  after the pipeline; issue 13's goal is 0.5), and each task process's
   peak RSS (VmHWM, imports included): the pull's at a quarter, half and three
   quarters of the statements and at the end, to show whether it grows;
 - issue: ``issue_credentials`` for ``--eligible`` completions that each earn
@@ -468,10 +469,21 @@ def run(statements: int, eligible: int, page_size: int = 500) -> dict[str, Any]:
                         "client_share_of_raw": round(raw_s / client_s, 3) if client_s else 0,
                     })
                     figures.update(pull_and_load(url, conn_id, milestones=rss_milestones(statements)))
-                # The acceptance figure: pull + stage + gate + merge against the raw read, same LRS, same run.
-                figures["pipeline_share_of_raw"] = (
-                    round(figures["pipeline_rows_per_s"] / figures["raw_rows_per_s"], 3)
-                    if figures["raw_rows_per_s"] else 0)
+                # The raw read again, after the pipeline: on a machine whose load moves (2 shared cores),
+                # a baseline read only before the pipeline would flatter or understate it.
+                started = time.perf_counter()
+                raw_read(base_url, auth, page_size)
+                raw_after_s = time.perf_counter() - started
+                figures.update({"raw_after_s": round(raw_after_s, 1),
+                                "raw_after_rows_per_s": _rate(raw_statements, raw_after_s)})
+                # The acceptance figure: pull + stage + gate + merge against the raw read, same LRS, same
+                # run: against the mean of the two raw reads, and against each.
+                raw_mean_s = (raw_s + raw_after_s) / 2
+                figures["raw_mean_rows_per_s"] = _rate(raw_statements, raw_mean_s)
+                for name, rate in (("pipeline_share_of_raw", figures["raw_mean_rows_per_s"]),
+                                   ("pipeline_share_of_raw_before", figures["raw_rows_per_s"]),
+                                   ("pipeline_share_of_raw_after", figures["raw_after_rows_per_s"])):
+                    figures[name] = round(figures["pipeline_rows_per_s"] / rate, 3) if rate else 0
                 figures["pipeline_share_goal"] = PIPELINE_SHARE_GOAL
                 figures["lrs_peak_rss_mib"] = process_peak_rss_mib(sandboxes.pids["lrs"])
         if eligible:

@@ -28,7 +28,10 @@ def test_tiny_benchmark_accounts_for_every_statement_issues_credentials_and_drop
     # The acceptance ratio is measured against the raw read of the same LRS in this run; each task
     # ran in a process of its own, whose peak RSS is noted (the pull's as it goes: at 1/4, 1/2, 3/4).
     assert figures["pipeline_share_of_raw"] == round(
+        figures["pipeline_rows_per_s"] / figures["raw_mean_rows_per_s"], 3) > 0
+    assert figures["pipeline_share_of_raw_before"] == round(
         figures["pipeline_rows_per_s"] / figures["raw_rows_per_s"], 3) > 0
+    assert figures["raw_after_rows_per_s"] > 0
     pulled = [figures[f"stage_peak_rss_mib_at_{n}"] for n in rss_milestones(500)]
     assert 0 < figures["rss_mib_at_pull_start"] <= pulled[0] <= pulled[-1] <= figures["stage_peak_rss_mib_after_pull"]
     assert figures["stage_peak_rss_mib_after_pull"] <= figures["stage_process_peak_rss_mib"]
