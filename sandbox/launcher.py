@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim", "idp")
-DEFAULT_PORTS: dict[str, int] = {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705}
+SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim", "idp", "nelc")
+DEFAULT_PORTS: dict[str, int] = {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705,
+                                 "nelc": 18706}
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = "sandboxes.json"
@@ -65,7 +66,22 @@ def generate_secrets(tenants: Iterable[str]) -> dict[str, str]:
         # Registry notifications: credsync signs with the first, the registry's reviews with the second.
         "SANDBOX_REGISTRY_NOTIFICATION_SECRET": token(),
         "SANDBOX_REGISTRY_WEBHOOK_SECRET": token(),
+        # The national LRS (NELC): key -> [secret, the tenant's platform key].
+        "SANDBOX_NELC_CREDENTIALS": json.dumps({f"nelc-{t}": [token(), platform]
+                                                for t, platform in nelc_platforms(tenant_ids).items()}),
     }
+
+
+def nelc_platforms(tenant_ids: Iterable[str]) -> dict[str, str]:
+    """Each tenant's NELC platform key: its national profile's, else one of the same form."""
+    try:
+        from credsync.national_profile import profile_of
+        from credsync.tenants import load_tenants
+
+        known = {t.tenant_id: p.platform for t in load_tenants(enabled_only=False) if (p := profile_of(t))}
+    except Exception:  # a checkout without tenants or the national profile: the sandbox still starts
+        known = {}
+    return {t: known.get(t, f"{t[:4].upper()}-001") for t in tenant_ids}
 
 
 def write_secrets(path: Path, env: Mapping[str, str]) -> None:

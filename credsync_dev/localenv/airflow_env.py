@@ -92,6 +92,13 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
         if "idp" in urls and "SANDBOX_IDP_TOKENS" in secrets:
             # The IdP (groups, role claims) is optional per tenant; the sandbox serves each under /{tenant}.
             conns[f"idp_{tid}"] = _http(f"{urls['idp']}/{tid}", password=json.loads(secrets["SANDBOX_IDP_TOKENS"])[tid])
+        national = tenant.national or {}
+        if national.get("lrs") and "nelc" in urls and "SANDBOX_NELC_CREDENTIALS" in secrets:
+            # The national LRS (NELC) of a tenant with a national profile; the sandbox declares sa-riyadh.
+            secret = json.loads(secrets["SANDBOX_NELC_CREDENTIALS"]).get(f"nelc-{tid}")
+            if secret:
+                conns[national["lrs"]] = {**_http(f"{urls['nelc']}/xapi", login=f"nelc-{tid}", password=secret[0]),
+                                          "extra": json.dumps({"region": "sa-riyadh"})}
         for conn_id, conn in conns.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return env

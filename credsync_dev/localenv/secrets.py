@@ -24,7 +24,7 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     if secrets is not None and set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) != set(tenant_ids):
         secrets = None
     if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and "SANDBOX_IDP_TOKENS" in secrets \
-            and _is_env_file(path):
+            and "SANDBOX_NELC_CREDENTIALS" in secrets and _is_env_file(path):
         return secrets
     if secrets is None:
         secrets = dict(generate_secrets(tenant_ids))
@@ -35,6 +35,8 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
                        json.dumps({"conn_type": "generic", "password": new_signing_jwk()}))
     # The IdP sandbox came later: a secrets file written before it gets its tokens added.
     secrets.setdefault("SANDBOX_IDP_TOKENS", generate_secrets(tenant_ids)["SANDBOX_IDP_TOKENS"])
+    # So did the national LRS (NELC) sandbox.
+    secrets.setdefault("SANDBOX_NELC_CREDENTIALS", generate_secrets(tenant_ids)["SANDBOX_NELC_CREDENTIALS"])
     write_secrets(path, secrets)
     return secrets
 

@@ -58,6 +58,14 @@ def scim_fields() -> tuple[str, ...]:
     return tuple(sorted(_leaves(desired_user(worker, active=True, manager_scim_id="m"))))
 
 
+def national_lrs_fields() -> tuple[str, ...]:
+    """What the national LRS gets of a person: the fields of the outgoing statement mapping."""
+    from credsync.mapping import load_mapping
+    from credsync.national.statements import MAPPING_NAME, MAPPING_VERSION
+
+    return tuple(load_mapping(MAPPING_NAME, MAPPING_VERSION).target_fields)
+
+
 def flows(region_of: Callable[[str], str | None], payroll_store: Any = None) -> list[Flow]:
     """Every flow of every enabled tenant; ``region_of(conn_id)`` reads a Connection's extra ``region``.
 
@@ -79,6 +87,13 @@ def flows(region_of: Callable[[str], str | None], payroll_store: Any = None) -> 
             region = region_of(conn_id)
             allowed = tenant.allowed_regions is None or region in tenant.allowed_regions
             out.append(Flow(tenant.tenant_id, destination, flow, conn_id, region, allowed, fields))
+        if tenant.national:
+            # A tenant with a national profile sends learning records to the national LRS (docs/national.md).
+            conn_id = str(tenant.national["lrs"])
+            region = region_of(conn_id)
+            allowed = tenant.allowed_regions is None or region in tenant.allowed_regions
+            out.append(Flow(tenant.tenant_id, "national LRS", "national_lrs", conn_id, region, allowed,
+                            national_lrs_fields()))
         if payroll_store is not None:
             conn_id, region, _ = store_region(payroll_store)
             allowed = tenant.allowed_regions is None or region in tenant.allowed_regions

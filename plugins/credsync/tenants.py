@@ -37,7 +37,7 @@ class Tenant:
     # Erasure policy (credsync.governance.erasure): which workers' records are kept pseudonymised, and
     # who may re-identify them; empty: every erasure request erases.
     erasure: dict[str, Any] = dataclasses.field(default_factory=dict)
-    # The national profile (credsync.national.profile): national LRS, platform key; None: not a national tenant.
+    # The national profile (credsync.national_profile): national LRS, platform key; None: not a national tenant.
     national: dict[str, Any] | None = None
 
     def conn_id(self, role: str) -> str:
@@ -113,7 +113,7 @@ def _parse(path: Path, index: int, entry: object) -> Tenant:
 
 def _national(where: str, national: object) -> dict[str, Any] | None:
     """``national: {lrs, platform, platform_name, lms_url, certificate_url}``, checked by its own module."""
-    from credsync.national.profile import NationalProfileError, parse_profile
+    from credsync.national_profile import NationalProfileError, parse_profile
 
     try:
         parse_profile(where, national)

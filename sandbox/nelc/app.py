@@ -8,7 +8,8 @@ What credsync relies on, as an xAPI 1.0.3 LRS with NELC's auto-validation behave
 - A statement id the LRS already holds with the same content is accepted again and stored once
   (a lost answer resent); the same id with other content is **409** naming the id.
 - Each statement is checked against NELC's validation checklist *server-side*, against what the
-  LRS holds for that platform (credsync.national.checklist: the published list, one reading of it);
+  LRS holds for that platform (sandbox/nelc/checks.py: its own reading of the published list, not
+  credsync's client code, so the two check each other);
   a violation is **400** with ``{"error", "rule", "statement_id"}`` naming the rule.
 - ``GET /xapi/statements?statementId=`` answers one statement; ``GET /sandbox/received`` how often
   each id was received and how many are stored (for tests). State is in memory; faults:
@@ -31,8 +32,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from credsync.national.checklist import History, content_hash
 from sandbox.faults import FaultInjector
+from sandbox.nelc.checks import Ledger, digest
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -43,7 +44,7 @@ def create_app(credentials: dict[str, tuple[str, str]] | None = None) -> FaultIn
         raw = json.loads(os.environ.get("SANDBOX_NELC_CREDENTIALS") or "{}")
         credentials = {key: (value[0], value[1]) for key, value in raw.items()}
     creds = dict(credentials)
-    histories: dict[str, History] = {}
+    ledgers: dict[str, Ledger] = {}
     stored: dict[str, dict[str, Any]] = {}
     received: Counter[str] = Counter()
     lock = threading.Lock()
@@ -76,8 +77,7 @@ def create_app(credentials: dict[str, tuple[str, str]] | None = None) -> FaultIn
             return _refused("xapi_invalid", "the body is not JSON")
         batch = body if isinstance(body, list) else [body]
         with lock:
-            history = histories.setdefault(platform, History(platform=platform))
-            trial = copy.deepcopy(history)
+            trial = copy.deepcopy(ledgers.setdefault(platform, Ledger(platform=platform)))
             ids, new = [], []
             for statement in batch:
                 problem = _shape(statement)
@@ -85,20 +85,20 @@ def create_app(credentials: dict[str, tuple[str, str]] | None = None) -> FaultIn
                     return _refused("xapi_invalid", problem, statement)
                 sid = statement["id"]
                 received[sid] += 1
-                replay = trial.replay(statement)
-                if replay is False:
+                held = trial.hashes.get(sid)
+                if held is not None and held != digest(statement):
                     return JSONResponse({"error": f"statement {sid} exists with other content", "rule":
                                          "statement_id_conflict", "statement_id": sid}, status_code=409)
-                if replay is None:
-                    found = trial.admit(statement)
+                if held is None:
+                    found = trial.check(statement)
                     if found:
-                        return _refused(found[0].rule, found[0].detail, statement,
-                                        [v.as_dict() for v in found])
+                        return _refused(found[0], found[1], statement)
+                    trial.store(statement)
                     new.append(statement)
                 ids.append(sid)
-            histories[platform] = trial
+            ledgers[platform] = trial
             for statement in new:
-                stored[statement["id"]] = {**statement, "stored": "sandbox", "sandbox:hash": content_hash(statement)}
+                stored[statement["id"]] = {**statement, "stored": "sandbox"}
         return JSONResponse(ids)
 
     @app.get("/xapi/statements")
@@ -133,8 +133,6 @@ def _shape(statement: Any) -> str | None:
     return None
 
 
-def _refused(rule: str, detail: str, statement: Any = None, violations: list[dict[str, str]] | None = None
-             ) -> JSONResponse:
+def _refused(rule: str, detail: str, statement: Any = None) -> JSONResponse:
     sid = statement.get("id") if isinstance(statement, dict) else None
-    return JSONResponse({"error": detail, "rule": rule, "statement_id": sid, "violations": violations or []},
-                        status_code=400)
+    return JSONResponse({"error": detail, "rule": rule, "statement_id": sid}, status_code=400)

@@ -10,9 +10,9 @@ ALTER TABLE core.workers
     ADD COLUMN IF NOT EXISTS national_id text,
     ADD COLUMN IF NOT EXISTS given_name_ar text,
     ADD COLUMN IF NOT EXISTS family_name_ar text;
--- One person per national id within a tenant (two HRIS records claiming one id is an identity
--- conflict for a human, never two learners on the national LRS).
-CREATE UNIQUE INDEX IF NOT EXISTS workers_national_id
+-- Not unique: two HRIS records claiming one id must not fail a whole merge; the national LRS side
+-- keys statements by the id, so the second learner's records add nothing (docs/national.md).
+CREATE INDEX IF NOT EXISTS workers_national_id
     ON core.workers (tenant_id, national_id) WHERE national_id IS NOT NULL;
 
 -- The delivery ledger of the national LRS: one row per xAPI statement, keyed by its statement id

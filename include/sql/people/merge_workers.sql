@@ -12,7 +12,8 @@ WITH incoming AS (
                'hire_date', s.hire_date, 'termination_date', s.termination_date,
                'rehire_date', s.rehire_date, 'department', s.department,
                'status_effective_date', s.status_effective_date, 'job_effective_date', s.job_effective_date,
-               'job_title', s.job_title, 'manager_id', s.manager_id, 'location', s.location
+               'job_title', s.job_title, 'manager_id', s.manager_id, 'location', s.location,
+               'national_id', s.national_id, 'given_name_ar', s.given_name_ar, 'family_name_ar', s.family_name_ar
            ) AS doc
     FROM staging.hris_workers s
     WHERE s.tenant_id = %(tenant_id)s AND s.batch_id = %(batch_id)s
@@ -26,7 +27,8 @@ WITH incoming AS (
                'hire_date', w.hire_date, 'termination_date', w.termination_date,
                'rehire_date', w.rehire_date, 'department', w.department,
                'status_effective_date', w.status_effective_date, 'job_effective_date', w.job_effective_date,
-               'job_title', w.job_title, 'manager_id', w.manager_id, 'location', w.location
+               'job_title', w.job_title, 'manager_id', w.manager_id, 'location', w.location,
+               'national_id', w.national_id, 'given_name_ar', w.given_name_ar, 'family_name_ar', w.family_name_ar
            ) AS doc
     FROM core.workers w
     WHERE w.tenant_id = %(tenant_id)s AND w.employee_id IN (SELECT employee_id FROM incoming)
@@ -47,13 +49,13 @@ WITH incoming AS (
         work_email, email_normalized, employment_status, employment_type, hire_date,
         termination_date, rehire_date, department, job_title, manager_id, location,
         status_effective_date, job_effective_date,
-        source_updated_at, mapping_version, last_batch_id
+        source_updated_at, mapping_version, last_batch_id, national_id, given_name_ar, family_name_ar
     )
     SELECT i.tenant_id, i.employee_id, i.source_system, i.given_name, i.family_name, i.preferred_name,
            i.work_email, i.email_normalized, i.employment_status, i.employment_type, i.hire_date,
            i.termination_date, i.rehire_date, i.department, i.job_title, i.manager_id, i.location,
            i.status_effective_date, i.job_effective_date,
-           i.source_updated_at, i.mapping_version, i.batch_id
+           i.source_updated_at, i.mapping_version, i.batch_id, i.national_id, i.given_name_ar, i.family_name_ar
     FROM incoming i
     JOIN diffs d USING (employee_id)
     WHERE d.changed_fields IS NOT NULL
@@ -67,7 +69,8 @@ WITH incoming AS (
         status_effective_date = EXCLUDED.status_effective_date, job_effective_date = EXCLUDED.job_effective_date,
         job_title = EXCLUDED.job_title, manager_id = EXCLUDED.manager_id, location = EXCLUDED.location,
         source_updated_at = EXCLUDED.source_updated_at, mapping_version = EXCLUDED.mapping_version,
-        last_batch_id = EXCLUDED.last_batch_id, updated_at = now()
+        last_batch_id = EXCLUDED.last_batch_id, national_id = EXCLUDED.national_id,
+        given_name_ar = EXCLUDED.given_name_ar, family_name_ar = EXCLUDED.family_name_ar, updated_at = now()
     RETURNING w.employee_id
 )
 INSERT INTO core.worker_changes (tenant_id, employee_id, batch_id, change_kind, changed_fields)

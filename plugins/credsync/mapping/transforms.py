@@ -479,8 +479,8 @@ def email(value: Any) -> Any:
 
 
 def saudi_national_id(value: Any) -> Any:
-    """A Saudi National ID / Iqama (credsync.national.nid): 10 digits, 1/2/4 first, Luhn check digit."""
-    from credsync.national.nid import RULE, InvalidNationalId, validate
+    """A Saudi National ID / Iqama (credsync.mapping.national_id): 10 digits, 1/2/4 first, Luhn check digit."""
+    from credsync.mapping.national_id import RULE, InvalidNationalId, validate
 
     if value is None:
         return None

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from credsync.national import nid
+from credsync.mapping import national_id as nid
 from credsync.national.vocabulary import (
     ALLOWED_EXTENSIONS,
     COURSE,

@@ -30,7 +30,7 @@ from credsync.audit.dead_letters import dead_letter
 from credsync.hooks.national_lrs import NationalLrsClient, PostOutcome
 from credsync.hooks.transport import ServiceUnavailable
 from credsync.national.checklist import History, content_hash, facts
-from credsync.national.profile import NationalProfile
+from credsync.national_profile import NationalProfile
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:

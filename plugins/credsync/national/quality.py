@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from credsync.national.nid import FORM
+from credsync.mapping.national_id import FORM
 from credsync.national.vocabulary import ALLOWED_EXTENSIONS, VERBS
 
 SUITE_NAME = "national_lrs_statements"

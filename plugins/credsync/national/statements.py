@@ -27,7 +27,6 @@ from typing import Any
 
 from credsync.credentials.rules import CredentialRule
 from credsync.mapping import MappingError, load_mapping
-from credsync.national.profile import NationalProfile
 from credsync.national.vocabulary import (
     CERTIFICATE,
     COURSE,
@@ -40,6 +39,7 @@ from credsync.national.vocabulary import (
     UNIT_TEST,
     VERBS,
 )
+from credsync.national_profile import NationalProfile
 
 NAMESPACE = uuid.UUID("6f1c9a52-3c1e-5b8e-9d0e-1a2b3c4d5e6f")
 MAPPING_NAME, MAPPING_VERSION = "national_lrs_statement", "v1"

@@ -45,6 +45,7 @@ def extract_and_stage(
     staged again as that same batch. ``park`` (the DAG's ``park_*`` params) parks the
     named records of this tenant's rejected batch first (:mod:`credsync.people.park`).
     """
+    from credsync.national.hris import hris_supplements
     from credsync.people.park import park_records
     from credsync.people.quality import load_thresholds
     from credsync.warehouse import connect
@@ -76,7 +77,8 @@ def extract_and_stage(
         staged = stage_workers(conn, tenant_id=tenant_id, records=itertools.chain([first], records),
                                dag_run_id=dag_run_id, id_case=id_case, window_key=window_key,
                                columns=getattr(export, "columns", None),
-                               ignored_fields=load_thresholds().ignored_source_fields)
+                               ignored_fields=load_thresholds().ignored_source_fields,
+                               supplements=hris_supplements(tenant_id))
     result.update(staged.as_counts(), watermark=export.as_of)
     log.info("tenant %s: staged batch %s (attempt %d, %s): %d in, %d staged, %d quarantined (%d parked)",
              tenant_id, staged.batch_id, staged.attempt, window_key, staged.records_in, staged.records_loaded,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ STAGED_COLUMNS = (
     "location", "source_updated_at", "mapping_version",
     # When the current status and job take effect (credsync.people.effective holds them until then).
     "status_effective_date", "job_effective_date",
+    # The national profile's fields (include/mappings/hris_worker_national_v1.csv); NULL for other tenants.
+    "national_id", "given_name_ar", "family_name_ar",
 )  # fmt: skip
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,7 @@ def stage_workers(
     window_key: str | None = None,
     columns: Sequence[str | None] | None = None,
     ignored_fields: Iterable[str] = (),
+    supplements: Sequence[FieldMapping] = (),
 ) -> StagedBatch:
     """Create (or re-stage) the batch, stream ``records`` through the mapping into ``staging.hris_workers``.
 
@@ -71,6 +75,8 @@ def stage_workers(
     Commits once, at the end, so a failed extract leaves no half-staged batch.
     ``employee_id`` and ``manager_id`` are canonicalised under the tenant's case
     policy ``id_case`` (``credsync.mapping.identity``), so every later step compares one form.
+    ``supplements`` are mappings whose fields a tenant adds (the national profile's National ID and
+    Arabic names): applied to the same record, a failure quarantines it under the supplement's rule.
     """
     mapping = mapping or load_mapping(MAPPING_NAME, MAPPING_VERSION)
     try:
@@ -86,7 +92,8 @@ def stage_workers(
         conn.execute(sql_text("people/clear_attempt.sql"), {"batch_id": batch_id})
         for key, version in conn.execute(sql_text("people/parked_records.sql"), {"batch_id": batch_id}):
             parked.setdefault(key, set()).add(version)
-    drift = DriftCheck(mapping, ignored=frozenset(ignored_fields), columns=columns)
+    shape = dataclasses.replace(mapping, rules=mapping.rules + tuple(r for m in supplements for r in m.rules))
+    drift = DriftCheck(shape, ignored=frozenset(ignored_fields), columns=columns)
     rejects: list[tuple[Any, ...]] = []
     records_in = staged = diverted = 0
     with conn.cursor() as cur, cur.copy(
@@ -114,6 +121,8 @@ def stage_workers(
                 continue
             try:
                 row = mapping.apply(record, record_number=records_in, record_key=key)
+                for supplement in supplements:
+                    row.update(supplement.apply(record, record_number=records_in, record_key=key))
             except MappingError as err:
                 rejects.append((batch_id, tenant_id, quarantine_key, getattr(err, "rule", None) or "mapping",
                                 storable_text(str(err)), record_json(record)))
@@ -123,7 +132,7 @@ def stage_workers(
                     row[column] = canonical_id(row[column], case=id_case)
             row.update(batch_id=batch_id, tenant_id=tenant_id, row_number=records_in,
                        mapping_version=mapping.mapping_version)
-            copy.write_row(tuple(row[column] for column in STAGED_COLUMNS))
+            copy.write_row(tuple(row.get(column) for column in STAGED_COLUMNS))
             staged += 1
     if rejects:
         with conn.cursor() as cur:

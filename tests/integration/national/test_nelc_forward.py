@@ -19,11 +19,11 @@ import requests
 from credsync.credentials.rules import load_rules
 from credsync.hooks.national_lrs import NationalLrsClient
 from credsync.hooks.policy import RetryPolicy
-from credsync.national import nid
+from credsync.mapping import national_id as nid
 from credsync.national.checklist import facts
 from credsync.national.forward import ForwardIncomplete, build_statements, forward
-from credsync.national.profile import profile_of
 from credsync.national.vocabulary import EXT_ATTEMPT_ID, EXT_JWS_CERTIFICATE, EXT_LMS_URL
+from credsync.national_profile import profile_of
 from credsync.tenants import get_tenant
 from credsync.warehouse import connect
 from sandbox.nelc.app import create_app

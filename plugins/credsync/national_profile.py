@@ -10,6 +10,10 @@ extracts carry the national fields (include/mappings/hris_worker_national_v1.csv
       lms_url: https://lms.acme.example           # object ids are built below it
       certificate_url: https://credentials.acme.example/credentials/{award_id}
       language: en-US                   # the language course names are written in
+      hris_fields: true                 # the HRIS extract carries national_id and name_ar.* (default false)
+
+``hris_fields`` is opt-in because a CSV file drop has a fixed layout: a tenant whose HRIS sends the
+national fields says so, and its extracts are then read with the supplement mapping.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class NationalProfile:
     lms_url: str
     certificate_url: str
     language: str = "en-US"
+    hris_fields: bool = False
 
     def certificate_location(self, award_id: str) -> str:
         """The public URL of one learner's own certificate (never the achievement's page)."""
@@ -46,11 +51,11 @@ def parse_profile(where: str, raw: object) -> NationalProfile | None:
         return None
     if not isinstance(raw, dict):
         raise NationalProfileError(f"{where}: field 'national' must be a mapping")
-    known = {"lrs", "platform", "platform_name", "lms_url", "certificate_url", "language"}
+    known = {"lrs", "platform", "platform_name", "lms_url", "certificate_url", "language", "hris_fields"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise NationalProfileError(f"{where}: field 'national' has unknown key(s) {', '.join(unknown)}")
-    missing = sorted(k for k in known - {"language"} if not raw.get(k))
+    missing = sorted(k for k in known - {"language", "hris_fields"} if not raw.get(k))
     if missing:
         raise NationalProfileError(f"{where}: field 'national' needs {', '.join(missing)}")
     if not _PLATFORM.match(str(raw["platform"])):
@@ -65,13 +70,15 @@ def parse_profile(where: str, raw: object) -> NationalProfile | None:
     if "{award_id}" not in str(raw["certificate_url"]):
         raise NationalProfileError(f"{where}: national.certificate_url must contain {{award_id}}: each learner's "
                                    "own certificate, never the achievement (template) page")
+    if not isinstance(raw.get("hris_fields", False), bool):
+        raise NationalProfileError(f"{where}: national.hris_fields must be true or false")
     language = str(raw.get("language") or "en-US")
     if language not in LANGUAGES:
         raise NationalProfileError(f"{where}: national.language must be one of {', '.join(LANGUAGES)}")
     return NationalProfile(lrs_conn_id=str(raw["lrs"]), platform=str(raw["platform"]),
                            platform_name={k: str(v).strip() for k, v in names.items()},
                            lms_url=str(raw["lms_url"]).rstrip("/"), certificate_url=str(raw["certificate_url"]),
-                           language=language)
+                           language=language, hris_fields=bool(raw.get("hris_fields", False)))
 
 
 def profile_of(tenant: Any) -> NationalProfile | None:
