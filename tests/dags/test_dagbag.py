@@ -24,6 +24,7 @@ EXPECTED_DAGS = {
     "reconciliation",
     "warehouse_migrate",
     "credential_definitions",
+    "retention",
 }
 HEAVY_MODULES = ("great_expectations", "pandas", "matplotlib", "psycopg", "joserfc", "scim2_client", "sqlalchemy_utils")
 

@@ -60,6 +60,9 @@ def _verify(args: argparse.Namespace) -> int:
     if report.ok:
         print(f"OK: {report.checked} events in {report.tenants} tenant chain(s) verified"
               + (f" against {report.checkpoints} checkpoint(s)" if checkpoints is not None else ""))
+        if report.tombstoned:
+            print(f"INFO: {report.tombstoned} event payload(s) are tombstones, each held against the redaction"
+                  " event that removed it (credsync.audit.redact)")
         return 0
     for broken in report.breaks:
         row = f" event_id={broken.event_id}:" if broken.event_id is not None else ""
