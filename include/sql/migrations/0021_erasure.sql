@@ -57,12 +57,17 @@ ALTER TABLE vault.reidentifications OWNER TO credsync_vault_owner;
 REVOKE ALL ON SCHEMA vault FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA vault FROM PUBLIC;
 GRANT USAGE ON SCHEMA vault TO credsync_runtime, credsync_reidentifier;
--- INSERT ... ON CONFLICT DO NOTHING needs no SELECT: the pipeline adds mappings it can never read back.
+-- INSERT ... ON CONFLICT DO NOTHING (no conflict target) needs no SELECT: the pipeline adds mappings it
+-- can never read back.
 GRANT INSERT ON vault.pseudonyms TO credsync_runtime;
 GRANT SELECT ON vault.pseudonyms TO credsync_reidentifier;
 GRANT INSERT ON vault.reidentifications TO credsync_runtime, credsync_reidentifier;
 GRANT USAGE ON SEQUENCE vault.reidentifications_reidentification_id_seq
     TO credsync_runtime, credsync_reidentifier;
+-- A re-identification is on the tenant's audit chain: append (read the head, insert), nothing more.
+GRANT USAGE ON SCHEMA audit TO credsync_reidentifier;
+GRANT SELECT, INSERT ON audit.events TO credsync_reidentifier;
+GRANT USAGE ON SEQUENCE audit.events_event_id_seq TO credsync_reidentifier;
 
 -- One row per erasure request. subject is the worker's keyed pseudonym (never the original id), so a
 -- repeated request or a rerun finds the finished one without the warehouse keeping who it was.

@@ -229,9 +229,8 @@ def collect_originals(conn: psycopg.Connection, tenant_id: str, employee_id: str
             values = dict(zip((c for c, _ in picked), row, strict=True))
             for (_, kind), value in zip(picked, row, strict=True):
                 if value and value.strip() and not psn.is_pseudonym(value) and not value.startswith("erased_"):
-                    found.add((kind, value.strip()))
-                    if kind == "email":
-                        found.add((kind, value.strip().lower()))
+                    # An address in any case is one address: one pseudonym, matched case-insensitively.
+                    found.add((kind, value.strip().lower() if kind == "email" else value.strip()))
             for first in ("given_name", "preferred_name"):
                 if values.get(first) and values.get("family_name"):
                     found.add(("name", f"{values[first].strip()} {values['family_name'].strip()}"))
@@ -356,7 +355,8 @@ def scrub_text(text: str, replacements: _Replacements) -> tuple[str, int]:
     for index, line in enumerate(lines):
         if not any(p.search(line) for p, _ in identifiers):
             continue
-        for pattern, substitute in names + identifiers:
+        # Identifiers first: a name inside an e-mail address goes with the address, as one stand-in.
+        for pattern, substitute in identifiers + names:
             line, count = pattern.subn(substitute, line)
             total += count
         lines[index] = line

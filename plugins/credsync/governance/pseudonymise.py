@@ -127,10 +127,12 @@ def pseudonymise(conn: psycopg.Connection, tenant_id: str, values: Mapping[str, 
         rows.append((tenant_id, value_pseudonym, kind, encrypt(key, tenant_id, value_pseudonym, kind, original),
                      KEY_VERSION, request_id, basis))
     if rows:
+        # No conflict target: naming one needs SELECT on its columns, which the runtime role lacks on
+        # purpose (the primary key is the only constraint, so the effect is the same).
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO vault.pseudonyms (tenant_id, pseudonym, kind, original, key_version, request_id, basis)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, pseudonym) DO NOTHING", rows)
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
     return result
 
 
