@@ -18,12 +18,13 @@ CREATE INDEX IF NOT EXISTS workers_national_id
 -- The delivery ledger of the national LRS: one row per xAPI statement, keyed by its statement id
 -- (a UUIDv5 of what it says, so a rebuild finds the same id). State moves forward only, with the
 -- registry submissions' ranks (core.registry_submission_rank, 0004): pending -> sent -> dead | acknowledged.
--- A statement refused by the checklist before sending is inserted 'dead' with its rule.
+-- A statement refused by the checklist before sending is inserted 'dead' with its rule. The statement
+-- itself is not locked by the trigger: an erasure request (credsync.governance.erasure) rewrites it.
 CREATE TABLE IF NOT EXISTS core.national_lrs_statements (
     tenant_id        text NOT NULL,
     statement_id     uuid NOT NULL,
     seq              bigserial,          -- the order statements were built in: a journey is sent in order
-    employee_id      text NOT NULL,
+    actor_name       text NOT NULL,      -- the learner's national id, as the statement's actor.name
     verb             text NOT NULL,
     object_id        text NOT NULL,
     course_id        text NOT NULL,
@@ -46,7 +47,7 @@ CREATE TABLE IF NOT EXISTS core.national_lrs_statements (
 );
 CREATE INDEX IF NOT EXISTS national_lrs_statements_state ON core.national_lrs_statements (tenant_id, state);
 CREATE INDEX IF NOT EXISTS national_lrs_statements_journey
-    ON core.national_lrs_statements (tenant_id, employee_id, course_id);
+    ON core.national_lrs_statements (tenant_id, actor_name, course_id);
 CREATE INDEX IF NOT EXISTS national_lrs_statements_seq ON core.national_lrs_statements (tenant_id, seq);
 
 CREATE OR REPLACE FUNCTION core.national_lrs_statements_forward_only() RETURNS trigger
@@ -55,10 +56,6 @@ BEGIN
     IF core.registry_submission_rank(NEW.state) < core.registry_submission_rank(OLD.state) THEN
         RAISE EXCEPTION 'national LRS statement % (tenant %): state may not move from % to %',
             OLD.statement_id, OLD.tenant_id, OLD.state, NEW.state USING ERRCODE = 'check_violation';
-    END IF;
-    IF NEW.statement IS DISTINCT FROM OLD.statement THEN
-        RAISE EXCEPTION 'national LRS statement %: a statement is immutable once recorded (a change is a new id)',
-            OLD.statement_id USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
 END

@@ -146,17 +146,12 @@ def _refuse_learners(conn: psycopg.Connection, tenant_id: str, refused: list[tup
 def _record(conn: psycopg.Connection, tenant_id: str, statement: dict[str, Any], rule: str | None) -> None:
     f = facts(statement)
     conn.execute(sql_text("national/record.sql"), {
-        "tenant_id": tenant_id, "statement_id": f.statement_id, "employee_id": _employee(statement),
+        "tenant_id": tenant_id, "statement_id": f.statement_id, "actor_name": f.actor,
         "verb": f.verb or str((statement.get("verb") or {}).get("id")), "object_id": f.object_id,
         "course_id": f.course_id, "attempt_id": f.attempt_id if isinstance(f.attempt_id, int) else None,
         "progress": f.progress, "certificate_id": f.object_id if f.verb == "earned" else None,
         "certificate_url": f.certificate_url, "statement": Jsonb(statement), "content_hash": content_hash(statement),
         "state": "dead" if rule else "pending", "refused_rule": rule})
-
-
-def _employee(statement: dict[str, Any]) -> str:
-    # The ledger is keyed by what was sent; the actor's national id identifies the learner here too.
-    return str((statement.get("actor") or {}).get("name") or "")
 
 
 def _gate(conn: psycopg.Connection, warehouse_url: str, tenant_id: str, statements: list[dict[str, Any]]) -> None:
