@@ -342,8 +342,12 @@ def sign_credential(claims: CredentialClaims, issuer: Issuer, *, signed_at: date
     return serialize(secured)
 
 
+# json.dumps with these options builds a new encoder on every call; one encoder gives the same text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def serialize(credential: dict[str, Any]) -> str:
-    return json.dumps(credential, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(credential)
 
 
 def parse(text: str) -> dict[str, Any]:
