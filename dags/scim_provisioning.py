@@ -108,11 +108,13 @@ value; groups that leave the mapping are released and left in the LMS (docs/grou
 with `full_group_push` to re-read every group from the LMS.
 
 **Guards** (per tenant, `provisioning` in include/tenants.yaml; docs/runbook.md):
-- *Effective dates*: a termination, hire or rehire dated after today (tenant `timezone`) is held
-  (`core.held_changes`) and applied by the first run on its date, without a new export.
+- *Effective dates*: a termination, hire, rehire, leave, return or transfer dated after today
+  (tenant `timezone`) is held (`core.held_changes`) and applied by the first run on its date,
+  without a new export.
 - *Brake*: more deactivations than the tenant's brake allows are not sent: they are staged and
   `ask_approval` triggers `{APPROVAL_DAG_ID}` (Required Actions: Approve/Reject); the tenant's other
-  changes, and the other tenants, go on.
+  changes, and the other tenants, go on. Mass group removals (`push_groups`) are braked the same way;
+  `push_groups` triggers the approval itself.
 - *Failure budget*: once a run made `min_sample` SCIM writes and more than `max_failure_share`
   failed, the tenant is quarantined (`core.provisioning_quarantine`): skipped until its back-off
   elapses, then probed. `guard_states` fails (the alert) in the run that quarantined it and lists
