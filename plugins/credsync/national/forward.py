@@ -5,9 +5,10 @@
 - **Check** each statement not yet in the ledger against NELC's checklist (credsync.national.checklist)
   with the ledger as history; a violation is recorded ``dead`` with the rule and dead-lettered
   (source ``national_lrs``, reason = the rule): refused, never sent. Reruns check only new ids.
-- **Record** it in the delivery ledger ``core.national_lrs_statements`` (the registry submissions'
+- **Record** each checked statement in the delivery ledger ``core.national_lrs_statements`` (the registry submissions'
   forward-only states: pending -> sent -> acknowledged | dead), keyed by its statement id.
-- **Gate** the open statements with GX (suite ``national_lrs_statements``) before any is sent.
+- **Gate** what would be sent (open and newly checked statements) with GX (suite
+  ``national_lrs_statements``) before anything new is recorded or sent: a refused batch records nothing.
 - **Send** in chunks: a chunk is marked ``sent`` and committed before its request leaves, and its
   answer is recorded after. A lost answer (reset, crash) leaves ``sent`` rows that the next try
   resends under the same ids; the LRS stores an id once, so each statement lands exactly once.
@@ -102,11 +103,20 @@ def forward(warehouse_url: str, tenant_id: str, profile: NationalProfile, client
                              templates=template_ids(profile, rules))
         known = {str(r[0]) for r in conn.execute(
             "SELECT statement_id FROM core.national_lrs_statements WHERE tenant_id = %s", (tenant_id,))}
+        checked: list[tuple[dict[str, Any], list[Any]]] = []
         for statement in statements:
             if str(statement.get("id")) in known:
                 continue  # recorded before: what was checked (and maybe sent) stays as it was
             known.add(str(statement.get("id")))
-            violations = history.admit(statement)
+            checked.append((statement, history.admit(statement)))
+        open_rows = [row[1] for row in conn.execute(sql_text("national/open.sql"), {"tenant_id": tenant_id})]
+        conn.commit()
+        outgoing = open_rows + [s for s, violations in checked if not violations]
+        if outgoing and gate:
+            # Gated before the new statements are recorded: a refused batch leaves them unrecorded, so the
+            # rerun after the fix builds and checks them again instead of finding stale rows.
+            _gate(conn, warehouse_url, tenant_id, outgoing)
+        for statement, violations in checked:
             _record(conn, tenant_id, statement, violations[0].rule if violations else None)
             result.recorded += 1
             if violations:
@@ -117,8 +127,6 @@ def forward(warehouse_url: str, tenant_id: str, profile: NationalProfile, client
         conn.commit()
         work = conn.execute(sql_text("national/open.sql"), {"tenant_id": tenant_id}).fetchall()
         conn.commit()
-        if work and gate:
-            _gate(conn, warehouse_url, tenant_id, [row[1] for row in work])
         sender = _Sender(conn, tenant_id, client, result, fault_hook)
         try:
             for start in range(0, len(work), batch_size):

@@ -21,7 +21,7 @@ from credsync.hooks.national_lrs import NationalLrsClient
 from credsync.hooks.policy import RetryPolicy
 from credsync.mapping import national_id as nid
 from credsync.national.checklist import facts
-from credsync.national.forward import ForwardIncomplete, build_statements, forward
+from credsync.national.forward import ForwardIncomplete, NationalGateFailed, build_statements, forward
 from credsync.national.vocabulary import EXT_ATTEMPT_ID, EXT_JWS_CERTIFICATE, EXT_LMS_URL
 from credsync.national_profile import profile_of
 from credsync.tenants import get_tenant
@@ -243,3 +243,18 @@ def test_under_faults_the_lrs_receives_each_statement_exactly_once(warehouse, lr
     stored = requests.get(f"{lrs}/xapi/statements", timeout=10).json()["statements"]
     assert len(stored) == len({s["id"] for s in stored}) == len(held)
     assert not dead_letters(warehouse, tenant)
+
+
+def test_the_gx_gate_blocks_an_outgoing_batch_and_nothing_is_sent(warehouse, lrs) -> None:
+    tenant = "acme"
+    seed(warehouse, tenant, learners=1)
+    profile = profile_of(get_tenant(tenant))
+    with connect(warehouse) as conn:
+        statements, _ = build_statements(conn, tenant, profile, load_rules())
+    statements[0]["context"]["language"] = "ar"  # not a language code the national LRS takes (ar-SA, en-US)
+    with pytest.raises(NationalGateFailed, match="language_code"):
+        forward(warehouse, tenant, profile, client(lrs, tenant), statements=statements)
+    assert received(lrs)["received"] == {}
+    assert ledger(warehouse, tenant) == {}  # nothing recorded: the fixed rerun builds and checks them afresh
+    result = forward(warehouse, tenant, profile, client(lrs, tenant))
+    assert result.acknowledged == result.built == 14
