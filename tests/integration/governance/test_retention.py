@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -189,6 +189,15 @@ def test_a_run_purges_exactly_the_expired_rows_keeps_the_chain_verifiable_and_a_
         assert _counts(url) == after
     assert _rows(url, "SELECT run_id, total FROM audit.retention_runs WHERE tenant_id = %s ORDER BY run_id") == [
         ("scheduled__2026-06-01", report["total"]), ("scheduled__2026-06-02", 0)]
+    with connect(url) as conn:
+        assert verify_chain(conn).ok
+
+    # The day after, E200's seven years (terminated 2019-06-01) are over too: only E200 goes.
+    next_day = run_retention("acme", warehouse_url=url, as_of=AS_OF + timedelta(days=1),
+                             run_id="scheduled__2026-06-02b", store=store)
+    assert next_day["workers"] == 1
+    keys = [r[0] for r in _rows(url, "SELECT employee_id FROM core.workers WHERE tenant_id = %s ORDER BY 1")]
+    assert keys[:2] == ["E300", "E400"] and all(k.startswith("psn_") for k in keys[2:])
     with connect(url) as conn:
         assert verify_chain(conn).ok
 
