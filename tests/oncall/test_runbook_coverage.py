@@ -16,6 +16,16 @@ from tests.oncall import docs, test_real_airflow
 # Sections run by other suites (what they drive is not an Airflow REST/CLI step, or needs a cluster
 # or a browser): section -> the test file that executes its procedure.
 ELSEWHERE = {
+    "runbook:retention-retention-dag-auditretention_runs-mappingerror-rule-retention_policy":
+        "tests/integration/governance/test_retention.py",
+    "runbook:audit-payload-tombstones-auditpayloads_redacted-break-kind-tombstone":
+        "tests/integration/audit/test_redact.py",
+    "runbook:erasure-requests-erasure-audit-worker_erased--worker_pseudonymised-python--m-credsyncgovernance-reidentify":
+        "tests/integration/governance/test_erasure.py",
+    "runbook:national-lrs-nelc-national_lrs-task-forward_statements":
+        "tests/integration/national/test_nelc_forward.py",
+    "runbook:registry-notifications-refused-or-rejected-notify_registry-dead-letters-registry_notification":
+        "tests/integration/delivery/test_notifications.py",
     "runbook:hris-webhooks-refused-401-413-400": "tests/integration/people/test_webhook_limits.py",
     "runbook:identity-conflict-scim_provisioning": "tests/integration/people/test_identity_conflicts.py",
     "runbook:audit-chain-verification-python--m-credsyncaudit-verify":
