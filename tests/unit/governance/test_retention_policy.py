@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credsync.governance.retention import SOURCES, RetentionRefused, _termination_clause
 from credsync.governance.retention_policy import Period, load_file_policy, load_policies, parse_policy
@@ -116,3 +118,26 @@ def test_the_shipped_mappings_parse():
     assert _termination_clause(policies).period == Period(7, "years")
     assert policies["registry_certificate_v1.csv"].layers["core"].external
     assert all(p.layers["staging"].period == Period(90, "days") for n, p in policies.items() if "registry" not in n)
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300)
+def test_any_text_either_parses_or_is_refused_as_a_mapping_error(cell):
+    try:
+        layers = parse_policy(cell, file="m.csv", row=2)
+    except MappingError as error:
+        assert error.rule == "retention_policy" and error.row == 2
+        return
+    assert layers and all(c.basis.strip() for c in layers.values())
+
+
+@given(anchor=st.sampled_from(["termination", "completion"]), n=st.integers(1, 200),
+       unit=st.sampled_from(["day", "days", "month", "months", "year", "years"]),
+       action=st.sampled_from(["purge", "pseudonymise"]),
+       basis=st.text(st.characters(blacklist_characters="()", blacklist_categories=("Cs", "Cc")), min_size=1,
+                     max_size=80).filter(str.strip))
+def test_every_well_formed_clause_round_trips(anchor, n, unit, action, basis):
+    clause = parse_policy(f"{anchor} + {n} {unit} then {action} (basis: {basis})")["core"]
+    assert (clause.anchor, clause.period.amount, clause.action) == (anchor, n, action)
+    assert clause.basis == basis.strip()
+    assert parse_policy(str(clause))["core"] == clause
