@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args(argv)
     events = int(args.rate * args.seconds)
-    workers = args.workers or events + args.pull_completions + 50
+    # ~7 % of the synthetic workforce is not active: ask for enough that every event has its learner.
+    workers = args.workers or int((events + args.pull_completions) * 1.12) + 50
     if workers < events + args.pull_completions:
         parser.error("--workers must cover one event per worker plus the pull completions")
 
@@ -258,7 +259,8 @@ def run_paths(demo: Any, airflow: Any, args: argparse.Namespace, events: int, sa
 
     warehouse = demo.warehouse_url
     employees = [f"{w}" for w in acme_workers(warehouse)]
-    burst, pulled = employees[:events], employees[events:events + args.pull_completions]
+    # The pull's share first: a workforce with fewer free workers than asked shortens the burst, not the baseline.
+    pulled, burst = employees[:args.pull_completions], employees[args.pull_completions:args.pull_completions + events]
     receiver = f"{airflow.url}/credsync-events/lms/{TENANT}/completions"
 
     say(f"event path: {args.rate}/s for {args.seconds}s")

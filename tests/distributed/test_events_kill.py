@@ -57,7 +57,7 @@ def running_tasks(airflow) -> list[dict]:
 
 
 def test_killing_the_scheduler_mid_burst_loses_no_event_and_duplicates_none() -> None:
-    with events_environment(EVENTS + 20, say=print, extra_airflow_env=FAST_FAILURE_DETECTION) as (demo, airflow):
+    with events_environment(EVENTS + 40, say=print, extra_airflow_env=FAST_FAILURE_DETECTION) as (demo, airflow):
         warehouse = demo.warehouse_url
         employees = acme_workers(warehouse)[:EVENTS]
         receiver = f"{airflow.url}/credsync-events/lms/{TENANT}/completions"

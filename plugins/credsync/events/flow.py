@@ -96,8 +96,17 @@ def merge(warehouse_url: str, validated: dict[str, Any]) -> dict[str, Any]:
         merged |= learning.merge(warehouse_url, validated)
     with connect(warehouse_url, autocommit=True) as conn:
         conn.execute(sql_text("events/finish_events.sql"), keys)
-        learners = [row[0] for row in conn.execute(sql_text("events/affected_learners.sql"), keys)]
-    return merged | {"learners": learners}
+    # A count, not the ids: XCom carries references; the delivery steps read the learners again.
+    return merged | {"learners": len(affected_learners(warehouse_url, tenant_id=tenant_id, run_id=run_id))}
+
+
+def affected_learners(warehouse_url: str, *, tenant_id: str, run_id: str) -> list[str]:
+    """The learners whose completions run ``run_id`` loaded (what its delivery steps are limited to)."""
+    from credsync.warehouse import connect
+
+    with connect(warehouse_url, autocommit=True) as conn:
+        return [row[0] for row in conn.execute(sql_text("events/affected_learners.sql"),
+                                               {"tenant_id": tenant_id, "run_id": run_id})]
 
 
 def writeback_keys(learners: Iterable[str], credential_types: Iterable[str]) -> set[str]:

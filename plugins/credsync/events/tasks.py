@@ -91,12 +91,12 @@ def deliver(tenant: Tenant, merged: dict, issued: dict) -> dict[str, Any]:
     from credsync.delivery.push import push_submissions
     from credsync.delivery.tasks import _as_of, _hris_client, _registry_client
     from credsync.delivery.writeback import sync_writebacks
-    from credsync.events.flow import writeback_keys
+    from credsync.events.flow import affected_learners, writeback_keys
 
-    learners = merged.get("learners") or []
-    if not learners:
+    if not merged.get("learners"):
         return {"skipped": "no completion loaded"}
     url = _warehouse_url()
+    learners = affected_learners(url, tenant_id=tenant.tenant_id, run_id=merged["run_id"])
     pushed = push_submissions(url, tenant.tenant_id, _registry_client(tenant), operations=("issue",)).as_counts()
     only = writeback_keys(learners, (rule.credential_type for rule in load_rules()))
     written = sync_writebacks(url, tenant.tenant_id, _hris_client(tenant), as_of=_as_of(),

@@ -62,8 +62,10 @@ def run_events(warehouse_url: str, env, signing_key, run_id: str) -> dict:
     """What one completion_events run does for the tenant (the tasks call exactly these)."""
     merged = flow.merge(warehouse_url, flow.gate(warehouse_url, flow.claim_and_stage(
         warehouse_url, tenant_id=TENANT, run_id=run_id)))
-    deliver(warehouse_url, env, signing_key, run_id, merged["learners"])
-    return merged
+    learners = flow.affected_learners(warehouse_url, tenant_id=TENANT, run_id=run_id)
+    assert merged["learners"] == len(learners)
+    deliver(warehouse_url, env, signing_key, run_id, learners)
+    return merged | {"learners": learners}
 
 
 def deliver(warehouse_url: str, env, signing_key, run_id: str, learners: list[str] | None) -> None:
