@@ -132,3 +132,25 @@ def test_the_data_flow_report_lists_the_national_lrs_with_its_fields_and_region(
     assert set(by_tenant) == {"acme", "globex"}
     assert (by_tenant["acme"].conn_id, by_tenant["acme"].region) == ("national_lrs_acme", "sa-riyadh")
     assert by_tenant["acme"].fields == ("actor_name", "learner_full_name_ar", "learner_full_name_en")
+
+
+def test_a_hostile_name_in_core_never_leaves_for_the_national_lrs(warehouse) -> None:
+    """Names reach core only through the HRIS guards; one written there another way is refused again on the way out."""
+    with connect(warehouse) as conn:
+        for employee, name_ar, national in (("E1", "سارة", CITIZEN), ("E2", "سارة\u202e", RESIDENT),
+                                            ("E3", "سارة", "1000000000")):
+            conn.execute(
+                "INSERT INTO core.workers (tenant_id, employee_id, source_system, given_name, family_name,"
+                " employment_status, employment_type, source_updated_at, mapping_version, last_batch_id,"
+                " national_id, given_name_ar, family_name_ar) VALUES (%s,%s,'hris_main','Sara','Harbi','active',"
+                " 'employee', now(), 'hris_worker_v1', gen_random_uuid(), %s, %s, 'الحربي')",
+                (TENANT, employee, national, name_ar))
+            conn.execute("INSERT INTO core.completions (tenant_id, source, source_id, employee_id, course_code, verb,"
+                         " success, completed_at, batch_id, mapping_version) VALUES (%s, 'lrs', %s, %s, 'SAFETY-100',"
+                         " 'completed', true, now(), gen_random_uuid(), 'xapi_statement_v1')",
+                         (TENANT, f"{employee}-1", employee))
+        conn.commit()
+        statements, refused = build_statements(conn, TENANT, profile_of(get_tenant(TENANT)), load_rules())
+    assert {s["actor"]["name"] for s in statements} == {CITIZEN}
+    assert {(employee, rule) for employee, rule, _ in refused} == {("E2", "control_characters"),
+                                                                   ("E3", "national_id_invalid")}
