@@ -53,8 +53,15 @@ def _definitions() -> tuple[str, list[Any]]:
     return SUITE_NAME, definition_expectations()
 
 
-@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp, _definitions],
-                         ids=["hris_workers", "lms_completions", "recon_run", "idp_claims", "credential_definitions"])
+def _national_lrs() -> tuple[str, list[Any]]:
+    from credsync.national.quality import SUITE_NAME, statement_expectations
+
+    return SUITE_NAME, statement_expectations()
+
+
+@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp, _definitions, _national_lrs],
+                         ids=["hris_workers", "lms_completions", "recon_run", "idp_claims", "credential_definitions",
+                              "national_lrs_statements"])
 def test_committed_suite_matches_the_shipped_thresholds(shipped: Callable[[], tuple[str, list[Any]]]) -> None:
     import great_expectations as gx
 
