@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from credsync.audit import append_event
 from credsync.governance.retention_policy import Clause, FilePolicy, load_policies
-from credsync.paths import MAPPINGS_DIR
+from credsync.paths import MAPPINGS_DIR, sql_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -43,14 +43,17 @@ class Source:
     mapping: str
     batch_source: str            # audit.batches.source of its batches (LMS REST and xAPI share "lms")
     staging_table: str
-    staging_filter: str = ""     # extra condition on the staging table (alias s)
+    staging_sql: str             # include/sql/retention/<file>: deletes its expired raw rows
+    staging_source: str | None = None      # staging.completions.source
     completions_source: str | None = None  # core.completions.source, for the completion anchor
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("hris_worker_v1.csv", "hris", "staging.hris_workers"),
-    Source("lms_completion_v1.csv", "lms", "staging.completions", "s.source = 'lms_rest'", "lms_rest"),
-    Source("xapi_statement_v1.csv", "lms", "staging.completions", "s.source = 'xapi'", "xapi"),
+    Source("hris_worker_v1.csv", "hris", "staging.hris_workers", "retention/purge_staging_hris.sql"),
+    Source("lms_completion_v1.csv", "lms", "staging.completions", "retention/purge_staging_completions.sql",
+           "lms_rest", "lms_rest"),
+    Source("xapi_statement_v1.csv", "lms", "staging.completions", "retention/purge_staging_completions.sql",
+           "xapi", "xapi"),
 )
 
 
@@ -168,34 +171,21 @@ def apply_retention(conn: psycopg.Connection, tenant_id: str, *, as_of: datetime
 
 def _purge_quarantine(conn: psycopg.Connection, tenant_id: str, source: Source, cutoff: datetime,
                       result: RetentionResult) -> None:
-    done = conn.execute(
-        "UPDATE audit.quarantine q SET record = NULL FROM audit.batches b"
-        " WHERE q.batch_id = b.batch_id AND q.tenant_id = %s AND b.tenant_id = %s AND b.source = %s"
-        " AND b.created_at < %s AND q.record IS NOT NULL",
-        (tenant_id, tenant_id, source.batch_source, cutoff)).rowcount
+    done = conn.execute(sql_text("retention/purge_quarantine.sql"),
+                        {"tenant_id": tenant_id, "batch_source": source.batch_source, "cutoff": cutoff}).rowcount
     result.add("audit.quarantine", "purge", done)
 
 
 def _purge_staging(conn: psycopg.Connection, tenant_id: str, source: Source, cutoff: datetime,
                    result: RetentionResult) -> None:
-    extra = f" AND {source.staging_filter}" if source.staging_filter else ""
-    done = conn.execute(
-        # The table name comes from SOURCES, never from input.
-        f"DELETE FROM {source.staging_table} s USING audit.batches b"
-        " WHERE s.batch_id = b.batch_id AND s.tenant_id = %s AND b.tenant_id = %s"
-        f" AND b.created_at < %s{extra}",
-        (tenant_id, tenant_id, cutoff)).rowcount
+    done = conn.execute(sql_text(source.staging_sql), {"tenant_id": tenant_id, "cutoff": cutoff,
+                                                        "staging_source": source.staging_source}).rowcount
     result.add(source.staging_table, "purge", done)
 
 
 def _expired_workers(conn: psycopg.Connection, tenant_id: str, cutoff: Any) -> list[str]:
-    # Terminated and not rehired since; already erased or pseudonymised workers carry a replacement key.
-    rows = conn.execute(
-        "SELECT employee_id FROM core.workers WHERE tenant_id = %s AND employment_status = 'terminated'"
-        " AND termination_date IS NOT NULL AND termination_date < %s"
-        " AND (rehire_date IS NULL OR rehire_date <= termination_date)"
-        " AND employee_id NOT LIKE 'psn\\_%%' AND employee_id NOT LIKE 'erased\\_%%'"
-        " ORDER BY employee_id", (tenant_id, cutoff)).fetchall()
+    rows = conn.execute(sql_text("retention/expired_workers.sql"),
+                        {"tenant_id": tenant_id, "cutoff": cutoff}).fetchall()
     return [r[0] for r in rows]
 
 
@@ -214,25 +204,21 @@ def _expire_completions(conn: psycopg.Connection, tenant_id: str, source: Source
                         cutoff: datetime, result: RetentionResult, pseudonym: Callable[[str, str], str]) -> None:
     from credsync.audit.redact import tombstone_subject
 
-    rows = conn.execute(
-        "SELECT source_id, employee_id FROM core.completions WHERE tenant_id = %s AND source = %s"
-        " AND completed_at < %s AND employee_id NOT LIKE 'psn\\_%%' ORDER BY source_id",
-        (tenant_id, source.completions_source, cutoff)).fetchall()
+    rows = conn.execute(sql_text("retention/expired_completions.sql"),
+                        {"tenant_id": tenant_id, "completions_source": source.completions_source,
+                         "cutoff": cutoff}).fetchall()
     if not rows:
         return
     ids = [r[0] for r in rows]
+    params = {"tenant_id": tenant_id, "completions_source": source.completions_source, "source_ids": ids}
     if clause.action == "purge":
-        done = conn.execute("DELETE FROM core.completions WHERE tenant_id = %s AND source = %s"
-                            " AND source_id = ANY(%s)", (tenant_id, source.completions_source, ids)).rowcount
+        done = conn.execute(sql_text("retention/purge_completions.sql"), params).rowcount
         result.add("core.completions", "purge", done)
     else:
         names = {e: pseudonym(tenant_id, e) for e in sorted({r[1] for r in rows})}
-        for employee_id, replacement in names.items():
-            done = conn.execute(
-                "UPDATE core.completions SET employee_id = %s WHERE tenant_id = %s AND source = %s"
-                " AND employee_id = %s AND source_id = ANY(%s)",
-                (replacement, tenant_id, source.completions_source, employee_id, ids)).rowcount
-            result.add("core.completions", "pseudonymise", done)
+        done = conn.execute(sql_text("retention/pseudonymise_completions.sql"),
+                            {**params, "originals": list(names), "pseudonyms": list(names.values())}).rowcount
+        result.add("core.completions", "pseudonymise", done)
     redacted = tombstone_subject(conn, tenant_id=tenant_id, values=ids, entity_types=["completion"],
                                  reason="retention", basis=f"{clause}", reference=f"retention:{result.run_id}")
     result.add("audit.events", "tombstone", redacted.tombstoned)
@@ -240,11 +226,9 @@ def _expire_completions(conn: psycopg.Connection, tenant_id: str, source: Source
 
 def _record(conn: psycopg.Connection, result: RetentionResult) -> None:
     """The run's row (a rerun of the same run id keeps the counts of the attempt that changed something)."""
-    conn.execute(
-        "INSERT INTO audit.retention_runs (run_id, tenant_id, as_of, counts, total) VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (tenant_id, run_id) DO UPDATE SET counts = EXCLUDED.counts, total = EXCLUDED.total,"
-        " started_at = now() WHERE EXCLUDED.total > 0",
-        (result.run_id, result.tenant_id, result.as_of, json.dumps(result.counts), result.total))
+    conn.execute(sql_text("retention/record_run.sql"),
+                 {"run_id": result.run_id, "tenant_id": result.tenant_id, "as_of": result.as_of,
+                  "counts": json.dumps(result.counts), "total": result.total})
     if result.total:
         append_event(conn, tenant_id=result.tenant_id, event_type="retention.applied", entity_type="retention_run",
                      entity_key=result.run_id, detail={"as_of": result.as_of.isoformat(), "counts": result.counts,

@@ -202,11 +202,13 @@ def test_a_run_purges_exactly_the_expired_rows_keeps_the_chain_verifiable_and_a_
         assert verify_chain(conn).ok
 
 
-def test_the_completion_anchor_purges_old_completions_and_tombstones_their_audit_payloads(history, tmp_path):
+@pytest.mark.parametrize("action", ["purge", "pseudonymise"])
+def test_the_completion_anchor_expires_old_completions_and_tombstones_their_audit_payloads(history, tmp_path,
+                                                                                          action):
     url, _ = history
     header = "source_system,source_field,target_field,data_type,transform,required,notes,cardinality,retention_policy\n"
     for source in SOURCES:
-        policy = ("completion + 5 years then purge (basis: training evidence)" if source.completions_source
+        policy = (f"completion + 5 years then {action} (basis: training evidence)" if source.completions_source
                   else "termination + 30 years then purge (basis: HR)")
         (tmp_path / source.mapping).write_text(header + f"x,a,a,string,,true,,1:1,{policy}\n")
     with connect(url) as conn:
@@ -215,8 +217,13 @@ def test_the_completion_anchor_purges_old_completions_and_tombstones_their_audit
         conn.commit()
         done = apply_retention(conn, "acme", as_of=AS_OF, run_id="manual__1", mappings_dir=tmp_path)
         conn.commit()
-        assert done.counts == {"core.completions": {"purge": 2}, "audit.events": {"tombstone": 1}}
-        assert conn.execute("SELECT count(*) FROM core.completions WHERE tenant_id = 'acme'").fetchone()[0] == 0
+        assert done.counts == {"core.completions": {action: 2}, "audit.events": {"tombstone": 1}}
+        left = [r[0] for r in conn.execute("SELECT employee_id FROM core.completions WHERE tenant_id = 'acme'")]
+        if action == "purge":
+            assert left == []
+        else:
+            assert len(left) == 2 and all(e.startswith("psn_") for e in left) and len(set(left)) == 2
+        assert conn.execute("SELECT count(*) FROM core.completions WHERE tenant_id = 'globex'").fetchone()[0] == 2
         assert verify_chain(conn, "acme").ok
         again = apply_retention(conn, "acme", as_of=AS_OF, run_id="manual__2", mappings_dir=tmp_path)
         assert again.total == 0
