@@ -50,7 +50,8 @@ def requests() -> list[dict]:
     request = request_from_conf(conf, context["params"])
     if request is None:
         return []  # triggered without a request: nothing to erase
-    return [{"tenant_id": request["tenant_id"], "request": request}]
+    # XCom never carries the employee id: the erase task reads it from the Params itself.
+    return [{"tenant_id": request["tenant_id"], "request": {**request, "employee_id": None}}]
 
 
 @tenant_task
@@ -59,6 +60,8 @@ def erase(tenant: Tenant, request: dict) -> dict:
     from credsync.governance.erasure_flow import run_request
     from credsync.warehouse import url_from_connection
 
+    if request["source"] == "manual":
+        request = {**request, "employee_id": (get_current_context()["params"].get("employee_id") or "").strip() or None}
     return run_request(url_from_connection(WAREHOUSE_CONN_ID), {**request, "tenant_id": tenant.tenant_id})
 
 
