@@ -19,12 +19,15 @@ Connection (conn_type ``http``), read in one place for every hook:
   its policy does not allow (:mod:`credsync.governance.residency`).
 
 Other extras stay the provider's: headers sent with every request. The extras listed here, a
-hook's own (``own_extras``: the LRS sync's ``lookback_hours``...) and any extra whose value is not
-text (it cannot be a header) are not sent.
+hook's own (``own_extras``: the LRS sync's ``lookback_hours``...), any extra whose value is not
+text (it cannot be a header) and any extra named like a secret (``webhook_secret``,
+``notification_secret``, ``*_password``, ``*_token``, ``*_key``: the receivers' signing secrets sit on
+the same Connections) are not sent.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,6 +46,10 @@ CREDSYNC_EXTRAS = frozenset({
     "lookback_hours", "reconcile_every_days", "reconcile_window_days",
 })
 AUTH_KINDS = ("bearer", "basic", "oauth2", "none")
+# An extra named like this (snake_case, as credsync's extras are) is a secret, whichever part of credsync reads
+# it: never a request header, where a proxy or the other system's access log would keep it. A header meant to
+# be sent (``X-Auth-Token``) is written the HTTP way, with hyphens, and still goes.
+_SECRET_NAME = re.compile(r"^[a-z0-9_]*(secret|password|passwd|token|key)$")
 
 
 class ConnectionConfigError(ValueError):
@@ -150,7 +157,8 @@ class CredsyncHttpHook(HttpHook):
                                       extra_options: dict[str, Any]) -> Session:
         session = super()._configure_session_from_extra(session, connection, extra_options)
         for key, value in list(session.headers.items()):
-            if key in CREDSYNC_EXTRAS | self.own_extras or not isinstance(value, str | bytes):
+            if (key in CREDSYNC_EXTRAS | self.own_extras or not isinstance(value, str | bytes)
+                    or _SECRET_NAME.search(key)):
                 del session.headers[key]
         if self.extras.get("ca_bundle"):
             session.verify = str(self.extras["ca_bundle"])
