@@ -120,6 +120,16 @@ def test_the_shipped_mappings_parse():
     assert all(p.layers["staging"].period == Period(90, "days") for n, p in policies.items() if "registry" not in n)
 
 
+def test_every_mapping_file_with_a_retention_column_parses():
+    """A mapping the retention DAG does not read yet still states its policy in the one format."""
+    from credsync.paths import MAPPINGS_DIR
+
+    names = sorted(p.name for p in MAPPINGS_DIR.glob("*.csv")
+                   if "retention_policy" in p.read_text(encoding="utf-8").splitlines()[0].split(","))
+    assert "hris_worker_national_v1.csv" in names and "national_lrs_statement_v1.csv" in names
+    load_policies(names)
+
+
 @given(st.text(max_size=300))
 @settings(max_examples=300)
 def test_any_text_either_parses_or_is_refused_as_a_mapping_error(cell):
