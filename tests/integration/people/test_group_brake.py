@@ -60,8 +60,13 @@ def braked_groups(people_env):
     assert rows(env, "SELECT count(*) FROM core.learners WHERE tenant_id = %s AND active", env.tenant)[0][0] == \
         len(active)
     sent = patches(env)
-    report = push(env)
+    report = push(env, dag_run_id="run-1")
     assert report["change_set_id"] and report["awaiting_approval"] > 10, report
+    # What GroupPushOperator triggers: scim_change_approval for this set, its run id derived from it.
+    assert guard_steps.approval_trigger(env.warehouse_url, env.tenant, "run-1", "groups") == {
+        "trigger_run_id": f"approval__{env.tenant}__{report['change_set_id']}",
+        "conf": {"tenant_id": env.tenant, "change_set_id": report["change_set_id"]}}
+    assert guard_steps.approval_trigger(env.warehouse_url, env.tenant, "run-1") is None, "no users set was staged"
     assert not report.get("remove") and patches(env) == sent, "a braked run removed members"
     assert lms_groups(env) == before
     staged = rows(env, "SELECT employee_id, group_key FROM core.staged_changes WHERE change_set_id = %s"
