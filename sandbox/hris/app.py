@@ -7,7 +7,8 @@ Environment:
 - ``SANDBOX_DATA_DIR``: state directory (default ``build/sandbox``); state in ``hris.sqlite``,
   file drops under ``hris_drop/<tenant>/``.
 - ``SANDBOX_SEED``: JSON ``{"tenants": {"acme": {"workers": 1000, "seed": 7}}}``; seeds a
-  tenant at start when it has no workers.
+  tenant at start when it has no workers. ``"national": true`` for a tenant: its workers carry a
+  National ID / Iqama and an Arabic name (``sandbox.synth.workforce``), day-N changes too.
 - ``SANDBOX_FAULTS_HRIS``: fault switches at start (``sandbox/faults.py``).
 
 Delta export window: ``updated_since <= updated_at < as_of`` (inclusive-exclusive).
@@ -62,15 +63,19 @@ class HrisSandbox:
         self.store = HrisStore(data_dir / "hris.sqlite")
         self.injector: FaultInjector | None = None
         self.webhooks = WebhookSender(self.store, self._drop_webhooks)
+        #: Tenants seeded as a national workforce (national ids, Arabic names); day-N changes follow it.
+        self.national_tenants: set[str] = set()
 
     def _drop_webhooks(self) -> bool:
         return bool(self.injector and self.injector.settings.drop_webhooks)
 
     # Seeding.
 
-    def seed(self, tenant_id: str, workers: int, seed: int) -> int:
+    def seed(self, tenant_id: str, workers: int, seed: int, *, national: bool = False) -> int:
         """Replace the tenant with a fresh synthetic day-0 workforce."""
-        return self.store.replace_tenant(tenant_id, workers, seed, iter_workers(tenant_id, workers, seed))
+        (self.national_tenants.add if national else self.national_tenants.discard)(tenant_id)
+        return self.store.replace_tenant(tenant_id, workers, seed,
+                                         iter_workers(tenant_id, workers, seed, national=national))
 
     def seed_from_env(self, raw: str) -> None:
         """Seed each tenant of ``SANDBOX_SEED`` that has no workers yet (a restart keeps data)."""
@@ -82,8 +87,11 @@ class HrisSandbox:
                 f'SANDBOX_SEED must be {{"tenants": {{"<tenant>": {{"workers": N, "seed": S}}}}}}: {exc}'
             ) from exc
         for tenant_id, (workers, seed) in plans.items():
+            national = bool(tenants[tenant_id].get("national"))
             if self.store.worker_count(tenant_id) == 0:
-                self.seed(tenant_id, workers, seed)
+                self.seed(tenant_id, workers, seed, national=national)
+            elif national:  # a restart keeps the data, and the day-N changes keep its national fields
+                self.national_tenants.add(tenant_id)
 
     # Mutations (each fires the lifecycle webhooks after it commits).
 
@@ -255,7 +263,7 @@ def create_app() -> Any:
 
     @app.post("/admin/tenants/{tenant}/seed")
     def seed(tenant: str, body: SeedRequest) -> dict[str, Any]:
-        loaded = sandbox.seed(tenant, body.workers, body.seed)
+        loaded = sandbox.seed(tenant, body.workers, body.seed, national=body.national)
         return {"tenant_id": tenant, "workers": loaded, "seed": body.seed}
 
     @app.put("/admin/tenants/{tenant}/workers/{employee_id}")
@@ -316,7 +324,8 @@ def create_app() -> Any:
             raise HTTPException(422, f"day must be >= 1 (day 0 is the seeded workforce), got {day}")
         if sandbox.store.changes_applied(tenant, day):
             return {"tenant_id": tenant, "day": day, "applied": 0, "already_applied": True, "by_kind": {}}
-        changes = list(iter_changes(tenant, seeded[0], seeded[1], day))
+        changes = list(iter_changes(tenant, seeded[0], seeded[1], day,
+                                    national=tenant in sandbox.national_tenants))
         sandbox.put_workers(tenant, [change["worker"] for change in changes])
         sandbox.store.mark_changes_applied(tenant, day, len(changes))
         by_kind: dict[str, list[str]] = {}

@@ -50,6 +50,13 @@ class Employment(_Strict):
     job_effective_date: date | None = None
 
 
+class NameAr(_Strict):
+    """The legal name in Arabic a Saudi HRIS holds beside the Latin one (docs/national.md)."""
+
+    given: str | None = None
+    family: str | None = None
+
+
 class Compensation(_Strict):
     salary_band: str | None = None
 
@@ -64,10 +71,14 @@ class Worker(_Strict):
     employment: Employment
     compensation: Compensation
     updated_at: str | None = None
+    # A Saudi HRIS's national fields (include/mappings/hris_worker_national_v1.csv); absent elsewhere.
+    national_id: str | None = None
+    name_ar: NameAr | None = None
 
     def document(self) -> dict[str, Any]:
-        """The stored JSON document (everything but ``updated_at``)."""
-        return self.model_dump(mode="json", exclude={"updated_at"})
+        """The stored JSON document (everything but ``updated_at``; the national fields only when sent)."""
+        unsent = {name for name in ("national_id", "name_ar") if getattr(self, name) is None}
+        return self.model_dump(mode="json", exclude={"updated_at", *unsent})
 
 
 class Certification(_Strict):
@@ -93,6 +104,7 @@ class PayrollFlag(_Strict):
 class SeedRequest(_Strict):
     workers: int = Field(ge=0, le=2_000_000)
     seed: int = 1
+    national: bool = False
 
 
 class TerminateRequest(_Strict):

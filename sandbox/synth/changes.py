@@ -55,17 +55,19 @@ def _changed_indices(base: int, count: int, day: int) -> Iterator[int]:
         yield (position - offset) * inverse % count + 1
 
 
-def iter_changes(tenant_id: str, count: int, seed: int, day: int) -> Iterator[dict[str, Any]]:
+def iter_changes(tenant_id: str, count: int, seed: int, day: int, *,
+                 national: bool = False) -> Iterator[dict[str, Any]]:
     """The day-``day`` mutations of the ``count``-worker workforce of ``(tenant_id, seed)``.
 
     Yields ``{"kind", "employee_id", "worker"}``; ``worker`` is the complete new
     Worker dict (``updated_at`` set to the change's day, the HRIS restamps it).
+    ``national``: the workforce carries national ids and Arabic names (``Workforce``), so do the changes.
     """
     if day < 1:
         raise ValueError(f"day must be >= 1 (day 0 is the seeded workforce), got {day}")
     if count < 1:
         return
-    workforce = Workforce(tenant_id, seed)
+    workforce = Workforce(tenant_id, seed, national=national)
     base = derive_seed(tenant_id, seed, f"changes:{day}")
     when = day_date(day).isoformat()
     for index in _changed_indices(base, count, day):

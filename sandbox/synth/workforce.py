@@ -17,6 +17,13 @@ alone. Identity edge cases are ordinary data at the rates in :data:`RATES`
   and work email of an earlier ``hris_main`` worker (the same human, twice).
 - ``no_personal_email``: ``emails.personal`` is null.
 
+A national workforce (``Workforce(..., national=True)``, a Saudi deployment's HRIS; docs/national.md)
+also carries each worker's ``national_id`` (10 digits: ``1`` a citizen's National ID, ``2`` a
+resident's Iqama, at :data:`RESIDENT_SHARE`; a Luhn check digit, the rule
+``credsync.mapping.national_id`` checks; distinct per worker) and the legal name in Arabic
+(``name_ar``: ``given``, ``family``), the fields include/mappings/hris_worker_national_v1.csv reads.
+Other workforces are unchanged.
+
 Names come from Faker, seeded per tenant, drawn once into pools; each worker
 then gets a distinct (given, family) pair from a bijection on its index, so
 duplicate emails happen only where the rates say so.
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import random
 import re
 import unicodedata
@@ -96,6 +104,13 @@ _PERSONAL_DOMAINS = ("mail.example", "post.example", "inbox.example")
 _EARLIEST_HIRE = date(2004, 1, 1)
 _SALT_SOURCE = 1
 _SALT_CROSS = 2
+_SALT_RESIDENT = 3
+#: Share of a national workforce holding an Iqama (prefix 2) rather than a National ID (prefix 1).
+RESIDENT_SHARE = 0.35
+# The 8 digits between prefix and check digit: index -> body is a bijection on 10^8 (the step is
+# coprime with 10), so no two workers share a national id.
+_ID_BODY_SPACE = 10**8
+_ID_BODY_STEP = 1_000_003
 
 
 @dataclass(frozen=True)
@@ -154,18 +169,36 @@ def _ascii_token(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", folded.lower())
 
 
-class Workforce:
-    """The synthetic workforce of one ``(tenant_id, seed)``; workers are built on demand."""
+@functools.lru_cache(maxsize=1)
+def _arabic_names() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Given and family names in Arabic script (Faker's ar_SA lists, in their published order)."""
+    from faker.providers.person.ar_SA import Provider
 
-    def __init__(self, tenant_id: str, seed: int) -> None:
+    given = tuple(dict.fromkeys((*Provider.first_names_male, *Provider.first_names_female)))
+    return given, tuple(dict.fromkeys(Provider.last_names))
+
+
+class Workforce:
+    """The synthetic workforce of one ``(tenant_id, seed)``; workers are built on demand.
+
+    ``national``: the workers also carry a National ID / Iqama and an Arabic name (module docstring).
+    """
+
+    def __init__(self, tenant_id: str, seed: int, *, national: bool = False) -> None:
         self.tenant_id = tenant_id
         self.seed = seed
+        self.national = national
         self.domain = f"{tenant_id}.example"
         self.pools = _pools(tenant_id, seed)
         self._base = derive_seed(tenant_id, seed, "worker")
         pairs = len(self.pools.given) * len(self.pools.family)
         self._pairs = pairs
         self._pair_offset = self._base % pairs
+        if national:
+            self._national_base = derive_seed(tenant_id, seed, "national")
+            given_ar, family_ar = _arabic_names()
+            self._pairs_ar = len(given_ar) * len(family_ar)
+            self._pair_step_ar = next(s for s in itertools.count(_PAIR_STEP) if math.gcd(s, self._pairs_ar) == 1)
 
     # Cheap look-ups other workers need (manager ids, duplicated identities).
 
@@ -187,6 +220,21 @@ class Workforce:
         given = self.pools.given[pair % len(self.pools.given)]
         family = self.pools.family[pair // len(self.pools.given)]
         return given, family
+
+    def national_id(self, index: int) -> str:
+        """Worker ``index``'s National ID (``1...``) or Iqama (``2...``), with its Luhn check digit."""
+        from stdnum import luhn
+
+        resident = fraction(self._national_base, index, _SALT_RESIDENT) < RESIDENT_SHARE
+        body = (index * _ID_BODY_STEP + self._national_base) % _ID_BODY_SPACE
+        first_nine = f"{'2' if resident else '1'}{body:08d}"
+        return first_nine + luhn.calc_check_digit(first_nine)
+
+    def name_ar(self, index: int) -> dict[str, str]:
+        """Worker ``index``'s legal (given, family) name in Arabic; distinct pairs like :meth:`name`."""
+        given_ar, family_ar = _arabic_names()
+        pair = (index * self._pair_step_ar + self._national_base) % self._pairs_ar
+        return {"given": given_ar[pair % len(given_ar)], "family": family_ar[pair // len(given_ar)]}
 
     def plain_work_email(self, index: int) -> str:
         """``given.family@<tenant>.example``, with a round number once the name pairs run out."""
@@ -276,6 +324,10 @@ class Workforce:
             "compensation": {"salary_band": weighted_choice(rng, _SALARY_BANDS, _SALARY_CUMULATIVE)},
             "updated_at": f"{max(d for d in (hire, termination, rehire) if d).isoformat()}T09:00:00Z",
         }
+        if self.national:
+            # Drawn apart from the record's random stream, so the other fields are those of the plain workforce.
+            worker["national_id"] = self.national_id(index)
+            worker["name_ar"] = self.name_ar(index)
         return worker, frozenset(tags)
 
     def _styled_email(self, rng: random.Random, email: str, given: str, family: str, tags: set[str]) -> str:
@@ -329,11 +381,11 @@ class Workforce:
             yield index, worker, tags
 
 
-def iter_workers(tenant_id: str, count: int, seed: int) -> Iterator[dict[str, Any]]:
+def iter_workers(tenant_id: str, count: int, seed: int, *, national: bool = False) -> Iterator[dict[str, Any]]:
     """Stream ``count`` workers of a tenant; memory stays flat whatever ``count`` is."""
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    for _, worker, _ in Workforce(tenant_id, seed).iter_tagged(count):
+    for _, worker, _ in Workforce(tenant_id, seed, national=national).iter_tagged(count):
         yield worker
 
 
