@@ -25,6 +25,7 @@ the registry listing and the warehouse (nothing lost, nothing duplicated).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -196,13 +197,15 @@ def events_environment(workers: int, *, say: Any = print,
                        extra_airflow_env: dict[str, str] | None = None) -> Iterator[tuple[Any, Any]]:
     """The demo environment with ``workers`` acme workers loaded, and a real local Airflow (plus a
     triggerer) serving the receiver, with ``completion_events`` unpaused and its watcher running."""
+    from urllib.parse import urlsplit
+
     from credsync.tenants import load_tenants
     from credsync_dev.localenv.pipeline import demo_environment
     from credsync_dev.localenv.postgres import ensure_server
-    from tests.distributed.cluster import _start
+    from tests.distributed.cluster import _start, redis_broker
     from tests.realairflow.local import airflow_settings, free_port, local_airflow
 
-    with tempfile.TemporaryDirectory(prefix="credsync-events-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="credsync-events-") as tmp, contextlib.ExitStack() as stack:
         build = Path(tmp)
         home = build / "airflow"
         server = ensure_server(build / "pgdata")
@@ -228,8 +231,10 @@ def events_environment(workers: int, *, say: Any = print,
                 lms_conn = f"AIRFLOW_CONN_{tenant.conn_id('lms').upper()}"
                 conn = json.loads(env[lms_conn])
                 env[lms_conn] = json.dumps({**conn, "extra": {**(conn.get("extra") or {}), "webhook_secret": SECRET}})
-                env["AIRFLOW_CONN_CREDSYNC_REDIS"] = json.dumps({"conn_type": "redis", "host": "127.0.0.1",
-                                                                 "port": 6379, "extra": {"db": 0}})
+                # A redis-server of the run's own (the machine's 6379 only when none is installed).
+                redis_url = urlsplit(stack.enter_context(redis_broker(build / "redis")))
+                env["AIRFLOW_CONN_CREDSYNC_REDIS"] = json.dumps({"conn_type": "redis", "host": redis_url.hostname,
+                                                                 "port": redis_url.port, "extra": {"db": 0}})
                 env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "True"  # asset-triggered runs on
                 env.update(extra_airflow_env or {})
                 with local_airflow(home, env, migrate=False) as airflow:
