@@ -16,6 +16,8 @@ from tests.oncall import docs, test_real_airflow
 # Sections run by other suites (what they drive is not an Airflow REST/CLI step, or needs a cluster
 # or a browser): section -> the test file that executes its procedure.
 ELSEWHERE = {
+    "runbook:lms-completion-events-completion_events-credsync-events":
+        "tests/integration/events/test_completion_events.py",
     "runbook:retention-retention-dag-auditretention_runs-mappingerror-rule-retention_policy":
         "tests/integration/governance/test_retention.py",
     "runbook:audit-payload-tombstones-auditpayloads_redacted-break-kind-tombstone":
