@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from credsync.credentials.shape_plans import PlanCache
+from credsync.credentials.vc import build_credential, iso
 
 if TYPE_CHECKING:
     from credsync.credentials.issuers import Issuer
@@ -247,10 +248,6 @@ def _jsonld_reason(exc: BaseException) -> str:
     return "; ".join(parts)
 
 
-# After the functions it calls; plans are per process (a few KB each, bounded).
-_PLANS = PlanCache(_expand_to_rdf, _UNDEFINED_VOCAB)
-
-
 def base58btc(data: bytes) -> str:
     """Base58btc (the ``base58`` package's encoding, byte for byte), ten digits per big-integer division and
     two per table lookup: 5x faster for a signature than digit by digit (it is on every issuance)."""
@@ -313,22 +310,34 @@ def hash_data(credential: dict[str, Any], options: dict[str, Any],
               cache: ProofConfigCache | None = None) -> bytes:
     """vc-di-eddsa §3.3.4: SHA-256(canonical proof options) || SHA-256(canonical credential)."""
     unsecured = {k: v for k, v in credential.items() if k != "proof"} if "proof" in credential else credential
-    config_hash = (cache.digest(options) if cache is not None
-                   else hashlib.sha256(canonical_nquads(options).encode("utf-8")).digest())
-    return config_hash + hashlib.sha256(canonical_nquads(unsecured).encode("utf-8")).digest()
+    return _config_hash(options, cache) + hashlib.sha256(canonical_nquads(unsecured).encode("utf-8")).digest()
+
+
+def _config_hash(options: dict[str, Any], cache: ProofConfigCache | None) -> bytes:
+    return (cache.digest(options) if cache is not None
+            else hashlib.sha256(canonical_nquads(options).encode("utf-8")).digest())
+
+
+def _proof(credential: dict[str, Any], issuer: Issuer, created: datetime | None,
+           cache: ProofConfigCache | None) -> tuple[dict[str, Any], str | None]:
+    """The ``eddsa-rdfc-2022`` proof of ``credential`` (which has none) by ``issuer``'s current key, and the
+    credential's ``serialize`` text when its shape's plan rendered it in the same walk (else None)."""
+    if "proof" in credential:
+        raise DataIntegrityError("credential already carries a proof")
+    options = proof_options(credential["@context"], issuer.key_method_id, iso(created or datetime.now(UTC)))
+    planned = _PLANS.canonical_and_json(credential)
+    nquads, text = planned if planned is not None else (pyld_canonical_nquads(credential), None)
+    # = hash_data(credential, options, cache), the canonical text computed once for the hash and the JSON
+    data = _config_hash(options, cache) + hashlib.sha256(nquads.encode("utf-8")).digest()
+    return {"type": PROOF_TYPE, "cryptosuite": FORMAT, "created": options["created"],
+            "verificationMethod": options["verificationMethod"], "proofPurpose": PROOF_PURPOSE,
+            "proofValue": "z" + base58btc(issuer.key.ed25519_private_key.sign(data))}, text
 
 
 def sign_document(credential: dict[str, Any], issuer: Issuer, *, created: datetime | None = None,
                   cache: ProofConfigCache | None = None) -> dict[str, Any]:
     """``credential`` with an embedded ``eddsa-rdfc-2022`` proof by ``issuer``'s current key."""
-    from credsync.credentials.vc import iso
-
-    if "proof" in credential:
-        raise DataIntegrityError("credential already carries a proof")
-    options = proof_options(credential["@context"], issuer.key_method_id, iso(created or datetime.now(UTC)))
-    signature = issuer.key.ed25519_private_key.sign(hash_data(credential, options, cache))
-    proof = {k: v for k, v in options.items() if k != "@context"}
-    proof["proofValue"] = "z" + base58btc(signature)
+    proof, _text = _proof(credential, issuer, created, cache)
     # An array: the 1EdTech OB 3.0 schema types ``proof`` as one (Data Integrity allows a set of proofs).
     return {**credential, "proof": [proof]}
 
@@ -336,10 +345,13 @@ def sign_document(credential: dict[str, Any], issuer: Issuer, *, created: dateti
 def sign_credential(claims: CredentialClaims, issuer: Issuer, *, signed_at: datetime | None = None,
                     cache: ProofConfigCache | None = None) -> str:
     """The credential for ``claims`` with a Data Integrity proof, as the JSON text credsync stores and sends."""
-    from credsync.credentials.vc import build_credential
-
-    secured = sign_document(build_credential(claims, issuer.did), issuer, created=signed_at, cache=cache)
-    return serialize(secured)
+    credential = build_credential(claims, issuer.did)
+    proof, text = _proof(credential, issuer, signed_at, cache)
+    if text is None or not credential:
+        return serialize({**credential, "proof": [proof]})
+    # serialize(sign_document(...)): the credential's text with "proof" added as its last member, the JSON
+    # encoder's own output for the secured dict, without encoding the credential a second time.
+    return f'{text[:-1]},"proof":{_ENCODER.encode([proof])}}}'
 
 
 # json.dumps with these options builds a new encoder on every call; one encoder gives the same text.
@@ -348,6 +360,11 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 def serialize(credential: dict[str, Any]) -> str:
     return _ENCODER.encode(credential)
+
+
+# After the functions it calls; plans are per process (a few KB each, bounded). Its JSON templates render
+# ``serialize``'s text (each checked against it when the plan is made).
+_PLANS = PlanCache(_expand_to_rdf, _UNDEFINED_VOCAB, serialize)
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credsync.credentials import data_integrity as di
-from credsync.credentials import shape_plans, status
+from credsync.credentials import shape_plans, status, vc
 from credsync.credentials.issuers import Issuer
 from credsync.credentials.keys import generate_signing_key, parse_signing_key
 from credsync.credentials.rules import load_rules
@@ -154,6 +154,41 @@ def test_equal_blank_nodes_and_merged_quads_give_pyld_bytes(issuer) -> None:
     for document in (twins, merged, same_id):
         nquads = di.canonical_nquads(document)
         assert len(set(nquads.splitlines())) == len(nquads.splitlines())
+
+
+def test_blank_node_lines_whose_order_depends_on_values_are_sorted_per_credential(issuer) -> None:
+    """A plan presorts a blank node's hashing lines only when no value can reorder them; two names of one
+    evidence entry (same predicate, different values) can, in either order."""
+    rule = load_rules()[0]
+    for n, names in enumerate((["zz", "aa"], ["aa", "zz"], ["a", "a b"])):
+        document = build_credential(claims_for(rule, 40 + n), issuer.did)
+        document["evidence"][0]["name"] = names
+        assert same_as_pyld(document)
+        plan = di._PLANS._arguments(document)[0]
+        assert False in plan.presorted and True in plan.presorted
+
+
+def test_signed_text_is_the_json_of_the_signed_document(issuer, monkeypatch) -> None:
+    """``sign_credential`` renders the credential's JSON from its plan (when no value needs escaping) and
+    appends the proof: the same text as serialising ``sign_document``'s result, for every rule, optional part
+    and odd string (those that need escaping take ``serialize``)."""
+    monkeypatch.setattr(vc.secrets, "token_hex", lambda n: "5a" * n)  # the salt, so both builds are equal
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    rendered = 0
+    cases = [(rule, n, extra) for n, (rule, extra) in enumerate((r, v) for r in load_rules() for v in variants(r, 9))]
+    cases += [(load_rules()[0], 90 + n, {"achievement_name": text, "rule_id": text[::-1]})
+              for n, text in enumerate(ODD_STRINGS)]
+    for rule, n, extra in cases:
+        claims = claims_for(rule, n, **extra)
+        document = build_credential(claims, issuer.did)
+        expected = di.serialize(di.sign_document(document, issuer, created=at))
+        assert di.sign_credential(claims, issuer, signed_at=at) == expected
+        assert json.loads(expected)["proof"][0]["proofValue"].startswith("z")
+        planned = di._PLANS.canonical_and_json(document)
+        if planned is not None and planned[1] is not None:
+            assert planned[1] == di.serialize(document)
+            rendered += 1
+    assert rendered >= len(cases) - len(ODD_STRINGS)  # every plain credential took the rendered text
 
 
 def test_undefined_terms_and_unknown_contexts_are_still_refused_with_pyld_reasons(issuer) -> None:
