@@ -43,6 +43,8 @@ TERMINATION_SHARE = 0.6
 COURSE = "CPR-101"  # credential rule CPR-AED (include/mappings/credential_rules.csv), pass mark 80
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 WORKER_FIELDS = ("employee_id", "source_system", "name", "emails", "employment", "compensation")
+# A national workforce's fields (globex's HRIS: sandbox.synth.workforce), restored with the rest when present.
+NATIONAL_FIELDS = ("national_id", "name_ar")
 # Writes refused for the outage's duration, reads (listing, verification) still answered. A 4xx is
 # a final answer, so the push dead-letters instead of retrying into the next run.
 OUTAGE = {"error_rate": 1.0, "error_status": 422, "methods": ["POST"], "paths": ["/v1/certificates"]}
@@ -228,7 +230,8 @@ def _mass_terminate(demo: DemoEnvironment, conn: Any, day: BadDay) -> None:
             worker = client.get(f"{demo.sandboxes.url('hris')}/api/v1/tenants/{MASS_TENANT}/workers/{employee_id}",
                                 headers={"Authorization": f"Bearer {token}"})
             worker.raise_for_status()
-            backup[employee_id] = {k: worker.json()[k] for k in WORKER_FIELDS}
+            held = worker.json()
+            backup[employee_id] = {k: held[k] for k in (*WORKER_FIELDS, *NATIONAL_FIELDS) if k in held}
             client.post(f"{admin}/tenants/{MASS_TENANT}/workers/{employee_id}/terminate",
                         json={"webhook": False}).raise_for_status()
     day.hris_backup = backup

@@ -19,8 +19,14 @@ from datetime import UTC, datetime
 from credsync.paths import BUILD_DIR
 from credsync.warehouse import connect
 from credsync_dev.localenv.bad_day import run_bad_day
-from credsync_dev.localenv.pipeline import PIPELINE, demo_environment
-from credsync_dev.localenv.summary import bad_day_summary, collect_summary, render_summary
+from credsync_dev.localenv.pipeline import PIPELINE, DemoEnvironment, demo_environment
+from credsync_dev.localenv.summary import (
+    bad_day_summary,
+    collect_summary,
+    national_lrs_counts,
+    national_lrs_sandbox,
+    render_summary,
+)
 
 __all__ = ["DEMO_DIR", "main"]
 
@@ -43,15 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         results = [r.as_dict() for r in demo.run_dags(list(args.dags), log_name="pipeline")]
         ok = all(r["state"] == "success" for r in results) and len(results) == len(args.dags)
         summary = collect_summary(demo.warehouse_url, since=started, dag_results=results)
+        summary["national_lrs_sandbox"] = _national_lrs_sandbox(demo)
         if ok and args.bad_day:
             with connect(demo.warehouse_url, autocommit=True) as conn:
                 day = run_bad_day(demo, conn)
             summary["bad_day"] = bad_day_summary(demo.warehouse_url, day)
+            summary["bad_day"]["national_lrs_after"] = national_lrs_counts(demo.warehouse_url, since=started)
+            summary["bad_day"]["national_lrs_sandbox_after"] = _national_lrs_sandbox(demo)
             ok = summary["bad_day"]["ok"]
     (DEMO_DIR / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(render_summary(summary))
     print(f"\nmachine-readable summary: {DEMO_DIR / 'summary.json'}")
     return 0 if ok else 1
+
+
+def _national_lrs_sandbox(demo: DemoEnvironment) -> dict[str, object]:
+    """The national LRS sandbox's own listing (what it received and stores), beside credsync's ledger."""
+    from sandbox.launcher import nelc_platforms
+
+    return national_lrs_sandbox(demo.sandboxes.url("nelc"), nelc_platforms(t.tenant_id for t in demo.tenants))
 
 
 def _say(message: str) -> None:

@@ -43,6 +43,7 @@ PIPELINE = (
     "lms_completion_pull",
     "credential_issuance",
     "registry_push",
+    "national_lrs",
     "hris_writeback",
     "recertification",
     "reconciliation",
@@ -51,9 +52,12 @@ PIPELINE = (
 # CPR passes of the quarter hour before the LRS first starts (sandbox.synth.learning), so the
 # clean run delivers some credentials of fresh completions and the dashboards' completion ->
 # delivery latency has live values; the four-year history is a first load, not a latency.
+# ``national``: the HRIS sandbox gives the tenant's workers a National ID / Iqama and an Arabic name
+# (globex's national profile reads them: hris_fields in include/tenants.yaml), so national_lrs
+# forwards its learning records to the national LRS sandbox.
 DEMO_WORKFORCE: dict[str, dict[str, int]] = {
     "acme": {"workers": 1000, "seed": 7, "live": 24},
-    "globex": {"workers": 300, "seed": 11, "live": 8},
+    "globex": {"workers": 300, "seed": 11, "live": 8, "national": True},
 }
 
 

@@ -56,12 +56,15 @@ def collect_summary(url: str, *, since: datetime, dag_results: list[dict[str, An
         stages = cur.fetchall()
         cur.execute(sql_text("demo/state_counts.sql"))
         tenants = cur.fetchall()
+        cur.execute(sql_text("demo/national_lrs_counts.sql"), {"since": since})
+        national = cur.fetchall()
     return {
         "started_at": since.isoformat(),
         "dags": dag_results,
         "stages": stages,
         "tenants": tenants,
         "totals": _totals(tenants),
+        "national_lrs": national,
         "latency": latency_today(url),
         "warehouse": {"psql": psql_command(url)},
     }
@@ -152,6 +155,8 @@ def render_summary(summary: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Warehouse state per tenant:")
     lines += _tenant_lines(summary["tenants"])
+    if summary.get("national_lrs"):
+        lines += ["", *national_lrs_lines(summary["national_lrs"], summary.get("national_lrs_sandbox"))]
     if summary.get("latency"):
         lines += ["", *latency_lines(summary["latency"])]
     lines += ["", _wrap(LEGEND), "", f"Warehouse: {summary['warehouse']['psql']}"
@@ -201,10 +206,56 @@ def render_bad_day(day: dict[str, Any]) -> list[str]:
         "",
         "Warehouse state per tenant after the bad day:",
         *_tenant_lines(day["tenants_after"]),
+        *(["", *national_lrs_lines(day["national_lrs_after"], day.get("national_lrs_sandbox_after"))]
+          if day.get("national_lrs_after") else []),
         "",
         "clean again: " + ("yes (no open dead letters or findings, nothing pending)" if day["clean_after"] else
                            f"NO: {day['totals_after']}"),
     ]
+    return lines
+
+
+def national_lrs_counts(url: str, *, since: datetime) -> list[dict[str, Any]]:
+    """The national LRS ledger per tenant now (include/sql/demo/national_lrs_counts.sql)."""
+    from psycopg.rows import dict_row
+
+    from credsync.warehouse import connect
+
+    with connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql_text("demo/national_lrs_counts.sql"), {"since": since})
+        return cur.fetchall()
+
+
+def national_lrs_sandbox(base_url: str, platforms: dict[str, str]) -> dict[str, Any]:
+    """What the national LRS sandbox holds, read over its HTTP listing: statements stored per tenant
+    (by the platform key each carries; ``platforms`` tenant -> key), receipts, ids received more than once."""
+    import httpx
+
+    with httpx.Client(timeout=60) as client:
+        listing = client.get(f"{base_url}/sandbox/received").raise_for_status().json()
+        statements = client.get(f"{base_url}/xapi/statements").raise_for_status().json()["statements"]
+    tenant_of = {key: tenant for tenant, key in platforms.items()}
+    stored: dict[str, int] = {}
+    for statement in statements:
+        tenant = tenant_of.get((statement.get("context") or {}).get("platform"), "unknown platform")
+        stored[tenant] = stored.get(tenant, 0) + 1
+    repeated = sorted(sid for sid, n in listing["received"].items() if n > 1)
+    return {"stored": stored, "stored_ids": len(listing["stored"]), "receipts": sum(listing["received"].values()),
+            "received_ids": len(listing["received"]), "received_more_than_once": repeated}
+
+
+def national_lrs_lines(rows: list[dict[str, Any]], sandbox: dict[str, Any] | None = None) -> list[str]:
+    """The national LRS (NELC) ledger per tenant (core.national_lrs_statements; docs/national.md)."""
+    lines = ["National LRS (NELC sandbox), statements of learners with a National ID / Iqama:"]
+    for r in rows:
+        lines.append(
+            f"  {r['tenant_id']:<8} national ids {r['national_ids']:>5}  sent {r['sent']:>5}  acknowledged "
+            f"{r['acknowledged']:>5}  refused {r['refused']:>3}  pending {r['pending']:>3}  "
+            f"(recorded this run {r['recorded_this_run']})")
+    if sandbox is not None:
+        held = ", ".join(f"{tenant} {n}" for tenant, n in sorted(sandbox["stored"].items())) or "none"
+        lines.append(f"  the sandbox holds: {held}; {sandbox['receipts']} receipts of {sandbox['received_ids']} ids, "
+                     f"{len(sandbox['received_more_than_once'])} received more than once")
     return lines
 
 

@@ -30,7 +30,7 @@ from tests.integration.credentials.conftest import node_verifier as _node_verifi
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ["hris_delta_export", "scim_provisioning", "lms_completion_pull", "credential_issuance",
-            "registry_push", "hris_writeback", "recertification", "reconciliation"]
+            "registry_push", "national_lrs", "hris_writeback", "recertification", "reconciliation"]
 STATE_KEYS = ("workers", "learners", "completions", "credentials", "pushed_acknowledged", "writebacks_delivered")
 FAILURE_CLASSES = ("poisoned_record", "mass_termination", "registry_outage", "seeded_drift")
 
@@ -96,6 +96,15 @@ def test_demo_runs_every_dag_survives_a_bad_day_and_a_second_run_duplicates_noth
         assert stage["records_in"] == stage["loaded"] + stage["quarantined"] + stage["dead_lettered"], stage
     assert {s["source"] for s in first["stages"]} == {"hris", "lms", "idp"}  # idp: the Group Push claims
     assert "How to read it:" in printed and "psql -h " in printed
+    # The national LRS (NELC): globex's HRIS carries national ids (hris_fields), so its learning records
+    # went to the national LRS sandbox, each statement once and none refused; acme (no national ids) sent none.
+    national = national_ledger(first["national_lrs"])
+    assert national["acme"] == {"national_ids": 0, "sent": 0, "acknowledged": 0, "refused": 0, "pending": 0}
+    assert national["globex"]["national_ids"] == 300
+    assert national["globex"]["acknowledged"] == national["globex"]["sent"] > 0
+    assert national["globex"]["refused"] == national["globex"]["pending"] == 0
+    assert_sandbox_holds_each_once(first["national_lrs_sandbox"], national["globex"]["acknowledged"])
+    assert "National LRS (NELC sandbox)" in printed and "the sandbox holds: globex " in printed
 
     # The bad day: every DAG ended as expected (only the refused export failed) ...
     bad = first["bad_day"]
@@ -131,6 +140,13 @@ def test_demo_runs_every_dag_survives_a_bad_day_and_a_second_run_duplicates_noth
     assert all(r == {"status": "replayed", "submission": "acknowledged"}
                for r in bad["resolved"]["registry_outage"]["letters"])
     assert "clean again: yes" in printed
+    # The bad day's national LRS: the mass-terminated and restored globex workers kept their national ids,
+    # nothing refused or resent, the new credentials' statements sent once.
+    national_after = national_ledger(bad["national_lrs_after"])
+    assert national_after["globex"]["national_ids"] == 300 and national_after["acme"]["acknowledged"] == 0
+    assert national_after["globex"]["refused"] == national_after["globex"]["pending"] == 0
+    assert national_after["globex"]["acknowledged"] >= national["globex"]["acknowledged"]
+    assert_sandbox_holds_each_once(bad["national_lrs_sandbox_after"], national_after["globex"]["acknowledged"])
 
     # The demo's connections are visible to `airflow connections list` (and the UI), secrets not.
     listed = subprocess.run([sys.executable, "-m", "airflow", "connections", "list", "-o", "json"], cwd=ROOT,
@@ -153,6 +169,27 @@ def test_demo_runs_every_dag_survives_a_bad_day_and_a_second_run_duplicates_noth
     # Nothing changed at the HRIS: no new worker rows. The LRS may release the last
     # statements only once its consistent-through time has passed them.
     assert sum(s["records_in"] for s in second["stages"] if s["source"] == "hris") == 0
+    # The national ledger: the second run sent only statements it newly recorded (of completions the LRS
+    # released late, if any), and the sandbox (its state kept across the restart) received each id once.
+    national_second = national_ledger(second["national_lrs"])
+    globex_second = national_second["globex"]
+    assert globex_second["acknowledged"] - national_after["globex"]["acknowledged"] \
+        == next(r["recorded_this_run"] for r in second["national_lrs"] if r["tenant_id"] == "globex")
+    assert globex_second["refused"] == globex_second["pending"] == 0 and national_second["acme"]["sent"] == 0
+    assert_sandbox_holds_each_once(second["national_lrs_sandbox"], globex_second["acknowledged"])
+
+
+def national_ledger(rows: list[dict]) -> dict[str, dict]:
+    """The summary's national LRS ledger per tenant, without the per-run count."""
+    return {r["tenant_id"]: {k: v for k, v in r.items() if k not in ("tenant_id", "recorded_this_run")} for r in rows}
+
+
+def assert_sandbox_holds_each_once(sandbox: dict, acknowledged: int) -> None:
+    """The national LRS sandbox's own listing (read over HTTP by the demo): globex's statements only, as many
+    as credsync's ledger acknowledged, each id received exactly once."""
+    assert sandbox["stored"] == {"globex": acknowledged}
+    assert sandbox["stored_ids"] == sandbox["received_ids"] == sandbox["receipts"] == acknowledged
+    assert sandbox["received_more_than_once"] == []
 
 
 # --- The demo's credentials as third parties see them (issue #12's acceptance, on the real demo output) ---

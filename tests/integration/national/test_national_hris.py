@@ -105,9 +105,12 @@ def test_national_ids_are_validated_and_quarantined_with_the_rule_named(warehous
 
 def test_only_a_profile_with_hris_fields_reads_the_national_fields(tmp_path: Path) -> None:
     tenants = Path(__file__).resolve().parents[3] / "include" / "tenants.yaml"
-    assert hris_supplements(TENANT, tenants) == ()  # the demo tenants' HRIS sends no national fields
+    assert hris_supplements(TENANT, tenants) == ()  # acme's demo HRIS sends no national fields
+    # globex's demo HRIS does (the sandbox seeds it with national ids and Arabic names).
+    assert [m.mapping_version for m in hris_supplements("globex", tenants)] == ["hris_worker_national_v1"]
     line = "      lms_url: https://lms.acme.example\n"
     text = tenants.read_text(encoding="utf-8").replace(line, line + "      hris_fields: true\n")
+    text = "\n".join(row for row in text.splitlines() if not row.lstrip().startswith("hris_fields: true   #")) + "\n"
     opted = tmp_path / "tenants.yaml"
     opted.write_text(text, encoding="utf-8")
     assert [m.mapping_version for m in hris_supplements(TENANT, opted)] == ["hris_worker_national_v1"]
