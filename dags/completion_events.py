@@ -7,7 +7,7 @@ from datetime import timedelta
 from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, CronTriggerTimetable, Param, dag, task_group
 
-from credsync.dagkit import DEFAULT_ARGS
+from credsync.dagkit import DEFAULT_ARGS, check_warehouse_schema
 from credsync.events.tasks import deliver, ingest, issue, tenants_with_events
 from credsync.events.wakeup import CHANNEL, REDIS_CONN_ID
 
@@ -79,7 +79,9 @@ def process_tenant(tenant_id: str) -> None:
     },
 )
 def completion_events() -> None:
-    process_tenant.expand(tenant_id=tenants_with_events())
+    tenants = tenants_with_events()
+    check_warehouse_schema() >> tenants
+    process_tenant.expand(tenant_id=tenants)
 
 
 completion_events()

@@ -75,10 +75,11 @@ def erase(tenant: Tenant, request: dict) -> dict:
     doc_md=DOC_MD,
     tags=["credsync", "governance", "erasure"],
     params={
-        "tenant_id": Param("", type="string", description="Manual request: the tenant (include/tenants.yaml)."),
-        "request_id": Param("", type="string", description="Manual request: the ticket or request id; the "
+        "tenant_id": Param("", type=["null", "string"],
+                           description="Manual request: the tenant (include/tenants.yaml)."),
+        "request_id": Param("", type=["null", "string"], description="Manual request: the ticket or request id; the "
                                                             "idempotency key (a rerun with it does nothing more)."),
-        "employee_id": Param("", type="string", description="Manual request: the worker's employee id (empty "
+        "employee_id": Param("", type=["null", "string"], description="Manual request: the worker's employee id (empty "
                                                              "to rerun a recorded request)."),
         "mode": Param(None, type=["null", "string"], enum=[None, "erase", "pseudonymise"],
                       description="Override the tenant's policy (empty: the policy decides)."),

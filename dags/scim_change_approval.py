@@ -59,6 +59,7 @@ def request(params: dict | None = None) -> dict:
 @task(trigger_rule="all_done", retries=2)
 def decide(staged: dict, ti=None, run_id: str | None = None) -> dict:
     """Apply, park or expire the set as the human (or the timeout) decided."""
+    from credsync.groups.brake import apply_group_change_set
     from credsync.hooks.scim import ScimHook
     from credsync.people.guard_steps import decide as carry_out
     from credsync.tenants import get_tenant
@@ -68,7 +69,8 @@ def decide(staged: dict, ti=None, run_id: str | None = None) -> dict:
     tenant = get_tenant(staged["tenant_id"])
     scim = ScimHook(tenant.conn_id("scim"), tenant.tenant_id).client()
     return carry_out(url_from_connection(WAREHOUSE_CONN_ID), scim, tenant_id=tenant.tenant_id,
-                     change_set_id=staged["change_set_id"], hitl_result=answer, run_id=run_id)
+                     change_set_id=staged["change_set_id"], hitl_result=answer, run_id=run_id,
+                     apply_groups=apply_group_change_set)
 
 
 @dag(

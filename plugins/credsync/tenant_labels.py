@@ -76,7 +76,10 @@ def tenant_label(task_instance: Any, dag_run: Any = None) -> str | None:
     tenants = source if isinstance(source, list) else _xcom_list(session, task_instance, *source)
     if not isinstance(tenants, list) or task_instance.map_index >= len(tenants):
         return None
-    return str(tenants[task_instance.map_index])[:250]  # rendered_map_index is a String(250)
+    item = tenants[task_instance.map_index]
+    if isinstance(item, dict):  # expand_kwargs: one dict of arguments per instance
+        item = item.get("tenant_id")
+    return None if item is None else str(item)[:250]  # rendered_map_index is a String(250)
 
 
 def _tenant_source(task: Any) -> tuple[str, str] | list[Any] | None:
@@ -90,7 +93,12 @@ def _tenant_source(task: Any) -> tuple[str, str] | list[Any] | None:
         if group is None:
             return None
         expand_input = group._expand_input
-    arg = (getattr(expand_input, "value", None) or {}).get("tenant_id")
+    value = getattr(expand_input, "value", None)
+    if not isinstance(value, dict):
+        # expand_kwargs over one XCom list of argument dicts (each carries its tenant_id)
+        operator, key = getattr(value, "operator", None), getattr(value, "key", None)
+        return (operator.task_id, key) if operator is not None and key else None
+    arg = value.get("tenant_id")
     if isinstance(arg, list):
         return arg
     operator, key = getattr(arg, "operator", None), getattr(arg, "key", None)

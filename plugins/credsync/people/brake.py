@@ -18,7 +18,8 @@ operator, Required Actions), showing the staged list (:func:`approval_request`):
 
 While a set is pending, runs apply no deactivation for that tenant (:func:`pending_change_set`).
 Mass group removals are staged the same way, as sets of kind ``groups``
-(:mod:`credsync.groups.brake`); reject and expiry are shared, approval dispatches on the kind.
+(:mod:`credsync.groups.brake`); reject and expiry are shared, approval of a group set goes to the applier
+the caller hands in.
 Plain module (psycopg only, imported lazily by callers).
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,11 +153,12 @@ def approval_request(conn: psycopg.Connection, tenant_id: str, change_set_id: st
 
 
 def decide(conn: psycopg.Connection, scim: ScimClient, *, tenant_id: str, decision: Decision,
-           dag_run_id: str | None = None) -> dict[str, Any]:
+           dag_run_id: str | None = None,
+           apply_groups: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Carry out ``decision`` on a pending set; a set already decided is reported, not touched again."""
     if decision.approved is True:
         return apply_change_set(conn, scim, tenant_id=tenant_id, change_set_id=decision.change_set_id,
-                                decided_by=decision.decided_by, dag_run_id=dag_run_id)
+                                decided_by=decision.decided_by, dag_run_id=dag_run_id, apply_groups=apply_groups)
     if decision.approved is False:
         return reject_change_set(conn, tenant_id=tenant_id, change_set_id=decision.change_set_id,
                                  decided_by=decision.decided_by, reason=decision.reason)
@@ -207,7 +210,8 @@ def expire_change_set(conn: psycopg.Connection, *, tenant_id: str, change_set_id
 
 
 def apply_change_set(conn: psycopg.Connection, scim: ScimClient, *, tenant_id: str, change_set_id: str,
-                     decided_by: str, dag_run_id: str | None = None) -> dict[str, Any]:
+                     decided_by: str, dag_run_id: str | None = None,
+                     apply_groups: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
     """Send exactly the staged resources; each change's outcome commits with its SCIM action.
 
     A change whose worker core now wants active (rehired or corrected since staging) is
@@ -217,10 +221,13 @@ def apply_change_set(conn: psycopg.Connection, scim: ScimClient, *, tenant_id: s
     from credsync.people import provision
 
     if change_set_kind(conn, tenant_id, change_set_id) == "groups":
-        from credsync.groups.brake import apply_group_change_set
-
-        return apply_group_change_set(conn, scim, tenant_id=tenant_id, change_set_id=change_set_id,
-                                      decided_by=decided_by, dag_run_id=dag_run_id)
+        # Group sets are applied by credsync.groups.brake, handed in by the caller (the approval DAG):
+        # groups builds on people, so people does not import it back.
+        if apply_groups is None:
+            raise ValueError(f"change set {change_set_id} of tenant {tenant_id} holds group removals: "
+                             "apply it with credsync.groups.brake.apply_group_change_set (apply_groups=)")
+        return apply_groups(conn, scim, tenant_id=tenant_id, change_set_id=change_set_id,
+                            decided_by=decided_by, dag_run_id=dag_run_id)
     status = _lock_pending(conn, tenant_id, change_set_id)
     if status != "pending":
         conn.rollback()

@@ -101,13 +101,14 @@ def approval_request(warehouse_url: str, tenant_id: str, change_set_id: str) -> 
 
 
 def decide(warehouse_url: str, scim: Any, *, tenant_id: str, change_set_id: str, hitl_result: dict | None,
-           run_id: str | None) -> dict[str, Any]:
+           run_id: str | None, apply_groups: Any = None) -> dict[str, Any]:
     """Carry out the human's answer (None: the approval timed out) on the staged set."""
     from credsync.people import brake
     from credsync.warehouse import connect
 
     decision = brake.decision_from_hitl(change_set_id, hitl_result)
     with connect(warehouse_url) as conn:
-        result = brake.decide(conn, scim, tenant_id=tenant_id, decision=decision, dag_run_id=run_id)
+        result = brake.decide(conn, scim, tenant_id=tenant_id, decision=decision, dag_run_id=run_id,
+                              apply_groups=apply_groups)
     log.warning("tenant %s: change set %s: %s", tenant_id, change_set_id, result)
     return result

@@ -40,10 +40,12 @@ def hitl(option: str, reason: str = "", user: str = "alice") -> dict:
 
 
 def decide(env, change_set_id: str, answer: dict | None) -> dict:
+    from credsync.groups.brake import apply_group_change_set
     from credsync.hooks.scim import ScimHook
 
     return guard_steps.decide(env.warehouse_url, ScimHook(f"scim_{env.tenant}", env.tenant).client(),
-                              tenant_id=env.tenant, change_set_id=change_set_id, hitl_result=answer, run_id="approval")
+                              tenant_id=env.tenant, change_set_id=change_set_id, hitl_result=answer, run_id="approval",
+                              apply_groups=apply_group_change_set)
 
 
 @pytest.fixture
