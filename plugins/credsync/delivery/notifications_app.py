@@ -24,7 +24,6 @@ In Airflow the api-server serves it under ``/credsync-notifications`` (see
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -39,7 +38,6 @@ from credsync.delivery.notifications_receiver import (
     UnknownNotification,
 )
 from credsync.ingest.signed_webhooks import (
-    DEFAULT_TOLERANCE_SECONDS,
     Rejection,
     WebhookRejected,
     check_declared_length,
@@ -47,17 +45,18 @@ from credsync.ingest.signed_webhooks import (
     shown_tenant,
 )
 from credsync.people.webhook_app import (
-    TOLERANCE_ENV,
+    built_once,
     max_body_bytes_from_env,
     read_limited,
     rejection_response,
+    tenant_webhook_secret,
+    tolerance_from_env,
 )
 from credsync.warehouse.revision import SchemaMismatch
 
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/credsync-notifications"
-SECRET_EXTRA = "webhook_secret"  # noqa: S105 - the name of the extra field, not a secret
 OUTCOME_STATUS = {Outcome.APPLIED: 202, Outcome.ALREADY_PROCESSED: 200, Outcome.ALREADY_REVIEWED: 200}
 
 ReceiverSource = RegistryNotificationReceiver | Callable[[], RegistryNotificationReceiver]
@@ -67,7 +66,7 @@ def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | 
     """The receiver app; ``receiver`` (or a factory called on first use) defaults to :func:`airflow_receiver`."""
     from credsync.ingest.signed_webhooks import check_max_body_bytes
 
-    get_receiver = _once(receiver if receiver is not None else airflow_receiver)
+    get_receiver = built_once(receiver if receiver is not None else airflow_receiver, RegistryNotificationReceiver)
     limit = check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
     app = FastAPI(title="credsync registry notifications", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -111,47 +110,10 @@ def airflow_receiver() -> RegistryNotificationReceiver:
     url = url_from_connection()
     check_schema(url, where="warehouse (connection credsync_warehouse)",
                  then="then the registry's next delivery is accepted")
-    raw = os.environ.get(TOLERANCE_ENV, "").strip()
-    try:
-        tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
-    except ValueError:
-        raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
-    return RegistryNotificationReceiver(url, secret_for=connection_secret, tolerance_seconds=tolerance,
+    return RegistryNotificationReceiver(url, secret_for=connection_secret, tolerance_seconds=tolerance_from_env(),
                                         max_body_bytes=max_body_bytes_from_env())
 
 
 def connection_secret(tenant_id: str) -> str | None:
     """Extra ``webhook_secret`` of the tenant's registry Connection; None for an unknown tenant or none set."""
-    from airflow.sdk import BaseHook
-
-    from credsync.tenants import load_tenants
-
-    tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
-    if tenant is None:
-        return None
-    conn_id = tenant.conn_id("registry")
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # AirflowNotFoundException, or a secrets backend failing
-        log.error("tenant %s: cannot read connection %s for the registry webhook secret: %s", tenant_id, conn_id,
-                  type(exc).__name__)
-        return None
-    secret = (conn.extra_dejson or {}).get(SECRET_EXTRA)
-    return secret if isinstance(secret, str) and secret else None
-
-
-def _once(source: ReceiverSource) -> Callable[[], RegistryNotificationReceiver]:
-    import threading
-
-    if isinstance(source, RegistryNotificationReceiver):
-        return lambda: source
-    lock = threading.Lock()
-    built: list[RegistryNotificationReceiver] = []
-
-    def get() -> RegistryNotificationReceiver:
-        with lock:
-            if not built:
-                built.append(source())
-            return built[0]
-
-    return get
+    return tenant_webhook_secret(tenant_id, "registry", "registry notifications")

@@ -22,8 +22,6 @@ It reads Connections ``credsync_warehouse``, per tenant ``lms_<tenant>`` extra `
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -33,13 +31,14 @@ from starlette.requests import ClientDisconnect
 
 from credsync.events.receiver import SIGNATURE_HEADER, CompletionReceiver, Outcome, log_rejection
 from credsync.ingest import signed_webhooks as signed
-from credsync.ingest.signed_webhooks import DEFAULT_TOLERANCE_SECONDS, Rejection, WebhookRejected
+from credsync.ingest.signed_webhooks import Rejection, WebhookRejected
 from credsync.people.webhook_app import (
-    SECRET_EXTRA,
-    TOLERANCE_ENV,
+    built_once,
     max_body_bytes_from_env,
     read_limited,
     rejection_response,
+    tenant_webhook_secret,
+    tolerance_from_env,
 )
 from credsync.warehouse.revision import SchemaMismatch
 
@@ -51,7 +50,7 @@ ReceiverSource = CompletionReceiver | Callable[[], CompletionReceiver]
 
 def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
     """The receiver app; ``receiver`` (or a factory called on first use) defaults to :func:`airflow_receiver`."""
-    get_receiver = _once(receiver if receiver is not None else airflow_receiver)
+    get_receiver = built_once(receiver if receiver is not None else airflow_receiver, CompletionReceiver)
     limit = signed.check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
     app = FastAPI(title="credsync LMS completion events", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -83,22 +82,6 @@ def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | 
     return app
 
 
-def _once(source: ReceiverSource) -> Callable[[], CompletionReceiver]:
-    """The receiver, built on first use (not at import: the plugin loads in every Airflow component)."""
-    if isinstance(source, CompletionReceiver):
-        return lambda: source
-    lock = threading.Lock()
-    built: list[CompletionReceiver] = []
-
-    def get() -> CompletionReceiver:
-        with lock:
-            if not built:
-                built.append(source())
-            return built[0]
-
-    return get
-
-
 def airflow_receiver() -> CompletionReceiver:
     """The receiver as the api-server runs it: Connections for the secrets, Redis for the wake-up."""
     from credsync.events.wakeup import connection_waker
@@ -107,30 +90,10 @@ def airflow_receiver() -> CompletionReceiver:
     url = url_from_connection()
     check_schema(url, where="warehouse (connection credsync_warehouse)",
                  then="then the sender's next delivery is accepted")
-    raw = os.environ.get(TOLERANCE_ENV, "").strip()
-    try:
-        tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
-    except ValueError:
-        raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
     return CompletionReceiver(url, secret_for=lms_connection_secret, wake=connection_waker(),
-                              tolerance_seconds=tolerance, max_body_bytes=max_body_bytes_from_env())
+                              tolerance_seconds=tolerance_from_env(), max_body_bytes=max_body_bytes_from_env())
 
 
 def lms_connection_secret(tenant_id: str) -> str | None:
     """Extra ``webhook_secret`` of the tenant's LMS Connection (``lms_<tenant>``); None when unset."""
-    from airflow.sdk import BaseHook
-
-    from credsync.tenants import load_tenants
-
-    tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
-    if tenant is None:
-        return None
-    conn_id = tenant.conn_id("lms")
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # AirflowNotFoundException, or a secrets backend failing
-        log.error("tenant %s: cannot read connection %s for the webhook secret: %s", tenant_id, conn_id,
-                  type(exc).__name__)
-        return None
-    secret = (conn.extra_dejson or {}).get(SECRET_EXTRA)
-    return secret if isinstance(secret, str) and secret else None
+    return tenant_webhook_secret(tenant_id, "lms", "LMS completion events")

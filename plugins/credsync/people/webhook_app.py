@@ -45,6 +45,7 @@ import os
 import re
 import threading
 from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -88,6 +89,7 @@ OUTCOME_STATUS = {Outcome.ACCEPTED: 202, Outcome.ALREADY_PROCESSED: 200, Outcome
 _RUN_ID_SAFE = re.compile(r"^[A-Za-z0-9_.~:+-]+$")  # Airflow's default allowed_run_id_pattern
 
 ReceiverSource = WebhookReceiver | Callable[[], WebhookReceiver]
+R = TypeVar("R")  # a receiver type
 
 
 def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | None = None) -> FastAPI:
@@ -97,7 +99,7 @@ def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | 
     ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``, else 64 KiB); an invalid value fails here,
     when the plugin loads, rather than on the first webhook.
     """
-    get_receiver = _once(receiver if receiver is not None else airflow_receiver)
+    get_receiver = built_once(receiver if receiver is not None else airflow_receiver, WebhookReceiver)
     limit = check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
     app = FastAPI(title="credsync HRIS webhooks", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -181,13 +183,20 @@ def airflow_receiver() -> WebhookReceiver:
     url = url_from_connection()
     check_schema(url, where="warehouse (connection credsync_warehouse)",
                  then="then the sender's next delivery is accepted")
+    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_for_event,
+                           tolerance_seconds=tolerance_from_env(), max_body_bytes=max_body_bytes_from_env())
+
+
+def tolerance_from_env() -> float:
+    """Env ``CREDSYNC_WEBHOOK_TOLERANCE_SECONDS`` (the signed timestamp's window), or 300 s when unset.
+
+    Shared by every signed receiver credsync serves (HRIS webhooks, LMS completion events, registry
+    notifications)."""
     raw = os.environ.get(TOLERANCE_ENV, "").strip()
     try:
-        tolerance = float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
+        return float(raw) if raw else DEFAULT_TOLERANCE_SECONDS
     except ValueError:
         raise ValueError(f"{TOLERANCE_ENV} must be a number of seconds, got {raw!r}") from None
-    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_for_event,
-                           tolerance_seconds=tolerance, max_body_bytes=max_body_bytes_from_env())
 
 
 def connection_secret(tenant_id: str) -> str | None:
@@ -196,6 +205,15 @@ def connection_secret(tenant_id: str) -> str | None:
     None when the tenant is not an enabled tenant of include/tenants.yaml, or
     its Connection is missing or has no secret (the receiver answers 404).
     """
+    return tenant_webhook_secret(tenant_id, "hris", "HRIS webhooks")
+
+
+def tenant_webhook_secret(tenant_id: str, role: str, deliveries: str) -> str | None:
+    """Extra ``webhook_secret`` of the Connection ``tenant_id`` uses for ``role`` (hris, lms, registry).
+
+    None when the tenant is not an enabled tenant, or the Connection is missing, unreadable or has no
+    secret: the receiver then answers 404 to ``deliveries`` of that tenant.
+    """
     from airflow.sdk import BaseHook
 
     from credsync.tenants import load_tenants
@@ -203,7 +221,7 @@ def connection_secret(tenant_id: str) -> str | None:
     tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
     if tenant is None:
         return None
-    conn_id = tenant.conn_id("hris")
+    conn_id = tenant.conn_id(role)
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception as exc:  # AirflowNotFoundException, or a secrets backend failing
@@ -212,8 +230,8 @@ def connection_secret(tenant_id: str) -> str | None:
         return None
     secret = (conn.extra_dejson or {}).get(SECRET_EXTRA)
     if not isinstance(secret, str) or not secret:
-        log.warning("tenant %s: connection %s has no extra %r; HRIS webhooks are refused", tenant_id, conn_id,
-                    SECRET_EXTRA)
+        log.warning("tenant %s: connection %s has no extra %r; %s are refused", tenant_id, conn_id,
+                    SECRET_EXTRA, deliveries)
         return None
     return secret
 
@@ -290,14 +308,14 @@ def webhook_run_id(event: WebhookEvent) -> str:
     return f"hris_webhook__{event.tenant_id}__{hashlib.sha256(event.event_id.encode()).hexdigest()[:32]}"
 
 
-def _once(source: ReceiverSource) -> Callable[[], WebhookReceiver]:
+def built_once(source: R | Callable[[], R], kind: type[R]) -> Callable[[], R]:
     """The receiver, built on first use (not at import: the plugin loads in every Airflow component)."""
-    if isinstance(source, WebhookReceiver):
+    if isinstance(source, kind):
         return lambda: source
     lock = threading.Lock()
-    built: list[WebhookReceiver] = []
+    built: list[R] = []
 
-    def get() -> WebhookReceiver:
+    def get() -> R:
         with lock:
             if not built:
                 built.append(source())
