@@ -127,7 +127,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory, postgres_server) -> Itera
                 "JOIN core.credentials c ON c.tenant_id = r.tenant_id AND c.employee_id = r.learner_id "
                 " AND c.credential_type = r.credential_type "
                 " AND r.credential_version = c.issue_date::text || '.v' || c.version "
-                "WHERE s.tenant_id = %s AND c.credential_id = ANY(%s::uuid[])",
+                "WHERE s.tenant_id = %s AND c.credential_id = ANY(%s::uuid[])"
+                # every run's snapshot is kept for the retention: the newest load (last in order) wins
+                " ORDER BY s.loaded_at",
                 (TENANT, [result.drift.lost_credential, result.drift.expired_credential])).fetchall())
             result.expired_status = conn.execute(
                 "SELECT status FROM core.credentials WHERE credential_id = %s",
