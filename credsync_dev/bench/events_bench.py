@@ -247,7 +247,10 @@ def events_environment(workers: int, *, say: Any = print,
         finally:
             os.environ.clear()
             os.environ.update(saved)
-            server.drop_database(metadata_db)
+            # An embedded server lives in ``build`` and the demo environment has stopped it by now
+            # (it shares the data dir); its databases go with the directory.
+            if not server.embedded:
+                server.drop_database(metadata_db)
 
 
 def unpause_when_parsed(airflow: Any, dag_id: str, timeout: float = 300) -> None:
