@@ -2,14 +2,14 @@ from credsync.warehouse import connect, migrate
 
 
 def test_migrations_create_every_schema_and_rerun_is_a_noop(warehouse_url):
-    assert migrate(warehouse_url) == "0027_statement_hash_once"
+    assert migrate(warehouse_url) == "0029_career_path_eligibility"
     with connect(warehouse_url) as conn:
         schemas = {r[0] for r in conn.execute("SELECT schema_name FROM information_schema.schemata")}
         tables_before = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('staging','core','recon','audit')"
         ).fetchone()[0]
     assert {"staging", "core", "recon", "audit"} <= schemas
-    assert migrate(warehouse_url) == "0027_statement_hash_once"
+    assert migrate(warehouse_url) == "0029_career_path_eligibility"
     with connect(warehouse_url) as conn:
         tables_after = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('staging','core','recon','audit')"

@@ -29,7 +29,7 @@ from .people.test_hris_webhooks import compact, post_event, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 PREVIOUS = "0010_learning_hardening"
-HEAD = "0027_statement_hash_once"
+HEAD = "0029_career_path_eligibility"
 
 
 @pytest.fixture

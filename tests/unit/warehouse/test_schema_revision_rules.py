@@ -26,7 +26,7 @@ def test_head_is_what_alembic_upgrades_to():
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(VERSIONS_DIR.parent))
-    assert head_revision() == script.get_current_head() == "0027_statement_hash_once"
+    assert head_revision() == script.get_current_head() == "0029_career_path_eligibility"
     assert list(revision_chain()) == [s.revision for s in reversed(list(script.walk_revisions()))]
 
 
@@ -68,21 +68,21 @@ def test_a_revision_pointing_outside_the_chain_is_refused(tmp_path):
 
 
 def test_at_head_passes():
-    assert expect_revision("0027_statement_hash_once") == "0027_statement_hash_once"
+    assert expect_revision("0029_career_path_eligibility") == "0029_career_path_eligibility"
 
 
 def test_behind_names_both_revisions_and_the_command():
     with pytest.raises(SchemaBehind) as caught:
         expect_revision("0009_identity_bindings", where="warehouse (connection credsync_warehouse)")
     message = str(caught.value)
-    assert (caught.value.current, caught.value.expected) == ("0009_identity_bindings", "0027_statement_hash_once")
+    assert (caught.value.current, caught.value.expected) == ("0009_identity_bindings", "0029_career_path_eligibility")
     assert "warehouse (connection credsync_warehouse) is at schema revision 0009_identity_bindings" in message
-    assert "expects, 0027_statement_hash_once" in message
+    assert "expects, 0029_career_path_eligibility" in message
     assert MIGRATE_COMMAND in message and "warehouse_migrate DAG" in message
 
 
 def test_never_migrated_says_so():
-    with pytest.raises(SchemaBehind, match=r"has no credsync schema.*expects revision 0027_statement_hash_once"):
+    with pytest.raises(SchemaBehind, match=r"has no credsync schema.*expects revision 0029_career_path_eligibility"):
         expect_revision(None)
 
 

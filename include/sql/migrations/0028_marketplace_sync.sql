@@ -1,0 +1,2 @@
+-- 0028_marketplace_sync: reserved; filled in by the change that needs it.
+SELECT 1;
