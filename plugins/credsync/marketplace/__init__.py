@@ -1,0 +1,1 @@
+"""The talent marketplace sync (issue 17, seed 001): mapping, bulk export, signed events, reconciliation."""
