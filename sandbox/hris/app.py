@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sandbox.faults import FaultInjector
 from sandbox.hris.cursors import CursorError, decode_cursor, encode_cursor
 from sandbox.hris.records import (
+    CareerEligibility,
     Certification,
     ErasureRequest,
     LeaveRequest,
@@ -65,6 +66,8 @@ class HrisSandbox:
         self.webhooks = WebhookSender(self.store, self._drop_webhooks)
         #: Tenants seeded as a national workforce (national ids, Arabic names); day-N changes follow it.
         self.national_tenants: set[str] = set()
+        #: PUTs per (tenant, worker, eligibility) since start or reset: one write vs identical resends.
+        self.eligibility_puts: dict[tuple[str, str, str], int] = {}
 
     def _drop_webhooks(self) -> bool:
         return bool(self.injector and self.injector.settings.drop_webhooks)
@@ -201,9 +204,13 @@ def _page_listing(
     return {"data": [_writeback_json(kind, row) for row in page], "next_cursor": next_cursor}
 
 
+# The key each write-back kind is stored under (its last path segment).
+_KEY_NAMES = {"certification": "credential_type", "payroll_flag": "flag", "career_eligibility": "eligible_for"}
+
+
 def _writeback_json(kind: str, row: tuple[int, str, str, str]) -> dict[str, Any]:
     recorded, employee_id, key, doc = row
-    key_name = "credential_type" if kind == "certification" else "flag"
+    key_name = _KEY_NAMES[kind]
     return {"employee_id": employee_id, key_name: key, **json.loads(doc), "recorded_at": to_iso(recorded)}
 
 
@@ -259,6 +266,7 @@ def create_app() -> Any:
     @app.post("/admin/reset")
     def reset() -> dict[str, str]:
         sandbox.store.reset()
+        sandbox.eligibility_puts.clear()
         return {"status": "reset"}
 
     @app.post("/admin/tenants/{tenant}/seed")
@@ -382,6 +390,10 @@ def create_app() -> Any:
             _writeback_json("payroll_flag", row)
             for row in store.list_writebacks(tenant, "payroll_flag", employee_id=employee_id)
         ]
+        worker["career_eligibility"] = [
+            _writeback_json("career_eligibility", row)
+            for row in store.list_writebacks(tenant, "career_eligibility", employee_id=employee_id)
+        ]
         return worker
 
     def put_writeback(tenant: str, kind: str, employee_id: str, key: str, doc: dict, source: int | None) -> Any:
@@ -392,7 +404,7 @@ def create_app() -> Any:
             return JSONResponse(
                 {"detail": f"{kind} {key!r} of {employee_id!r}: {exc}", "current": exc.current}, status_code=409
             )
-        key_name = "credential_type" if kind == "certification" else "flag"
+        key_name = _KEY_NAMES[kind]
         body = {"employee_id": employee_id, key_name: key, **doc, "recorded_at": to_iso(recorded), "changed": changed}
         return JSONResponse(body, status_code=201 if created else 200)
 
@@ -404,6 +416,26 @@ def create_app() -> Any:
     @app.put("/api/v1/tenants/{tenant}/workers/{employee_id}/payroll-flags/{flag}")
     def put_payroll_flag(tenant: Tenant, employee_id: str, flag: str, body: PayrollFlag) -> Any:
         return put_writeback(tenant, "payroll_flag", employee_id, flag, body.model_dump(mode="json"), None)
+
+    @app.put("/api/v1/tenants/{tenant}/workers/{employee_id}/career-eligibility/{eligible_for}")
+    def put_career_eligibility(tenant: Tenant, employee_id: str, eligible_for: str, body: CareerEligibility) -> Any:
+        # Counted per (tenant, worker, eligibility) so tests can tell one write from an identical resend.
+        doc = body.model_dump(mode="json")
+        sandbox.eligibility_puts[(tenant, employee_id, eligible_for)] = (
+            sandbox.eligibility_puts.get((tenant, employee_id, eligible_for), 0) + 1)
+        return put_writeback(tenant, "career_eligibility", employee_id, eligible_for, doc, None)
+
+    @app.get("/api/v1/tenants/{tenant}/career-eligibility")
+    def list_career_eligibility(
+        tenant: Tenant, cursor: str | None = None, updated_since: str | None = None, limit: Limit = DEFAULT_LIMIT
+    ) -> dict[str, Any]:
+        return _page_listing(sandbox, tenant, "career_eligibility", cursor, updated_since, limit)
+
+    @app.get("/admin/tenants/{tenant}/career-eligibility-puts")
+    def career_eligibility_puts(tenant: str) -> dict[str, Any]:
+        """How many PUTs each eligibility received since start or reset (identical resends included)."""
+        return {"data": [{"employee_id": e, "eligible_for": k, "puts": n}
+                         for (t, e, k), n in sorted(sandbox.eligibility_puts.items()) if t == tenant]}
 
     @app.get("/api/v1/tenants/{tenant}/certifications")
     def list_certifications(

@@ -101,6 +101,19 @@ class PayrollFlag(_Strict):
     credential_id: str | None = None
 
 
+class CareerEligibility(_Strict):
+    """An approved career-path eligibility on the worker's talent profile (Workday "eligible for" /
+    SuccessFactors career-path readiness style): a flag for HR with who approved it, never a job change."""
+
+    status: Literal["eligible"]
+    rule_id: str = Field(min_length=1)
+    rule_version: int = Field(ge=1)
+    case_id: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    approved_at: str = Field(description="when the approver decided (ISO-8601)")
+    credential_ids: list[str] = Field(default_factory=list)
+
+
 class SeedRequest(_Strict):
     workers: int = Field(ge=0, le=2_000_000)
     seed: int = 1

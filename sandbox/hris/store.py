@@ -42,9 +42,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS worker_versions_current
     ON worker_versions (tenant_id, employee_id) WHERE superseded_at IS NULL;
 CREATE TABLE IF NOT EXISTS writebacks (
     tenant_id TEXT NOT NULL,
-    kind TEXT NOT NULL,              -- 'certification' | 'payroll_flag'
+    kind TEXT NOT NULL,              -- 'certification' | 'payroll_flag' | 'career_eligibility'
     employee_id TEXT NOT NULL,
-    item_key TEXT NOT NULL,          -- credential_type | flag
+    item_key TEXT NOT NULL,          -- credential_type | flag | eligible_for
     doc TEXT NOT NULL,
     source_updated_at INTEGER,       -- certifications: the client's updated_at
     recorded_at INTEGER NOT NULL,
