@@ -27,14 +27,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim", "idp", "nelc")
+SANDBOXES: tuple[str, ...] = ("registry", "hris", "lrs", "scim", "idp", "nelc", "marketplace")
 DEFAULT_PORTS: dict[str, int] = {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705,
-                                 "nelc": 18706}
+                                 "nelc": 18706, "marketplace": 18707}
 HOST = "127.0.0.1"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = "sandboxes.json"
 SECRETS_FILE = "secrets.env"
 REGISTRY_CLIENT_ID = "credsync"
+# The talent marketplace's scopes; each tenant's OAuth client (mkt-<tenant>) gets them all, and credsync
+# asks per flow for the few it needs.
+MARKETPLACE_SCOPES = ("admin:bulk", "read:activity:aggregate", "read:members", "write:badge", "write:learning",
+                      "write:members")
 LOG_TAIL_LINES = 40
 
 
@@ -69,7 +73,18 @@ def generate_secrets(tenants: Iterable[str]) -> dict[str, str]:
         # The national LRS (NELC): key -> [secret, the tenant's platform key].
         "SANDBOX_NELC_CREDENTIALS": json.dumps({f"nelc-{t}": [token(), platform]
                                                 for t, platform in nelc_platforms(tenant_ids).items()}),
+        # The talent marketplace: one OAuth client per tenant, with the secret credsync signs its events
+        # with; the marketplace signs its webhooks to the tenant with the second secret.
+        "SANDBOX_MARKETPLACE_CLIENTS": json.dumps({
+            marketplace_client_id(t): {"secret": token(), "signing_secret": token(), "tenant": t,
+                                       "scopes": list(MARKETPLACE_SCOPES)} for t in tenant_ids}),
+        "SANDBOX_MARKETPLACE_WEBHOOK_SECRETS": json.dumps({t: token() for t in tenant_ids}),
     }
+
+
+def marketplace_client_id(tenant_id: str) -> str:
+    """The marketplace OAuth client of a tenant, e.g. ``mkt-acme``."""
+    return f"mkt-{tenant_id}"
 
 
 def nelc_platforms(tenant_ids: Iterable[str]) -> dict[str, str]:
