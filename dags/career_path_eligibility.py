@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task_group
 
-from credsync.careers.tasks import all_asks, evaluate, load_rules
+from credsync.careers.tasks import evaluate, load_rules
 from credsync.dagkit import CREDENTIALS, DEFAULT_ARGS, TENANT_MAP_INDEX, check_warehouse_schema, enabled_tenants
-from credsync.operators.careers import CASE_MAP_INDEX, AskCareerApprovalOperator, CareerEligibilityWritebackOperator
+from credsync.operators.careers import AskCareerApprovalOperator, CareerEligibilityWritebackOperator
 
 DOC = """
 ### career_path_eligibility
@@ -22,8 +22,9 @@ field, without retry) → per tenant (mapped, labelled with the tenant) **evalua
 opens a case for each newly met rule, reopens one that expired unanswered or was withdrawn and is
 met again, **withdraws** a pending case whose prerequisite expired or was revoked (reason
 recorded), and records a **review** (`core.career_eligibility_reviews`) for a granted one — never
-demotes; then **write_eligibility** resends approved eligibility the HRIS has not taken yet;
-**ask_approval** (one per pending case) triggers `career_path_approval` with the case's run id.
+demotes; **ask_approval** triggers one `career_path_approval` run per pending case with the case's
+run id (`career__<tenant>__<case>__<ask>`; at most 500 a run, the rest the next run); then
+**write_eligibility** resends approved eligibility the HRIS has not taken yet.
 
 **Runs** when `core.credentials` changes (asset) and daily at 05:30 UTC (tenure is reached by the
 calendar, expiry dates pass without a credentials change). Param `as_of` (date) evaluates as of
@@ -34,6 +35,15 @@ id is derived from the case and ask, and a run that exists is skipped, so a reru
 new; rejected cases are not asked again for the same rule version; the HRIS write is an upsert of
 an identical body. Runbook: docs/runbook.md, "Career-path eligibility".
 """
+
+
+@task_group
+def evaluate_tenant(tenant_id: str) -> None:
+    asks = evaluate(tenant_id)
+    ask = AskCareerApprovalOperator(task_id="ask_approval", tenant_id=tenant_id, asks=asks,
+                                    map_index_template=TENANT_MAP_INDEX)
+    ask >> CareerEligibilityWritebackOperator(task_id="write_eligibility", tenant_id=tenant_id,
+                                              map_index_template=TENANT_MAP_INDEX)
 
 
 @dag(
@@ -52,12 +62,7 @@ def career_path_eligibility() -> None:
     rules = load_rules()
     tenants = enabled_tenants()
     check_warehouse_schema() >> rules >> tenants
-    asks = evaluate.partial(as_of="{{ params.as_of or '' }}").expand(tenant_id=tenants)
-    writes = CareerEligibilityWritebackOperator.partial(
-        task_id="write_eligibility", map_index_template=TENANT_MAP_INDEX).expand(tenant_id=tenants)
-    asks >> writes
-    AskCareerApprovalOperator.partial(task_id="ask_approval", map_index_template=CASE_MAP_INDEX).expand_kwargs(
-        all_asks(asks))
+    evaluate_tenant.expand(tenant_id=tenants)
 
 
 career_path_eligibility()

@@ -2,7 +2,7 @@
 -- Nothing is demoted: the case stays approved and the HRIS profile keeps what was written.
 WITH reviewed AS (
     INSERT INTO core.career_eligibility_reviews (tenant_id, case_id, employee_id, reason)
-    SELECT %(tenant_id)s, l.case_id, l.employee_id, l.reason FROM career_lapsed l
+    SELECT %(tenant_id)s::text, l.case_id, l.employee_id, l.reason FROM career_lapsed l
     WHERE l.state = 'approved' AND NOT l.rule_retired  -- a retired rule version is no lapse
     ON CONFLICT (tenant_id, case_id) WHERE resolved_at IS NULL DO NOTHING
     RETURNING case_id, reason
@@ -16,5 +16,5 @@ WITH reviewed AS (
     RETURNING g.case_id
 )
 INSERT INTO core.career_eligibility_events (tenant_id, case_id, event, actor, reason, dag_run_id)
-SELECT %(tenant_id)s, case_id, 'review_opened', 'credsync', reason, %(run_id)s FROM reviewed
+SELECT %(tenant_id)s::text, case_id, 'review_opened', 'credsync', reason, %(run_id)s::text FROM reviewed
 RETURNING case_id

@@ -8,5 +8,5 @@ WITH withdrawn AS (
     RETURNING c.case_id, l.reason
 )
 INSERT INTO core.career_eligibility_events (tenant_id, case_id, event, actor, reason, dag_run_id)
-SELECT %(tenant_id)s, case_id, 'withdrawn', 'credsync', reason, %(run_id)s FROM withdrawn
+SELECT %(tenant_id)s::text, case_id, 'withdrawn', 'credsync', reason, %(run_id)s::text FROM withdrawn
 RETURNING case_id

@@ -21,24 +21,20 @@ def load_rules() -> dict[str, Any]:
 
 
 @tenant_task
-def evaluate(tenant: Any, as_of: str | None = None) -> list[dict[str, Any]]:
-    """Open, withdraw and review the tenant's cases; the pending ones to ask about (XCom: ids only)."""
+def evaluate(tenant: Any) -> list[dict[str, Any]]:
+    """Open, withdraw and review the tenant's cases (as of the ``as_of`` param, default today); the
+    pending ones to ask about (XCom: case ids and run ids only)."""
     from datetime import date
 
     from credsync.careers.evaluate import evaluate_tenant
     from credsync.careers.rules import load_career_path_rules
     from credsync.warehouse import url_from_connection
 
-    run_id = get_current_context().get("run_id")
+    context = get_current_context()
+    run_id, as_of = context.get("run_id"), (context.get("params") or {}).get("as_of")
     result = evaluate_tenant(url_from_connection(WAREHOUSE_CONN_ID), tenant.tenant_id, load_career_path_rules(),
                              as_of=date.fromisoformat(as_of) if as_of else None, run_id=run_id)
     return result.asks
-
-
-@task
-def all_asks(per_tenant: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Every tenant's asks as one list, for one trigger task per case."""
-    return [ask for asks in per_tenant if asks for ask in asks]
 
 
 @task
