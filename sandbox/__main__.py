@@ -116,7 +116,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 1
     state = running.save()
     for name in running.ports:
-        print(f"{name:9} {running.url(name):28} pid {running.pids[name]}  log {running.log_path(name)}")
+        print(f"{name:11} {running.url(name):28} pid {running.pids[name]}  log {running.log_path(name)}")
     print(f"credentials {'written to' if created else 'reused from'} {secrets_path} (mode 0600)")
     print(f"state {state}")
     try:
@@ -174,7 +174,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         healthy = alive and running.healthy(name)
         all_ok &= healthy
         state = "healthy" if healthy else ("running, not healthy" if alive else "stopped")
-        print(f"{name:9} {running.url(name):28} pid {running.pids[name]:<8} {state}")
+        print(f"{name:11} {running.url(name):28} pid {running.pids[name]:<8} {state}")
     return 0 if all_ok else 1
 
 

@@ -548,3 +548,42 @@ def test_member_changes_are_sent_signed_and_retried(marketplace: SandboxSet) -> 
     assert [(d["attempt"], d["outcome"]) for d in deliveries] == [(1, "failed"), (2, "failed"), (3, "delivered")]
     HTTP.post(f"{acme.admin}/webhooks", json={"url": "http://127.0.0.1:9/unused", "tenant": "acme",
                                                "max_attempts": 1})
+
+
+def test_dropped_webhooks_are_retried_then_given_up(marketplace: SandboxSet) -> None:
+    acme = Tenant(marketplace)
+    receiver = Receiver(acme.webhook_secret, failures=0)
+    member = profile()
+    acme.put_member(member, acme.bearer("write:members"))
+    try:
+        HTTP.post(f"{acme.admin}/webhooks", json={"url": receiver.url, "tenant": "acme", "max_attempts": 2})
+        with faults(acme, {"drop_webhooks": True}):
+            HTTP.post(f"{acme.admin}/tenants/acme/members/{member['member_id']}", json={"email": "x@acme.example"})
+
+            def given_up() -> list[dict[str, Any]]:
+                mine = [d for d in acme.state()["webhook_deliveries"] if d["outcome"] == "dropped"]
+                return mine if len(mine) == 2 else []
+
+            dropped = wait_for(given_up)
+    finally:
+        receiver.server.shutdown()
+        HTTP.post(f"{acme.admin}/webhooks", json={"url": "http://127.0.0.1:9/unused", "tenant": "acme",
+                                                   "max_attempts": 1})
+    assert [d["attempt"] for d in dropped] == [1, 2] and receiver.attempts == []
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    env = generate_secrets(TENANTS)
+    member, key = profile(), uuid.uuid4().hex
+    with start_all(tmp_path, env=env, names=["marketplace"]) as running:
+        acme = Tenant(running)
+        issued = acme.tokens("write:members read:members")
+        headers = {"Authorization": f"Bearer {issued['access_token']}"}
+        assert acme.put_member(member, headers, key=key).status_code == 201
+    with start_all(tmp_path, env=env, names=["marketplace"]) as running:
+        acme = Tenant(running)
+        again = acme.put_member(member, headers, key=key)
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        assert [m["member_id"] for m in read_all(acme, "/v1/members", headers, 10)] == [member["member_id"]]
+        rotated = acme.token_response(grant_type="refresh_token", refresh_token=issued["refresh_token"])
+        assert rotated.status_code == 200
