@@ -587,3 +587,23 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         assert [m["member_id"] for m in read_all(acme, "/v1/members", headers, 10)] == [member["member_id"]]
         rotated = acme.token_response(grant_type="refresh_token", refresh_token=issued["refresh_token"])
         assert rotated.status_code == 200
+
+
+def test_a_lost_event_or_import_answer_is_applied_once_and_replayed(marketplace: SandboxSet) -> None:
+    acme = Tenant(marketplace)
+    member = profile()
+    acme.put_member(member, acme.bearer("write:members"))
+    headers = acme.bearer("write:learning admin:bulk")
+    event = learning_event(member["member_id"], "LOST-1")
+    upload_body, upload_key = json.dumps(profile()).encode(), "lost-import-" + event["event_id"]
+    with faults(acme, {"lost_response_rate": 1, "paths": ["/v1/events", "/v1/bulk"]}):
+        with pytest.raises(httpx.RemoteProtocolError):
+            acme.post_event(event, headers)
+        with pytest.raises(httpx.RemoteProtocolError):
+            upload(acme, upload_body, "application/x-ndjson", key=upload_key)
+    assert acme.post_event(event, headers).json() == {"status": "duplicate"}
+    assert [e["event_id"] for e in acme.state()["events"]].count(event["event_id"]) == 1
+    resent = upload(acme, upload_body, "application/x-ndjson", key=upload_key)
+    assert resent.status_code == 202 and resent.headers["idempotent-replayed"] == "true"
+    receipts = [r["outcome"] for r in acme.state()["event_receipts"] if r["event_id"] == event["event_id"]]
+    assert receipts == ["accepted", "duplicate"]
