@@ -65,11 +65,6 @@ class SyncResult:
         return asdict(self)
 
 
-def profile_record(member: dict[str, Any]) -> dict[str, Any]:
-    """What a member PUT carries: the record without the items events deliver (learning, badges)."""
-    return {k: v for k, v in member.items() if k not in ("learning_completed", "badge_awarded")}
-
-
 def export_bytes(members: list[dict[str, Any]]) -> bytes:
     return b"".join(canonical_json(m).encode() + b"\n" for m in sorted(members, key=lambda m: m["member_id"]))
 
@@ -225,7 +220,7 @@ def _record(conn: psycopg.Connection, tenant_id: str, sync_id: str, employee_of:
             " SET content_hash = EXCLUDED.content_hash, record = EXCLUDED.record, via = 'bulk',"
             " sync_id = EXCLUDED.sync_id, updated_at = now()",
             [(tenant_id, m["member_id"], employee_of.get(m["member_id"], m["member_id"]),
-              content_hash(profile_record(m)), Jsonb(profile_record(m)), sync_id) for m in accepted])
+              content_hash(m), Jsonb(m), sync_id) for m in accepted])
         cur.executemany(
             "INSERT INTO core.marketplace_events (tenant_id, event_id, event_type, member_id, item_key, body, state,"
             " outcome, acknowledged_at) VALUES (%s, %s, %s, %s, %s, %s, 'acknowledged', 'bulk', now())"

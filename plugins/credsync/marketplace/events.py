@@ -1,8 +1,8 @@
 """Events after the initial sync: member changes PUT, completions and badge awards sent signed, once.
 
-- **Members**: a member whose profile (the record without learning and badges) differs from the one
-  the marketplace acknowledged, or who is new, is PUT under a key derived from member id and content,
-  so a retry or a rerun of the same change is replayed by the marketplace, never applied twice.
+- **Members**: a member whose mapped record differs from the one the marketplace acknowledged, or who
+  is new, is PUT whole (a PUT replaces the profile, its arrays included) under a key derived from
+  member id and content, so a retry or a rerun of the same change is replayed, never applied twice.
 - **Events**: each learning_completed / badge_awarded item not yet in the ledger
   (core.marketplace_events; the initial sync's items are there as ``bulk``) is recorded ``pending``
   under a UUIDv5 event id of tenant, type, member and item: a rebuild finds the same id.
@@ -90,7 +90,6 @@ def member_key(tenant_id: str, member_id: str, digest: str, salt: str = "") -> s
 def push_events(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile, events_client: MarketplaceClient,
                 members_client: MarketplaceClient, *, pseudonym_key: bytes | None = None,
                 fault_hook: FaultHook | None = None) -> EventsResult:
-    from credsync.marketplace.bulk import profile_record
     from credsync.warehouse import connect
 
     result = EventsResult(tenant_id)
@@ -108,10 +107,9 @@ def push_events(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile,
         conn.commit()
         try:
             for member in map(to_json, built.members):
-                record = profile_record(member)
-                digest = content_hash(record)
+                digest = content_hash(member)
                 if known.get(member["member_id"]) != digest:
-                    ok = put_member(conn, tenant_id, members_client, record, digest,
+                    ok = put_member(conn, tenant_id, members_client, member, digest,
                                     built.employee_of.get(member["member_id"], member["member_id"]))
                     result.members_put += ok
                     result.members_refused += not ok

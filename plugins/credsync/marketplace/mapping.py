@@ -17,8 +17,9 @@ never holds back a tenant. URLs are checked here as well (rule ``url_https``): t
 transform, and a marketplace shows them as links.
 
 Contractors and alumni go under their pseudonymised id (credsync.governance.pseudonymise, kind
-``employee_id``) and a pseudonymised email, so the marketplace can match their records across runs
-without holding who they are; the vault keeps the way back.
+``employee_id``) and a pseudonymised email (``<pseudonym>@<the profile's pseudonym_email_domain>``),
+so the marketplace can match their records across runs without holding who they are; the vault keeps
+the way back.
 
 Plain Python: importable without Airflow.
 """
@@ -41,7 +42,6 @@ MAPPING = ("marketplace_member", "v1")
 SECTIONS = ("learning_completed", "score", "enrollment_state", "badge_awarded", "certificate_ref")
 RULE_URL = "url_https"
 GRADING_SCALE = "0-100"
-PSEUDONYM_DOMAIN = "pseudonymised.invalid"
 #: A credential without an expiry is referenced this long before its retention days start.
 NO_EXPIRY_YEARS = 10
 Pseudonymiser = Callable[[str, str], str]  # (kind, original) -> pseudonym
@@ -125,7 +125,7 @@ def build_members(tenant_id: str, profile: MarketplaceProfile, workers: Iterable
             built.pseudonymised.append(("employee_id", employee_id))
             if email:
                 built.pseudonymised.append(("email", str(email)))
-                email = f"{pseudonymise('email', str(email))}@{PSEUDONYM_DOMAIN}"
+                email = f"{pseudonymise('email', str(email))}@{profile.pseudonym_email_domain}"
         source = {"user": {"id": member_id, "email": email}}
         try:
             member = maps["member"].apply(source, record_number=number, record_key=employee_id)

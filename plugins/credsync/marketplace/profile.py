@@ -8,6 +8,8 @@ Only tenants with one take part in the marketplace sync (dags/marketplace_sync.p
       certificate_url: https://credentials.acme.example/credentials/{award_id}
       certificate_retention_days: 365 # certificate_ref.retain_until = expiry (or issue + 10 y) + this
       pseudonymise: [contractor, alumni]   # who is sent under a pseudonymised member id
+      pseudonym_email_domain: pseudonyms.acme.example  # their email: <pseudonym>@<this> (a domain the
+                                      # tenant holds, so the marketplace's mail checks take it; no mailbox)
 
 Read next to credsync.tenants (which leaves unknown blocks alone), the way people.guards reads
 ``provisioning:``: plain Python, errors name the file, tenant and field.
@@ -24,7 +26,9 @@ from credsync.tenants import TENANTS_FILE, TenantConfigError
 
 _HTTPS = re.compile(r"^https://[^\s{}/@]+(/[^\s{}]*)?$")
 PSEUDONYMISED_GROUPS = ("contractor", "alumni")
-KNOWN = {"conn", "certificate_url", "certificate_retention_days", "pseudonymise"}
+KNOWN = {"conn", "certificate_url", "certificate_retention_days", "pseudonymise", "pseudonym_email_domain"}
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+DEFAULT_PSEUDONYM_DOMAIN = "pseudonyms.credsync.example"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class MarketplaceProfile:
     certificate_url: str
     certificate_retention_days: int = 365
     pseudonymise: tuple[str, ...] = PSEUDONYMISED_GROUPS
+    pseudonym_email_domain: str = DEFAULT_PSEUDONYM_DOMAIN
 
     def certificate_location(self, award_id: str) -> str:
         return self.certificate_url.replace("{award_id}", award_id)
@@ -67,7 +72,10 @@ def parse_profile(where: str, tenant_id: str, raw: object) -> MarketplaceProfile
     if not isinstance(groups, list) or set(groups) - set(PSEUDONYMISED_GROUPS):
         raise TenantConfigError(f"{where}: field 'marketplace.pseudonymise' must list some of "
                                 f"{', '.join(PSEUDONYMISED_GROUPS)}")
-    return MarketplaceProfile(tenant_id, raw["conn"].strip(), url, days, tuple(groups))
+    domain = str(raw.get("pseudonym_email_domain") or DEFAULT_PSEUDONYM_DOMAIN).strip().lower()
+    if not _DOMAIN.match(domain):
+        raise TenantConfigError(f"{where}: field 'marketplace.pseudonym_email_domain' {domain!r} is not a domain")
+    return MarketplaceProfile(tenant_id, raw["conn"].strip(), url, days, tuple(groups), domain)
 
 
 def load_profiles(path: Path | None = None) -> dict[str, MarketplaceProfile]:

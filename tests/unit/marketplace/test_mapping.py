@@ -78,7 +78,7 @@ def test_contractors_and_alumni_go_under_pseudonyms():
     ids = [m["member_id"] for m in built.members]
     assert is_pseudonym(ids[0]) and ids[0] == psn("employee_id", "C7")
     assert is_pseudonym(ids[1]) and ids[2] == "E10"
-    assert built.members[0]["email"] == f"{psn('email', 'c7@acme.example')}@pseudonymised.invalid"
+    assert built.members[0]["email"] == f"{psn('email', 'c7@acme.example')}@pseudonyms.credsync.example"
     assert "c7@acme.example" not in str(built.members)
     assert built.members[1]["enrollment_state"] == [{"course_id": "CPR-101", "state": "dropped"}]
     assert ("employee_id", "C7") in built.pseudonymised and ("email", "e9@acme.example") in built.pseudonymised
