@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The registry's reader of positive numbers from the environment (errors name the variable).
+from sandbox.registry.config import _number
+
 SCOPES = frozenset({
     "read:members", "write:members", "read:activity:aggregate", "write:learning", "write:badge", "admin:bulk",
 })
@@ -72,19 +75,6 @@ class MarketplaceSettings:
             import_delay_seconds=_number("SANDBOX_MARKETPLACE_IMPORT_DELAY", 0.5, float),
             webhook_secrets={str(k): str(v) for k, v in webhook_secrets.items()},
         )
-
-
-def _number(name: str, default: float, kind: type) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be positive")
-    return float(value)
 
 
 def parse_client(client_id: str, entry: dict[str, Any]) -> Client:

@@ -18,7 +18,9 @@ import random
 from dataclasses import asdict
 from typing import Any
 
-from sandbox.faults import EXEMPT_PREFIXES, FaultInjector
+from starlette.requests import Request
+
+from sandbox.faults import EXEMPT_PREFIXES, FaultInjector, _json
 
 OWN_SWITCHES = ("drop_rate", "lost_response_rate")
 # uvicorn closes the transport without answering when an ASGI app returns a value (it logs an error).
@@ -70,14 +72,8 @@ class ConnectionFaults:
         if method == "DELETE":
             self.configure({})
         elif method in ("PUT", "POST"):
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body"):
-                    break
             try:
-                data = json.loads(body or b"{}")
+                data = json.loads(await Request(scope, receive).body() or b"{}")
                 if not isinstance(data, dict):
                     raise TypeError("expected a JSON object of switches")
                 self.configure(data)
@@ -89,9 +85,3 @@ class ConnectionFaults:
             return
         await _json(send, 200, self.settings())
 
-
-async def _json(send: Any, status: int, body: dict[str, Any]) -> None:
-    payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
-    await send({"type": "http.response.body", "body": payload})

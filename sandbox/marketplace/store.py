@@ -70,24 +70,6 @@ CREATE TABLE IF NOT EXISTS members (
     body TEXT NOT NULL,
     PRIMARY KEY (tenant, member_id)
 );
-CREATE TABLE IF NOT EXISTS learning_records (
-    tenant TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    member_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (tenant, record_id)
-);
-CREATE TABLE IF NOT EXISTS badges (
-    tenant TEXT NOT NULL,
-    record_id TEXT NOT NULL,
-    member_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    body TEXT NOT NULL,
-    PRIMARY KEY (tenant, record_id)
-);
 CREATE TABLE IF NOT EXISTS events (
     tenant TEXT NOT NULL,
     event_id TEXT NOT NULL,
@@ -129,6 +111,19 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     at TEXT NOT NULL
 );
 """
+# Learning records and badges are stored alike: one row per member and course (or badge).
+ACTIVITY_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
+    tenant TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, record_id)
+);
+"""
+SCHEMA += "".join(ACTIVITY_TABLE.format(table=table) for table in ("learning_records", "badges"))
 TABLES = ("clients", "tokens", "token_audit", "idempotency_records", "members", "learning_records", "badges",
           "events", "event_receipts", "imports", "webhooks", "webhook_deliveries")
 RESET_TABLES = tuple(t for t in TABLES if t != "clients")
