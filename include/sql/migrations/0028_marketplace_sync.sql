@@ -43,7 +43,8 @@ CREATE INDEX IF NOT EXISTS marketplace_members_employee ON core.marketplace_memb
 -- The delivery ledger of signed events (learning_completed, badge_awarded), one row per event id
 -- (a UUIDv5 of tenant, type, member and item: a rebuild finds the same id). States move forward
 -- only, ranked like the registry submissions (core.registry_submission_rank, 0004):
--- pending -> sent -> acknowledged | dead. A refused event (4xx) is dead with its reason and dead-lettered.
+-- pending -> sent -> acknowledged | dead; the one UPDATE that moves them (credsync.marketplace.events)
+-- filters on that rank. A refused event (4xx) is dead with its reason and dead-lettered.
 CREATE TABLE IF NOT EXISTS core.marketplace_events (
     tenant_id        text NOT NULL,
     event_id         uuid NOT NULL,
@@ -66,20 +67,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS marketplace_events_item
     ON core.marketplace_events (tenant_id, event_type, member_id, item_key);
 CREATE INDEX IF NOT EXISTS marketplace_events_state ON core.marketplace_events (tenant_id, state);
 
-CREATE OR REPLACE FUNCTION core.marketplace_events_forward_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF core.registry_submission_rank(NEW.state) < core.registry_submission_rank(OLD.state) THEN
-        RAISE EXCEPTION 'marketplace event % (tenant %): state may not move from % to %',
-            OLD.event_id, OLD.tenant_id, OLD.state, NEW.state USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS marketplace_events_forward_only ON core.marketplace_events;
-CREATE TRIGGER marketplace_events_forward_only
-    BEFORE UPDATE ON core.marketplace_events
-    FOR EACH ROW EXECUTE FUNCTION core.marketplace_events_forward_only();
 
 -- The export as the GX gate sees it (credsync.marketplace.quality), one row per NDJSON line.
 CREATE TABLE IF NOT EXISTS staging.marketplace_export (

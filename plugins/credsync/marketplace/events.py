@@ -173,7 +173,9 @@ def _mark(conn: psycopg.Connection, tenant_id: str, eid: str, state: str, *, out
         " attempts = attempts + CASE WHEN %(state)s = 'sent' THEN 1 ELSE 0 END,"
         " sent_at = CASE WHEN %(state)s = 'sent' THEN now() ELSE sent_at END,"
         " acknowledged_at = CASE WHEN %(state)s = 'acknowledged' THEN now() ELSE acknowledged_at END"
-        " WHERE tenant_id = %(tenant_id)s AND event_id = %(event_id)s",
+        " WHERE tenant_id = %(tenant_id)s AND event_id = %(event_id)s"
+        # Forward only (pending -> sent -> dead -> acknowledged): a late answer never undoes a later state.
+        " AND core.registry_submission_rank(state) <= core.registry_submission_rank(%(state)s)",
         {"state": state, "outcome": outcome, "status": status, "error": error, "tenant_id": tenant_id,
          "event_id": eid})
 

@@ -211,6 +211,10 @@ def test_under_faults_every_event_lands_once_or_is_dead_lettered(warehouse: str,
         dead = conn.execute("SELECT reason FROM audit.dead_letters WHERE tenant_id = 'acme' AND source = 'marketplace'"
                             " AND entity_key LIKE 'event:%%'").fetchall()
     assert states == {"acknowledged": 30, "dead": 1}
+    with connect(warehouse) as conn:
+        resent = conn.execute("SELECT count(*) FROM core.marketplace_events WHERE tenant_id = 'acme'"
+                              " AND (outcome = 'duplicate' OR attempts > 1)").fetchone()[0]
+    assert resent > 0, "the faults never made a resend: the test proves nothing"
     assert dead and dead[0][0].startswith("marketplace_")
     applied = Counter((e["member_id"], e["data"].get("course_id")) for e in state(market)["events"]
                       if e["tenant"] == "acme" and e["type"] == "learning_completed")
@@ -252,3 +256,48 @@ def test_seven_simulated_days_pass_the_gate(warehouse: str) -> None:
         record_day(conn, "acme", today - timedelta(days=3), 0.02)
         assert not window_gate(conn, "acme", today).passed
         assert window_gate(conn, "acme", today + timedelta(days=4)).passed, "the bad day left the window"
+
+
+def test_lost_answers_to_the_bulk_import_make_one_import(warehouse: str, market: SandboxSet, tmp_path: Path) -> None:
+    seed(warehouse, workers=3)
+    admin = market.admin("marketplace")
+    assert HTTP.post(f"{admin}/faults", json={"lost_response_rate": 0.6, "error_rate": 0.2, "reset_rate": 0.1,
+                                               "paths": ["/v1/bulk/imports"], "methods": ["POST"],
+                                               "seed": 3}).status_code == 200
+    result = sync_all(warehouse, market, tmp_path)
+    HTTP.delete(f"{admin}/faults")
+    assert (result.status, result.accepted) == ("completed", 3)
+    assert len([i for i in state(market)["imports"] if i["tenant"] == "acme"]) == 1
+    assert len({m["member_id"] for m in state(market)["members"] if m["tenant"] == "acme"}) == 3
+
+
+def test_tokens_rotate_by_refresh_and_are_revoked_and_audited(warehouse: str, market: SandboxSet,
+                                                              tmp_path: Path) -> None:
+    import time
+
+    from credsync.marketplace.ledger import audit_tokens
+
+    seed(warehouse, workers=2)
+    sync_all(warehouse, market, tmp_path)
+    admin = market.admin("marketplace")
+    assert HTTP.post(f"{admin}/token-ttl", json={"seconds": 1}).status_code == 200
+    try:
+        reader = client(market, "reconcile")
+        assert len(list(reader.members())) == 2
+        time.sleep(1.2)  # the access token expired: the refresh token gets the next one
+        assert len(list(reader.members())) == 2
+        assert reader.revoke_tokens() == 2
+    finally:
+        HTTP.post(f"{admin}/token-ttl", json={"seconds": 300})
+    with connect(warehouse) as conn:
+        audit_tokens(conn, "acme", "reconcile", reader)
+        conn.commit()
+        kinds = [r[0] for r in conn.execute("SELECT event_type FROM audit.events WHERE tenant_id = 'acme'"
+                                            " AND detail->>'flow' = 'reconcile' ORDER BY event_id")]
+    assert kinds == ["marketplace.token_issued", "marketplace.token_refreshed", "marketplace.token_revoked",
+                     "marketplace.token_revoked"]
+    actions = [a["action"] for a in state(market)["token_audit"] if a["client_id"] == "mkt-acme"]
+    assert "refreshed" in " ".join(actions) or "refresh" in " ".join(actions)
+    assert sum("revoke" in a for a in actions) >= 2
+    scopes = {t["scopes"] for t in state(market)["tokens"] if t["client_id"] == "mkt-acme"}
+    assert "admin:bulk" in scopes and "read:activity:aggregate read:members" in scopes, "one scope set per flow"
