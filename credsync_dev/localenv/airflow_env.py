@@ -99,9 +99,27 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
             if secret:
                 conns[national["lrs"]] = {**_http(f"{urls['nelc']}/xapi", login=f"nelc-{tid}", password=secret[0]),
                                           "extra": json.dumps({"region": "sa-riyadh"})}
+        conns.update(_marketplace_connection(tid, urls, secrets))
         for conn_id, conn in conns.items():
             env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return env
+
+
+def _marketplace_connection(tenant_id: str, urls: dict[str, str], secrets: dict[str, str]) -> dict[str, object]:
+    """The talent marketplace Connection of a tenant with a ``marketplace:`` profile: its OAuth client
+    (``mkt-<tenant>``) and the secret its events are signed with, from the launcher's env."""
+    from credsync.marketplace.profile import profile_of
+    from sandbox.launcher import marketplace_client_id
+
+    profile = profile_of(tenant_id)
+    if profile is None or "marketplace" not in urls or "SANDBOX_MARKETPLACE_CLIENTS" not in secrets:
+        return {}
+    client_id = marketplace_client_id(tenant_id)
+    client = json.loads(secrets["SANDBOX_MARKETPLACE_CLIENTS"]).get(client_id)
+    if not client:
+        return {}
+    return {profile.conn_id: _http(urls["marketplace"], login=client_id, password=client["secret"],
+                                   extra={"signing_secret": client["signing_secret"]})}
 
 
 def _http(base_url: str, *, login: str = "", password: str = "",

@@ -24,7 +24,8 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     if secrets is not None and set(json.loads(secrets["SANDBOX_HRIS_TOKENS"])) != set(tenant_ids):
         secrets = None
     if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and "SANDBOX_IDP_TOKENS" in secrets \
-            and "SANDBOX_NELC_CREDENTIALS" in secrets and _is_env_file(path):
+            and "SANDBOX_NELC_CREDENTIALS" in secrets and "SANDBOX_MARKETPLACE_CLIENTS" in secrets \
+            and _is_env_file(path):
         return secrets
     if secrets is None:
         secrets = dict(generate_secrets(tenant_ids))
@@ -37,6 +38,11 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     secrets.setdefault("SANDBOX_IDP_TOKENS", generate_secrets(tenant_ids)["SANDBOX_IDP_TOKENS"])
     # So did the national LRS (NELC) sandbox.
     secrets.setdefault("SANDBOX_NELC_CREDENTIALS", generate_secrets(tenant_ids)["SANDBOX_NELC_CREDENTIALS"])
+    # And the talent marketplace's OAuth clients (one per tenant, with their event signing secrets).
+    fresh = generate_secrets(tenant_ids)
+    for name in ("SANDBOX_MARKETPLACE_CLIENTS", "SANDBOX_MARKETPLACE_WEBHOOK_SECRETS"):
+        if name in fresh:
+            secrets.setdefault(name, fresh[name])
     write_secrets(path, secrets)
     return secrets
 
