@@ -607,3 +607,29 @@ def test_a_lost_event_or_import_answer_is_applied_once_and_replayed(marketplace:
     assert resent.status_code == 202 and resent.headers["idempotent-replayed"] == "true"
     receipts = [r["outcome"] for r in acme.state()["event_receipts"] if r["event_id"] == event["event_id"]]
     assert receipts == ["accepted", "duplicate"]
+
+
+def test_a_record_changed_while_paging_comes_back_in_the_next_delta_read(tmp_path: Path) -> None:
+    with running_marketplace(tmp_path) as running:
+        acme = Tenant(running)
+        writer, reader = acme.bearer("write:members write:learning"), acme.bearer("read:activity:aggregate")
+        members = [profile(f"D-{n}") for n in range(6)]
+        for member in members:
+            acme.put_member(member, writer)
+        first = HTTP.get(f"{acme.url}/v1/learning-records", headers=reader, params={"limit": 2}).json()
+        # D-0's record (already read) and D-4's (not yet read) change before the next page.
+        for member_id in ("D-0", "D-4"):
+            assert acme.post_event(learning_event(member_id, "FORK-101", score=55), writer).status_code == 202
+        seen = list(first["data"])
+        cursor = first["next_cursor"]
+        while cursor:
+            page = HTTP.get(f"{acme.url}/v1/learning-records", headers=reader,
+                            params={"limit": 2, "cursor": cursor}).json()
+            seen += page["data"]
+            cursor = page["next_cursor"]
+        ids = [r["record_id"] for r in seen]
+        assert len(ids) == len(set(ids)) and "D-4:FORK-101" not in ids, "a row moved into this pass"
+        since = max(r["updated_at"] for r in seen)
+        delta = read_all(acme, "/v1/learning-records", reader, 10, updated_since=since)
+        changed = {r["record_id"]: r["score"] for r in delta}
+        assert changed["D-0:FORK-101"] == changed["D-4:FORK-101"] == 55
