@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.marketplace.contract import body_errors
+from sandbox.marketplace.store import MarketplaceStore
 
 NDJSON = "application/x-ndjson"
 CSV = "text/csv"
@@ -114,3 +115,21 @@ def parse(raw: bytes, media_type: str, content_encoding: str | None) -> ParsedIm
         seen[member_id] = number
         result.members.append((number, record))
     return result
+
+
+def run_import(store: MarketplaceStore, import_id: str, tenant: str, raw: bytes, media_type: str,
+               encoding: str | None) -> None:
+    """Import an accepted upload and store its result (the status GET shows it once the delay is over)."""
+    try:
+        parsed = parse(raw, media_type, encoding)
+    except UnreadableFile as exc:
+        store.finish_import(import_id, {"import_id": import_id, "status": "failed", "accepted": 0, "rejected": 0,
+                                        "errors": [{"line": 0, "member_id": None, "code": "unreadable_file",
+                                                    "detail": str(exc)}]})
+        return
+    with store.transaction() as db:
+        for _line, member in parsed.members:
+            store.put_member(db, tenant, member)
+    store.finish_import(import_id, {"import_id": import_id, "status": "completed",
+                                    "accepted": len(parsed.members), "rejected": len(parsed.errors),
+                                    "errors": sorted(parsed.errors, key=lambda e: e["line"])})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import yaml
 from email_validator import EmailNotValidError, validate_email
 from jsonschema import Draft202012Validator, FormatChecker
+
+from sandbox.marketplace.problems import ProblemError
 
 CONTRACT_PATH = Path(__file__).with_name("openapi.yaml")
 _FORMATS = FormatChecker(formats=("date",))
@@ -57,3 +60,21 @@ def body_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
         pointer = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in error.absolute_path)
         errors.append({"pointer": pointer, "message": error.message})
     return sorted(errors, key=lambda item: (item["pointer"], item["message"]))
+
+
+def json_body(raw: bytes, content_type: str | None, schema_name: str) -> Any:
+    """A request's JSON body checked against ``components.schemas.<schema_name>`` (415 / 422 ``validation_failed``)."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ProblemError(415, "unsupported_media_type", f"expected application/json, got {media_type or 'nothing'}")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProblemError(422, "validation_failed", f"the body is not JSON: {exc}",
+                           errors=[{"pointer": "", "message": str(exc)}]) from None
+    errors = body_errors(schema_name, body)
+    if errors:
+        raise ProblemError(422, "validation_failed",
+                           f"the body does not match {schema_name}: {errors[0]['pointer'] or '/'}: "
+                           f"{errors[0]['message']}", errors=errors)
+    return body

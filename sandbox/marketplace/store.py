@@ -152,6 +152,11 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def profile_of(stored: dict[str, Any]) -> dict[str, Any]:
+    """The mapped profile of a stored member: without the fields the marketplace adds."""
+    return {k: v for k, v in stored.items() if k not in ("updated_at", "created_at")}
+
+
 def learning_records_of(member: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A member's learning records, one per course, joined from the mapped arrays."""
     records: dict[str, dict[str, Any]] = {}
