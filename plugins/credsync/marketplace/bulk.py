@@ -107,7 +107,13 @@ def initial_sync(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile
             conn.commit()
         result.sync_id, result.members, result.checksum_sha256, result.export_url = (
             str(sync_id), len(members), checksum, url)
-        if gate and members:
+        if not members:
+            # Nobody to send yet: the sync is complete, and members who come later go by PUT (events).
+            _record(conn, tenant_id, str(sync_id), {}, [], {"status": "completed", "accepted": 0, "rejected": 0},
+                    result)
+            conn.commit()
+            return result
+        if gate:
             _gate(conn, warehouse_url, tenant_id, str(sync_id), members)
         if import_id is None:
             outcome = client.bulk_import(data, checksum, key)
