@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -633,3 +634,18 @@ def test_a_record_changed_while_paging_comes_back_in_the_next_delta_read(tmp_pat
         delta = read_all(acme, "/v1/learning-records", reader, 10, updated_since=since)
         changed = {r["record_id"]: r["score"] for r in delta}
         assert changed["D-0:FORK-101"] == changed["D-4:FORK-101"] == 55
+
+
+def test_concurrent_retries_of_one_write_apply_it_once(marketplace: SandboxSet) -> None:
+    acme = Tenant(marketplace)
+    headers = acme.bearer("write:members write:learning")
+    member, key = profile(), uuid.uuid4().hex
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        puts = list(pool.map(lambda _: acme.put_member(member, headers, key=key), range(8)))
+    assert [r.status_code for r in puts] == [201] * 8
+    assert sum(r.headers.get("idempotent-replayed") != "true" for r in puts) == 1
+    event = learning_event(member["member_id"], "RACE-1")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [r.json()["status"] for r in pool.map(lambda _: acme.post_event(event, headers), range(8))]
+    assert sorted(answers) == ["accepted"] + ["duplicate"] * 7
+    assert [e["event_id"] for e in acme.state()["events"]].count(event["event_id"]) == 1
