@@ -301,3 +301,36 @@ def test_tokens_rotate_by_refresh_and_are_revoked_and_audited(warehouse: str, ma
     assert sum("revoke" in a for a in actions) >= 2
     scopes = {t["scopes"] for t in state(market)["tokens"] if t["client_id"] == "mkt-acme"}
     assert "admin:bulk" in scopes and "read:activity:aggregate read:members" in scopes, "one scope set per flow"
+
+
+def test_a_refused_event_is_dead_lettered_and_replays_once_fixed(warehouse: str, market: SandboxSet,
+                                                                 tmp_path: Path) -> None:
+    from credsync.marketplace.replay import replay_marketplace_letters
+
+    seed(warehouse, workers=2)
+    sync_all(warehouse, market, tmp_path)
+    body = {"event_id": str(uuid.uuid4()), "type": "badge_awarded", "member_id": "LATE1",
+            "occurred_at": "2026-03-01T00:00:00Z",
+            "data": {"badge_id": "b-1", "name": "CPR & AED", "issued_at": "2026-03-01T00:00:00Z",
+                     "issuer": "credsync-training", "credential_url": "https://credentials.acme.example/credentials/b-1"}}
+    with connect(warehouse) as conn:
+        conn.execute("INSERT INTO core.marketplace_events (tenant_id, event_id, event_type, member_id, item_key, body)"
+                     " VALUES ('acme', %s, 'badge_awarded', 'LATE1', 'b-1', %s)", (body["event_id"], json.dumps(body)))
+        conn.commit()
+    assert events(warehouse, market).dead == 1
+    with connect(warehouse) as conn:
+        [(key, reason)] = conn.execute("SELECT entity_key, reason FROM audit.dead_letters WHERE tenant_id = 'acme'"
+                                       " AND source = 'marketplace' AND status = 'open'").fetchall()
+    assert (key, reason) == (f"event:{body['event_id']}", "marketplace_not_found")
+    args = (warehouse, "acme", profile_of("acme"), client(market, "events"), client(market, "members"))
+    listed = replay_marketplace_letters(*args, pseudonym_key=KEY)
+    assert listed.selected == 1 and listed.would_replay
+    assert client(market, "members").put_member({"member_id": "LATE1", "email": "late1@acme.example"}, "late1").accepted
+    replayed = replay_marketplace_letters(*args, dry_run=False, pseudonym_key=KEY)
+    assert (replayed.replayed, replayed.still_failing) == (1, 0)
+    with connect(warehouse) as conn:
+        assert conn.execute("SELECT state FROM core.marketplace_events WHERE event_id = %s",
+                            (body["event_id"],)).fetchone()[0] == "acknowledged"
+        assert conn.execute("SELECT status FROM audit.dead_letters WHERE entity_key = %s",
+                            (key,)).fetchone()[0] != "open"
+    assert [b["badge_id"] for b in state(market)["badges"] if b["member_id"] == "LATE1"] == ["b-1"]
