@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 
 from sandbox.faults import EXEMPT_PREFIXES, FaultInjector, _json
+from sandbox.marketplace.problems import PROBLEM_BASE
 
 OWN_SWITCHES = ("drop_rate", "lost_response_rate")
 # uvicorn closes the transport without answering when an ASGI app returns a value (it logs an error).
@@ -65,7 +66,7 @@ class ConnectionFaults:
 
                 await self.injector.app(scope, receive, swallow)
                 return CLOSE_CONNECTION
-        return await self.injector(scope, receive, send)
+        return await self.injector(scope, receive, _coded(send))
 
     async def _admin(self, scope: dict, receive: Any, send: Any) -> None:
         method = scope["method"]
@@ -85,3 +86,34 @@ class ConnectionFaults:
             return
         await _json(send, 200, self.settings())
 
+
+def _coded(send: Any) -> Any:
+    """``send`` that gives the shared injector's problems the marketplace's ``type`` and ``code``.
+
+    The contract promises a machine ``code`` on every 4xx/5xx; the shared injector writes ``error``
+    (``rate_limited``, ``injected_fault``...). Only a whole problem body is rewritten: a reset's partial
+    body passes untouched, so the cut looks the same.
+    """
+    held: dict[str, Any] = {}
+
+    async def coded(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            headers = dict(message.get("headers", []))
+            if headers.get(b"content-type", b"").startswith(b"application/problem+json"):
+                held["start"] = message
+                return
+        elif "start" in held:
+            start = held.pop("start")
+            body = message.get("body", b"")
+            if not message.get("more_body"):
+                problem = json.loads(body or b"{}")
+                if problem.get("fault") and "code" not in problem:
+                    problem.update(code=problem.get("error"), type=PROBLEM_BASE + str(problem.get("error")))
+                    body = json.dumps(problem).encode()
+                    start = {**start, "headers": [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                             + [(b"content-length", str(len(body)).encode())]}
+                    message = {**message, "body": body}
+            await send(start)
+        await send(message)
+
+    return coded

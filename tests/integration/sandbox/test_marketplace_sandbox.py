@@ -475,6 +475,7 @@ def test_faults_5xx_reset_and_lost_response(marketplace: SandboxSet) -> None:
     with faults(acme, {"error_rate": 1, "error_status": 503, "paths": ["/v1/members"]}):
         failed = acme.put_member(profile(), headers)
         assert failed.status_code == 503 and failed.json()["fault"] is True
+        assert failed.json()["code"] == "injected_fault"
 
     dropped_member = profile()
     with faults(acme, {"drop_rate": 1, "methods": ["PUT"]}), pytest.raises(httpx.RemoteProtocolError):
@@ -493,6 +494,8 @@ def test_faults_5xx_reset_and_lost_response(marketplace: SandboxSet) -> None:
     with faults(acme, {"burst_429": {"every": 1, "length": 1, "retry_after": 2}}):
         limited = HTTP.get(f"{acme.url}/v1/members", headers=headers)
         assert limited.status_code == 429 and limited.headers["retry-after"] == "2"
+        assert limited.json()["code"] == "rate_limited"
+        assert limited.json()["type"] == "https://marketplace.example/problems/rate_limited"
     assert HTTP.post(f"{acme.admin}/faults", json={"bogus": 1}).status_code == 400
 
 
