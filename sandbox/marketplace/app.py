@@ -214,7 +214,15 @@ def build_api(settings: MarketplaceSettings, store: MarketplaceStore,
         checksum = (request.headers.get("x-checksum-sha256") or "").strip().lower()
         if not checksum:
             raise ProblemError(400, "checksum_required", "X-Checksum-SHA256 (hex of the uploaded bytes) is required")
+        limit = settings.max_upload_bytes
+        too_large = ProblemError(413, "payload_too_large", f"uploads are limited to {limit} bytes; split the file "
+                                                           "into several imports")
+        declared = request.headers.get("content-length") or ""
+        if declared.isdigit() and int(declared) > limit:  # refused before the body is read, as gateways do
+            raise too_large
         raw = await request.body()
+        if len(raw) > limit:  # chunked uploads declare no length
+            raise too_large
         actual = sha256_hex(raw)
         if checksum != actual:
             raise ProblemError(400, "checksum_mismatch",

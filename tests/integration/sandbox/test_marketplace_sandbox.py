@@ -652,3 +652,20 @@ def test_concurrent_retries_of_one_write_apply_it_once(marketplace: SandboxSet) 
         answers = [r.json()["status"] for r in pool.map(lambda _: acme.post_event(event, headers), range(8))]
     assert sorted(answers) == ["accepted"] + ["duplicate"] * 7
     assert [e["event_id"] for e in acme.state()["events"]].count(event["event_id"]) == 1
+
+
+def test_expired_refresh_tokens_oversized_uploads_and_unknown_event_types_are_refused(tmp_path: Path) -> None:
+    with running_marketplace(tmp_path, SANDBOX_MARKETPLACE_REFRESH_TTL="1",
+                             SANDBOX_MARKETPLACE_MAX_UPLOAD_BYTES="1000") as running:
+        acme = Tenant(running)
+        issued = acme.tokens()
+        too_big = upload(acme, b'{"member_id": "X"}\n' * 100, "application/x-ndjson")
+        assert too_big.status_code == 413 and too_big.json()["code"] == "payload_too_large"
+        member = profile()
+        acme.put_member(member, acme.bearer("write:members"))
+        odd = {**learning_event(member["member_id"]), "type": "course_enrolled"}
+        refused = acme.post_event(odd, acme.bearer("write:learning"))
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_failed"
+        time.sleep(1.1)
+        late = acme.token_response(grant_type="refresh_token", refresh_token=issued["refresh_token"])
+        assert late.status_code == 400 and late.json()["code"] == "invalid_grant"
