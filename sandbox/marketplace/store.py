@@ -10,7 +10,9 @@ concurrent write (see :meth:`MarketplaceStore.page`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -29,6 +31,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('seq', 0);
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
     token_sha256 TEXT PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
@@ -195,6 +198,9 @@ class MarketplaceStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        # Cursors carry a MAC under a key kept with the data: opaque and tamper-evident, valid across restarts.
+        self._db.execute("INSERT OR IGNORE INTO keys VALUES ('cursor', ?)", (secrets.token_hex(32),))
+        self._cursor_key = bytes.fromhex(self._read("SELECT value FROM keys WHERE name = 'cursor'")[0]["value"])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -353,7 +359,7 @@ class MarketplaceStore:
         table = LISTINGS[listing]
         if cursor is not None:
             try:
-                state = decode_cursor(cursor, kind=listing, tenant_id=tenant)
+                state = decode_cursor(self._verified(cursor), kind=listing, tenant_id=tenant)
                 as_of, after, since = int(state["a"]), state["l"], state.get("u")
             except (CursorError, KeyError, TypeError, ValueError):
                 raise ProblemError(400, "invalid_cursor", "the cursor was not issued for this listing") from None
@@ -376,7 +382,20 @@ class MarketplaceStore:
         data = [json.loads(row["body"]) for row in rows[:limit]]
         if len(rows) <= limit:
             return data, None
-        return data, encode_cursor({"k": listing, "t": tenant, "a": as_of, "l": rows[limit - 1]["k"], "u": since})
+        return data, self._signed(encode_cursor({"k": listing, "t": tenant, "a": as_of, "l": rows[limit - 1]["k"],
+                                                 "u": since}))
+
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._cursor_key, text.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def _signed(self, cursor: str) -> str:
+        return f"{cursor}.{self._mac(cursor)}"
+
+    def _verified(self, cursor: str) -> str:
+        text, _, mac = cursor.rpartition(".")
+        if not text or not hmac.compare_digest(mac.encode(), self._mac(text).encode()):
+            raise CursorError("the cursor was altered or not issued here")
+        return text
 
     # -- events -------------------------------------------------------------------
 

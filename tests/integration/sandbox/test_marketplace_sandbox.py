@@ -326,6 +326,13 @@ def test_cursor_pages_are_complete_and_stable_under_concurrent_writes(marketplac
     assert len(badges) == 26 and {b["badge_id"] for b in badges} == {"B-1"}
     bad = HTTP.get(f"{globex.url}/v1/members", headers=reader, params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+    # Opaque means opaque: a cursor edited to skip ahead is refused, not followed.
+    issued = HTTP.get(f"{globex.url}/v1/members", headers=reader, params={"limit": 2}).json()["next_cursor"]
+    payload, mac = issued.rsplit(".", 1)
+    state = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**state, "l": "G-020"}).encode()).decode().rstrip("=")
+    edited = HTTP.get(f"{globex.url}/v1/members", headers=reader, params={"cursor": f"{forged}.{mac}"})
+    assert edited.status_code == 400 and edited.json()["code"] == "invalid_cursor"
 
 
 def test_429_carries_retry_after(tmp_path: Path) -> None:
