@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from credsync.governance.pseudonymise import is_pseudonym, pseudonym
 from credsync.mapping import load_mapping
@@ -119,3 +121,23 @@ def test_a_certificate_url_that_is_not_https_is_refused():
 def test_a_bad_profile_is_refused_naming_the_field(raw):
     with pytest.raises(TenantConfigError, match="marketplace"):
         parse_profile("tenants.yaml: tenant #1 (acme)", "acme", raw)
+
+ANY_TEXT = st.one_of(st.none(), st.text(max_size=80), st.integers(), st.booleans())
+
+
+@given(st.lists(st.tuples(ANY_TEXT, ANY_TEXT, ANY_TEXT, st.one_of(st.none(), st.floats(allow_nan=True),
+                                                                    st.text(max_size=10))), min_size=1, max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_hostile_source_values_end_mapped_or_refused_never_raise(rows):
+    # core.workers keys employee_id per tenant: distinct, text (any text)
+    workers = [{"employee_id": f"{'' if employee_id is None else employee_id}#{n}", "work_email": email,
+                "employment_type": "employee", "employment_status": "active"}
+               for n, (employee_id, email, _, _) in enumerate(rows)]
+    completions = [{"employee_id": w["employee_id"], "course_code": course, "success": True, "score": score,
+                    "completed_at": T, "voided": False} for w, (_, _, course, score) in zip(workers, rows, strict=True)]
+    built = build(workers, completions)
+    refused_workers = [r for r in built.refused if "/" not in r.record_key]
+    assert len(built.members) + len(refused_workers) == len(workers), "a worker was neither mapped nor refused"
+    for member in built.members:
+        to_json(member)  # what goes out is JSON
+        assert all(0 <= s["score"] <= 100 for s in member["score"])
