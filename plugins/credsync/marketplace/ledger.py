@@ -85,7 +85,7 @@ def quarantine(conn: psycopg.Connection, tenant_id: str, built: Built, *, dag_ru
     if not fresh:
         return None  # quarantined by an earlier run, still unfixed: once is enough
     batch_id = str(uuid.uuid4())
-    records = len(built.members) + len({r.employee_id for r in built.refused if "/" not in r.record_key})
+    records = len(built.members) + sum(1 for r in built.refused if r.section == "member")
     conn.execute(
         "INSERT INTO audit.batches (batch_id, tenant_id, source, stream, status, records_in, records_loaded,"
         " records_quarantined, mapping_version, dag_run_id, finished_at)"

@@ -56,6 +56,7 @@ class Refusal:
     rule: str
     reason: str
     record: dict[str, Any]
+    section: str = "member"  # "member": the whole worker was refused; else the one item's section
 
 
 @dataclass
@@ -145,12 +146,12 @@ def build_members(tenant_id: str, profile: MarketplaceProfile, workers: Iterable
                         if url_field in mapped:
                             check_url(str(mapped[url_field]))
                 except MappingError as exc:
-                    built.refused.append(Refusal(employee_id, key, exc.rule, str(exc), record))
+                    built.refused.append(Refusal(employee_id, key, exc.rule, str(exc), record, section))
                     continue
                 except ValueError as exc:
                     built.refused.append(Refusal(employee_id, key, RULE_URL,
                                                  f"{maps[section].path.name}, section {section}, record {number} "
-                                                 f"({key}): {exc}", record))
+                                                 f"({key}): {exc}", record, section))
                     continue
                 member[section].append(mapped)
         built.members.append(member)
