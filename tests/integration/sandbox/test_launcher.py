@@ -44,7 +44,7 @@ def test_every_sandbox_has_an_app_module(name: str) -> None:
 
 def test_default_ports_follow_the_architecture_contract() -> None:
     assert DEFAULT_PORTS == {"registry": 18701, "hris": 18702, "lrs": 18703, "scim": 18704, "idp": 18705,
-                             "nelc": 18706}
+                             "nelc": 18706, "marketplace": 18707}
     assert tuple(DEFAULT_PORTS) == SANDBOXES
 
 
