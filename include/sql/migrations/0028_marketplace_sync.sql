@@ -130,3 +130,12 @@ SELECT d.tenant_id, d.day,
 FROM recon.marketplace_daily d
 JOIN recon.marketplace_daily w ON w.tenant_id = d.tenant_id AND w.day > d.day - 7 AND w.day <= d.day
 GROUP BY d.tenant_id, d.day;
+
+-- For the product owners: the open marketplace dead letters per tenant and reason (refused records and
+-- reconciliation flags), with how many and up to five examples each (entity keys, never payloads).
+CREATE OR REPLACE VIEW recon.marketplace_review AS
+SELECT tenant_id, reason, count(*) AS open_letters, min(created_at) AS oldest,
+       (array_agg(entity_key ORDER BY created_at, dead_letter_id))[1:5] AS examples
+FROM audit.dead_letters
+WHERE source = 'marketplace' AND status = 'open'
+GROUP BY tenant_id, reason;

@@ -176,6 +176,9 @@ def test_daily_reconcile_corrects_a_lost_member_and_flags_an_unknown_one(warehou
         letters = conn.execute("SELECT entity_key, reason FROM audit.dead_letters WHERE tenant_id = 'acme'"
                                " AND source = 'marketplace'").fetchall()
         assert ("members:X999", "recon_unexpected_members") in letters
+        review = conn.execute("SELECT open_letters, examples FROM recon.marketplace_review WHERE tenant_id = 'acme'"
+                              " AND reason = 'recon_unexpected_members'").fetchone()
+        assert review == (1, ["members:X999"]), "the product owners' view lists the flagged case"
         verdict = window_gate(conn, "acme", day.date())
     assert not verdict.passed and "drift" in verdict.breaches[0]
     assert "E003" in {m["member_id"] for m in state(market)["members"] if not m.get("deleted")}
