@@ -337,3 +337,33 @@ def test_a_refused_event_is_dead_lettered_and_replays_once_fixed(warehouse: str,
         assert conn.execute("SELECT status FROM audit.dead_letters WHERE entity_key = %s",
                             (key,)).fetchone()[0] != "open"
     assert [b["badge_id"] for b in state(market)["badges"] if b["member_id"] == "LATE1"] == ["b-1"]
+
+
+def test_the_replay_window_and_a_wrong_signing_secret(warehouse: str, market: SandboxSet, tmp_path: Path) -> None:
+    import time
+
+    seed(warehouse, workers=1)
+    sync_all(warehouse, market, tmp_path)
+    signer = client(market, "events")
+    stamps = iter([time.time() - 1000])  # signed long ago (a call that waited): stale, then signed again now
+    signer.clock = lambda: next(stamps, time.time())
+    event = {"event_id": str(uuid.uuid4()), "type": "learning_completed", "member_id": "E000",
+             "occurred_at": "2026-03-05T00:00:00Z",
+             "data": {"course_id": "SAFETY-100", "completed": True, "completed_at": "2026-03-05T00:00:00Z",
+                      "score": None, "grading_scale": None}}
+    assert signer.post_event(event).status == 202
+    outcomes = [r["outcome"] for r in state(market)["event_receipts"] if r["event_id"] == event["event_id"]]
+    assert outcomes[0] == "replayed" and outcomes[-1] == "accepted", "refused as stale, then accepted signed anew"
+
+    with connect(warehouse) as conn:
+        add_completion(conn, "acme", "E000", "FIRSTAID-110", T0 + timedelta(days=3), 70)
+        conn.commit()
+    entry = json.loads(market.env["SANDBOX_MARKETPLACE_CLIENTS"])[marketplace_client_id("acme")]
+    forged = MarketplaceClient.for_url(market.url("marketplace"), marketplace_client_id("acme"), entry["secret"],
+                                       scope=FLOW_SCOPES["events"], signing_secret="not-the-secret", policy=FAST)
+    result = push_events(warehouse, "acme", profile_of("acme"), forged, client(market, "members"), pseudonym_key=KEY)
+    assert (result.acknowledged, result.dead) == (0, 1)
+    with connect(warehouse) as conn:
+        reasons = [r[0] for r in conn.execute("SELECT reason FROM audit.dead_letters WHERE tenant_id = 'acme'"
+                                              " AND source = 'marketplace' AND entity_key LIKE 'event:%%'")]
+    assert reasons == ["marketplace_invalid_signature"]
