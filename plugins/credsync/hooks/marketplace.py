@@ -262,9 +262,9 @@ class MarketplaceClient:
             sent[TIMESTAMP_HEADER] = str(stamp)
             sent[SIGNATURE_HEADER] = sign(str(self._secret), data, stamp).split(",", 1)[1]  # "v1=<hex>"
         answer = self.http.call(method, path, data=data, headers=sent)
-        if answer.status == 403 or (answer.status == 401 and _code(answer.body) not in ("invalid_signature",
-                                                                                          "replayed")):
-            # The token or its scope: no single record's fault, so nothing is dead-lettered.
+        if answer.status == 403 or (answer.status == 401 and _code(answer.body) != "replayed"):
+            # The token, its scope or the signing secret: no single record's fault, so nothing is
+            # dead-lettered; the task fails loudly and the events stay 'sent' for the run after the fix.
             raise AccessDenied(f"marketplace {method} {answer.url}: HTTP {answer.status}: {short(answer.body)}",
                                answer.attempts, answer.status, answer.body)
         replayed = answer.headers.get("idempotent-replayed", "").lower() == "true"

@@ -10,7 +10,9 @@
   200 ``duplicate`` (a lost answer's resend) are acknowledged; any other 4xx is ``dead`` with the
   problem code and dead-lettered (source ``marketplace``, reason ``marketplace_<code>``). The
   marketplace unavailable past the retry budget: what is not acknowledged stays ``sent`` and the
-  next try resends it under the same event id.
+  next try resends it under the same event id. A 401/403 (token, scope, or a signing secret the
+  marketplace does not hold: ``invalid_signature``) is no event's fault: the task fails, nothing is
+  dead-lettered, and the run after the fix resends.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
-from credsync.hooks.transport import ServiceUnavailable
+from credsync.hooks.transport import AccessDenied, ServiceUnavailable
 from credsync.marketplace import ledger
 from credsync.marketplace.mapping import content_hash, to_json
 from credsync.marketplace.profile import MarketplaceProfile
@@ -187,6 +189,10 @@ def _send(conn: psycopg.Connection, tenant_id: str, client: MarketplaceClient, e
     result.sent += 1
     try:
         outcome = client.post_event(body)
+    except AccessDenied as exc:
+        _mark(conn, tenant_id, eid, "sent", status=exc.status, error=str(exc)[:1000])
+        conn.commit()
+        raise
     except ServiceUnavailable as exc:
         _mark(conn, tenant_id, eid, "sent", status=exc.status, error=str(exc)[:1000])
         conn.commit()
