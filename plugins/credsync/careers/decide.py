@@ -33,6 +33,7 @@ APPROVE, REJECT = "Approve", "Reject"
 # case expires; the next evaluation (daily at the latest) asks again.
 APPROVAL_TIMEOUT = timedelta(hours=72)
 NO_REASON = "(no reason given)"
+DEAD_LETTER_SOURCE = "career_eligibility"
 
 
 class CaseNotPending(LookupError):
@@ -195,9 +196,12 @@ def write_pending(warehouse_url: str, hris: HrisClient, tenant_id: str, *, case_
     """PUT every approved, not yet written eligibility of the tenant (or just ``case_id``) to the HRIS.
 
     The body is built only from the case (decision time included), so a resend after a lost answer is
-    identical and the HRIS records it once. Returns how many the HRIS took; raises
-    :class:`EligibilityWriteFailed` naming the refused ones after trying them all.
+    identical and the HRIS records it once. A refusal is dead-lettered (source ``career_eligibility``,
+    reason ``hris_<status>``, for on-call to see) while the case stays approved and unwritten: every
+    run resends it, and the letter closes once the HRIS takes it. Returns how many the HRIS took;
+    raises :class:`EligibilityWriteFailed` naming the refused ones after trying them all.
     """
+    from credsync.audit import dead_letter
     from credsync.warehouse import connect
 
     with connect(warehouse_url) as conn:
@@ -210,6 +214,12 @@ def write_pending(warehouse_url: str, hris: HrisClient, tenant_id: str, *, case_
         answer = hris.http.call("PUT", eligibility_path(tenant_id, employee_id, eligible_for), json=body)
         if answer.status not in (200, 201):
             refused.append(f"{cid} ({employee_id}): HTTP {answer.status} {str(answer.body)[:200]}")
+            with connect(warehouse_url) as conn:
+                dead_letter(conn, tenant_id=tenant_id, source=DEAD_LETTER_SOURCE, entity_key=cid,
+                            reason=f"hris_{answer.status}", payload=body,
+                            detail={"employee_id": employee_id, "eligible_for": eligible_for,
+                                    "answer": str(answer.body)[:500]})
+                conn.commit()
             continue
         with connect(warehouse_url) as conn:
             done = conn.execute("UPDATE core.career_eligibility_cases SET hris_written_at = now(), updated_at = now()"
@@ -220,6 +230,10 @@ def write_pending(warehouse_url: str, hris: HrisClient, tenant_id: str, *, case_
                              " WHERE tenant_id = %s AND case_id = %s", (tenant_id, cid))
                 _event(conn, tenant_id, cid, "hris_written", "credsync",
                        f"HRIS {answer.status} {'created' if answer.status == 201 else 'updated'}", None)
+                conn.execute("UPDATE audit.dead_letters SET status = 'replayed', updated_at = now(),"
+                             " replay_outcome = 'resolved: the HRIS took the eligibility' WHERE tenant_id = %s"
+                             " AND source = %s AND entity_key = %s AND status = 'open'",
+                             (tenant_id, DEAD_LETTER_SOURCE, cid))
             conn.commit()
         written += 1
     if refused:

@@ -191,8 +191,11 @@ def test_the_hris_refusing_the_write_keeps_the_approval_and_a_later_run_sends_it
     with pytest.raises(EligibilityWriteFailed, match="HTTP 404"):
         answer(url, hris, ask, hitl("Approve"))
     assert rows(url, "SELECT state, hris_written_at FROM core.career_eligibility_cases") == [("approved", None)]
+    assert rows(url, "SELECT source, reason, status, detail->>'employee_id' FROM audit.dead_letters") == [
+        ("career_eligibility", "hris_404", "open", "GHOST")]
     put_hris_worker(hris.url, "GHOST")
     assert write_pending(url, hris.client, "acme") == 1
     assert write_pending(url, hris.client, "acme") == 0
     assert hris_eligibility(hris.url, hris.client)[1] == {("GHOST", "senior_technician"): 2}  # one 404, one write
     assert rows(url, "SELECT hris_written_at IS NOT NULL FROM core.career_eligibility") == [(True,)]
+    assert rows(url, "SELECT status FROM audit.dead_letters") == [("replayed",)], "the letter stayed open"
