@@ -25,6 +25,13 @@ EXPECTED_DAGS = {
     "warehouse_migrate",
     "credential_definitions",
     "retention",
+    "erasure",
+    "national_lrs",
+    "completion_events",
+    "scim_change_approval",
+    "marketplace_sync",
+    "career_path_eligibility",
+    "career_path_approval",
 }
 HEAVY_MODULES = ("great_expectations", "pandas", "matplotlib", "psycopg", "joserfc", "scim2_client", "sqlalchemy_utils")
 

@@ -26,6 +26,8 @@ ELSEWHERE = {
         "tests/integration/governance/test_erasure.py",
     "runbook:national-lrs-nelc-national_lrs-task-forward_statements":
         "tests/integration/national/test_nelc_forward.py",
+    "runbook:talent-marketplace-sync-marketplace_sync-tasks-initial_sync-events-reconcile":
+        "tests/integration/marketplace/test_marketplace_sync.py",
     "runbook:registry-notifications-refused-or-rejected-notify_registry-dead-letters-registry_notification":
         "tests/integration/delivery/test_notifications.py",
     "runbook:hris-webhooks-refused-401-413-400": "tests/integration/people/test_webhook_limits.py",

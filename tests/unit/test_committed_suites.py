@@ -59,9 +59,15 @@ def _national_lrs() -> tuple[str, list[Any]]:
     return SUITE_NAME, statement_expectations()
 
 
-@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp, _definitions, _national_lrs],
+def _marketplace() -> tuple[str, list[Any]]:
+    from credsync.marketplace.quality import SUITE_NAME, export_expectations
+
+    return SUITE_NAME, export_expectations()
+
+
+@pytest.mark.parametrize("shipped", [_hris, _lms, _recon, _idp, _definitions, _national_lrs, _marketplace],
                          ids=["hris_workers", "lms_completions", "recon_run", "idp_claims", "credential_definitions",
-                              "national_lrs_statements"])
+                              "national_lrs_statements", "marketplace_export"])
 def test_committed_suite_matches_the_shipped_thresholds(shipped: Callable[[], tuple[str, list[Any]]]) -> None:
     import great_expectations as gx
 

@@ -1,4 +1,4 @@
-"""Talent marketplace (contract: /tmp/coord/marketplace_contract.md, sandbox/marketplace): client and hook.
+"""Talent marketplace (contract: docs/marketplace.md, sandbox/marketplace/openapi.yaml): client and hook.
 
 Connection (one per tenant, e.g. ``marketplace_acme``; conn_type http; URL fields read by
 :mod:`credsync.hooks.base`): ``login`` / ``password`` = the tenant's OAuth client id and secret;
