@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import BaseOperator
+
+from credsync.operators.approval import ChangeSetApprovalOperator
 
 
 class AskCareerApprovalOperator(BaseOperator):
@@ -72,7 +73,7 @@ class AskCareerApprovalOperator(BaseOperator):
         return True
 
 
-class CareerPathApprovalOperator(HITLOperator):
+class CareerPathApprovalOperator(ChangeSetApprovalOperator):
     """Approve/Reject one eligibility case; no answer within ``response_timeout`` is an outcome.
 
     A plain ``HITLOperator`` timeout raises ``HITLTimeoutError``, which Airflow retries, asking again
@@ -84,7 +85,9 @@ class CareerPathApprovalOperator(HITLOperator):
     they may answer. Empty: anyone with access to the DAG (the approver is named in the body).
     """
 
-    template_fields: Sequence[str] = (*HITLOperator.template_fields, "respondents")
+    template_fields: Sequence[str] = (*ChangeSetApprovalOperator.template_fields, "respondents")
+    timeout_outcome = ("the eligibility case expires, nothing is written; "
+                       "the next career_path_eligibility run asks again")
 
     def __init__(self, *, respondents: Any = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -94,15 +97,6 @@ class CareerPathApprovalOperator(HITLOperator):
         if self.respondents:
             self.assigned_users = [{"id": str(r), "name": str(r)} for r in self.respondents]
         return super().execute(context)
-
-    def process_trigger_event_error(self, event: dict[str, Any]) -> None:
-        if event.get("error_type") == "timeout":
-            from airflow.sdk.exceptions import AirflowFailException
-
-            raise AirflowFailException(
-                f"no decision within {self.response_timeout}: the eligibility case expires, nothing is "
-                "written; the next career_path_eligibility run asks again")
-        super().process_trigger_event_error(event)
 
 
 class CareerEligibilityWritebackOperator(BaseOperator):
