@@ -23,6 +23,12 @@ in the HRIS):
 - source `registry_notification`: the notification is sent again under its
   own event id (the registry keeps each id once); `dead → acknowledged`. One
   the registry rejected after review stays open (docs/registry.md).
+- source `marketplace`: an event is sent again under its own id (the
+  marketplace answers a stored one `duplicate`); a member letter rebuilds the
+  member from today's data and PUTs it whole (replaying a reconciliation flag
+  is the reviewer's decision); a refused bulk import is left for the next
+  marketplace_sync export. Needs the tenant's `marketplace_<tenant>` Connection
+  only when it has marketplace letters.
 
 Every outcome is recorded on the letter (`status`, `replay_outcome`,
 `attempts`) and chained into `audit.events`. Letters still failing stay open.
@@ -47,8 +53,10 @@ TENANT_CHOICES = ["all", *[t.tenant_id for t in load_tenants()]]
     tags=["credsync", "operations", "delivery"],
     params={
         "tenant": Param("all", type="string", enum=TENANT_CHOICES, description="Tenant to replay, or all."),
-        "source": Param("all", type="string", enum=["all", "registry", "hris_writeback", "registry_notification"],
-                        description="Which dead letters: registry pushes, HRIS write-backs, or both."),
+        "source": Param("all", type="string", enum=["all", "registry", "hris_writeback", "registry_notification",
+                                                           "marketplace"],
+                        description="Which dead letters: registry pushes, HRIS write-backs, registry "
+                                    "notifications, marketplace events and members, or all."),
         # Nullable: the trigger form sends an empty field as null, and a plain "string" type would
         # then count as required and disable the Trigger button.
         "reason": Param(None, type=["null", "string"], maxLength=200,

@@ -5,6 +5,7 @@ worker name or date goes out corrected) and sent under the submission's own
 idempotency key; the submission moves dead → acknowledged on success.
 Write-back letters re-run the write-back for just those keys. Registry notification letters
 are sent again under their own event id (:func:`credsync.delivery.notifications.replay_notification`).
+Marketplace letters go through :func:`credsync.marketplace.replay.replay_marketplace_letters`.
 Each outcome is
 recorded on the letter and chained into the audit log. ``dry_run`` only lists.
 """
@@ -24,18 +25,20 @@ from credsync.delivery.payload import MappingError, build_certificate, registry_
 from credsync.delivery.writeback import DEAD_LETTER_SOURCE as WRITEBACK_SOURCE
 from credsync.delivery.writeback import sync_writebacks
 from credsync.hooks.notifications import NotificationClient
+from credsync.marketplace.ledger import DEAD_LETTER_SOURCE as MARKETPLACE_SOURCE
 from credsync.paths import sql_text
 
 if TYPE_CHECKING:
     import psycopg
 
     from credsync.hooks.hris import HrisClient as HrisWritebackClient
+    from credsync.hooks.marketplace import MarketplaceHook
     from credsync.hooks.registry import RegistryClient
 
 REGISTRY_SOURCE = subs.DEAD_LETTER_SOURCE
 # Reconciliation letters for writes the registry acknowledged but no longer shows: sent again.
 RESEND_AFTER_ACKNOWLEDGED = {"issue": ("recon_registry_missing",), "revoke": ("recon_registry_not_revoked",)}
-SOURCES = (REGISTRY_SOURCE, WRITEBACK_SOURCE, NOTIFICATION_SOURCE)
+SOURCES = (REGISTRY_SOURCE, WRITEBACK_SOURCE, NOTIFICATION_SOURCE, MARKETPLACE_SOURCE)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ def replay_dead_letters(
     payroll_dir: Any = None,  # None: the configured payroll store (writeback.payroll_store)
     as_of: date | None = None,
     notification_client: NotificationClient | Callable[[], NotificationClient] | None = None,
+    marketplace_hook: Callable[[], MarketplaceHook] | None = None,  # None: the profile's Connection
+    pseudonym_key: bytes | None = None,  # None: the tenant's key (marketplace members rebuilt for a PUT)
 ) -> ReplayResult:
     from credsync.warehouse import connect
 
@@ -114,6 +119,10 @@ def replay_dead_letters(
             for letter in notification_letters:
                 ok, outcome = replay_notification(conn, tenant_id, letter.entity_key, client)
                 _close(conn, tenant_id, letter, ok, outcome, result)
+        marketplace_letters = [d for d in letters if d.source == MARKETPLACE_SOURCE]
+        if marketplace_letters:
+            _replay_marketplace(warehouse_url, tenant_id, marketplace_hook, reason, len(marketplace_letters),
+                                pseudonym_key, result)
         if writeback_letters:
             if hris_client is None or as_of is None:
                 raise ValueError(f"{len(writeback_letters)} write-back dead letters need an HRIS client and as_of")
@@ -130,6 +139,31 @@ def replay_dead_letters(
                 _close(conn, tenant_id, letter, state == "delivered", f"write-back {state or 'not needed'}",
                        result)
     return result
+
+
+def _replay_marketplace(warehouse_url: str, tenant_id: str, hook: Callable[[], MarketplaceHook] | None,
+                        reason: str | None, count: int, pseudonym_key: bytes | None, result: ReplayResult) -> None:
+    # Imported here: credsync.marketplace.replay builds on this module (select, close).
+    from credsync.marketplace.profile import profile_of
+    from credsync.marketplace.replay import replay_marketplace_letters
+
+    profile = profile_of(tenant_id)
+    if profile is None:
+        raise ValueError(f"{count} marketplace dead letters but {tenant_id} has no marketplace profile")
+    # Built only here: a tenant without marketplace letters needs no marketplace Connection.
+    if hook is None:
+        from credsync.hooks.marketplace import MarketplaceHook
+
+        built = MarketplaceHook(profile.conn_id, tenant_id)
+    else:
+        built = hook()
+    # It selects the same open letters again (same query and order, at most as many as were selected
+    # here) and closes each one through _close, under the marketplace's per-tenant lock.
+    done = replay_marketplace_letters(warehouse_url, tenant_id, profile, built.client("events"),
+                                      built.client("members"), reason=reason, max_records=count, dry_run=False,
+                                      pseudonym_key=pseudonym_key)
+    result.replayed += done.replayed
+    result.still_failing += done.still_failing
 
 
 def _replay_submission(conn: psycopg.Connection, tenant_id: str, letter: DeadLetter,
