@@ -121,7 +121,33 @@ def seed_reconciliation(conn) -> None:
             " (%s, 'registry', %s, 'registry_rejected_422', '{}')", (TENANT, f"credential-{i}"))
 
 
+#: The talent marketplace on the last seeded day: events acknowledged / dead, and the day's two
+#: reconciliation runs (the dashboards show the later one).
+MARKETPLACE_EVENTS = (9, 1)
+MARKETPLACE_RUNS = ((200, 6), (200, 3))  # (expected, missing) of the earlier, then the later run
+
+
+def seed_marketplace(conn) -> None:
+    day = day_start(DAYS - 1)
+    acknowledged, dead = MARKETPLACE_EVENTS
+    for i in range(acknowledged + dead):
+        ok = i < acknowledged
+        conn.execute(
+            "INSERT INTO core.marketplace_events (tenant_id, event_id, event_type, member_id, item_key, body, state,"
+            " created_at, sent_at, acknowledged_at) VALUES (%s, %s, 'learning_completed', %s, 'C1', '{}', %s,"
+            " %s, %s, %s)",
+            (TENANT, uuid.uuid4(), f"E07{i:03d}", "acknowledged" if ok else "dead", day + timedelta(hours=3),
+             day + timedelta(hours=3), day + timedelta(hours=3, minutes=1) if ok else None))
+    for hour, (expected, missing) in enumerate(MARKETPLACE_RUNS):
+        conn.execute(
+            "INSERT INTO recon.marketplace_runs (tenant_id, kind, day, run_at, expected, found, missing, mismatched,"
+            " unexpected, drift_share, detail) VALUES (%s, 'daily', %s, %s, %s, %s, %s, 0, 0, %s, '{}')",
+            (TENANT, day.date(), day + timedelta(hours=4 + hour), expected, expected - missing, missing,
+             missing / expected))
+
+
 def seed(conn) -> None:
     seed_deliveries(conn)
     seed_reconciliation(conn)
+    seed_marketplace(conn)
     conn.commit()

@@ -4,7 +4,8 @@
 -- `completed_at`, else the start of its issue date) and counts live completions only: a
 -- credential issued more than 30 days after its completion came in as history (the first load
 -- of a tenant, a full pull) and its age is not a delivery latency (counted as `history`).
--- Same rule as include/sql/recon/delivery_metrics.sql. %(tenant_id)s NULL = every tenant.
+-- Same rule as include/sql/recon/delivery_metrics.sql. The marketplace channel: its events'
+-- success per day (recon.marketplace_daily gates it). %(tenant_id)s NULL = every tenant.
 WITH cred AS (
     SELECT k.credential_id, k.created_at,
            coalesce((k.evidence ->> 'met_at')::timestamptz, (k.evidence ->> 'completed_at')::timestamptz,
@@ -29,6 +30,16 @@ WITH cred AS (
     FROM core.writebacks b
     LEFT JOIN cred c ON c.credential_id = b.credential_id
     WHERE b.state IN ('delivered', 'dead') AND (%(tenant_id)s::text IS NULL OR b.tenant_id = %(tenant_id)s)
+    UNION ALL
+    -- Talent marketplace events (completions, badges): success only; their latency is not a
+    -- credential's delivery latency, so none is counted here.
+    SELECT 'marketplace',
+           coalesce(e.acknowledged_at, e.sent_at, e.created_at),
+           e.state = 'acknowledged',
+           NULL::interval,
+           NULL::boolean
+    FROM core.marketplace_events e
+    WHERE e.state IN ('acknowledged', 'dead') AND (%(tenant_id)s::text IS NULL OR e.tenant_id = %(tenant_id)s)
 )
 SELECT (finished_at AT TIME ZONE 'UTC')::date AS day, channel,
        count(*) AS finished,
