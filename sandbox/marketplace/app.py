@@ -157,6 +157,30 @@ def build_api(settings: MarketplaceSettings, store: MarketplaceStore,
         outcome = await run_in_threadpool(store.idempotent, principal.client.client_id, key, fingerprint, apply)
         return _outcome_response(outcome)
 
+    @api.put("/v1/members/{member_id}/eligibility/{eligible_for}")
+    async def put_eligibility(member_id: str, eligible_for: str, request: Request,
+                              principal: MemberWriter) -> JSONResponse:
+        key = _idempotency_key(request)
+        grant = json_body(await request.body(), request.headers.get("content-type"), "EligibilityGrant")
+        if grant["eligible_for"] != eligible_for:
+            raise ProblemError(422, "validation_failed",
+                               f"eligible_for {grant['eligible_for']!r} in the body is not the path's {eligible_for!r}")
+        fingerprint = sha256_hex(f"PUT {member_id} eligibility {eligible_for} " + canonical(grant))
+
+        def apply(db: Any) -> tuple[int, dict[str, Any]]:
+            created, stored = store.put_eligibility(db, principal.tenant, member_id, grant)
+            return (201 if created else 200), stored
+
+        outcome = await run_in_threadpool(store.idempotent, principal.client.client_id, key, fingerprint, apply)
+        return _outcome_response(outcome)
+
+    @api.get("/v1/members/{member_id}/eligibility")
+    async def member_eligibility(member_id: str, principal: MemberReader) -> dict[str, Any]:
+        data = await run_in_threadpool(store.eligibility, principal.tenant, member_id)
+        if data is None:  # another tenant's member answers like a missing one
+            raise ProblemError(404, "not_found", f"member {member_id!r} not found")
+        return {"data": data}
+
     def listing(name: str) -> Callable[..., Any]:
         def serve(principal: Principal, limit: int, cursor: str | None, updated_since: str | None) -> dict[str, Any]:
             data, next_cursor = store.page(name, principal.tenant, cursor=cursor, limit=limit,

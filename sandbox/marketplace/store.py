@@ -127,8 +127,19 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 """
 SCHEMA += "".join(ACTIVITY_TABLE.format(table=table) for table in ("learning_records", "badges"))
+# Career-path eligibility granted in the HRIS, one row per member and eligibility (a PUT replaces it).
+SCHEMA += """
+CREATE TABLE IF NOT EXISTS eligibility (
+    tenant TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    eligible_for TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tenant, member_id, eligible_for)
+);
+"""
 TABLES = ("clients", "tokens", "token_audit", "idempotency_records", "members", "learning_records", "badges",
-          "events", "event_receipts", "imports", "webhooks", "webhook_deliveries")
+          "eligibility", "events", "event_receipts", "imports", "webhooks", "webhook_deliveries")
 RESET_TABLES = tuple(t for t in TABLES if t != "clients")
 LISTINGS = {"members": "members", "learning-records": "learning_records", "badges": "badges"}
 
@@ -339,6 +350,31 @@ class MarketplaceStore:
                 )
         return created, stored
 
+    def put_eligibility(self, db: sqlite3.Connection, tenant: str, member_id: str,
+                        grant: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """Store one eligibility of a member (404 ``not_found`` for an unknown or deleted member).
+
+        Returns (created, stored view); a PUT of the same eligibility replaces it (review_state may change).
+        """
+        if self.member(tenant, member_id, db) is None:
+            raise ProblemError(404, "not_found", f"member {member_id!r} not found")
+        key = (tenant, member_id, grant["eligible_for"])
+        row = db.execute("SELECT body FROM eligibility WHERE tenant = ? AND member_id = ? AND eligible_for = ?",
+                         key).fetchone()
+        at = now_text()
+        stored = {**grant, "member_id": member_id, "updated_at": at,
+                  "created_at": json.loads(row["body"])["created_at"] if row else at}
+        db.execute("INSERT OR REPLACE INTO eligibility VALUES (?, ?, ?, ?, ?)", (*key, at, canonical(stored)))
+        return row is None, stored
+
+    def eligibility(self, tenant: str, member_id: str) -> list[dict[str, Any]] | None:
+        """A member's eligibility in eligible_for order; None for an unknown member."""
+        if self.member(tenant, member_id) is None:
+            return None
+        return [json.loads(r["body"]) for r in self._read(
+            "SELECT body FROM eligibility WHERE tenant = ? AND member_id = ? ORDER BY eligible_for",
+            (tenant, member_id))]
+
     def delete_member(self, tenant: str, member_id: str) -> bool:
         with self.transaction() as db:
             return db.execute("UPDATE members SET deleted = 1, seq = ?, updated_at = ? WHERE tenant = ? AND"
@@ -482,6 +518,7 @@ class MarketplaceStore:
             "members": bodies("members", deleted="deleted"),
             "learning_records": bodies("learning_records"),
             "badges": bodies("badges"),
+            "eligibility": bodies("eligibility"),
             "events": bodies("events"),
             "event_receipts": rows("SELECT tenant, event_id, outcome, at FROM event_receipts ORDER BY seq"),
             "imports": [{"tenant": r["tenant"], "client_id": r["client_id"], **json.loads(r["body"])}
