@@ -139,3 +139,33 @@ SELECT tenant_id, reason, count(*) AS open_letters, min(created_at) AS oldest,
 FROM audit.dead_letters
 WHERE source = 'marketplace' AND status = 'open'
 GROUP BY tenant_id, reason;
+
+-- The marketplace's signed member webhooks the receiver accepted (credsync.marketplace.webhooks); the
+-- primary key is the replay guard. The next marketplace_sync events task applies each one once
+-- (applied_at, outcome): an update of a field the mapping owns is flagged for review, never written
+-- into HR data; a deletion is recorded in core.marketplace_deleted_members.
+CREATE TABLE IF NOT EXISTS core.marketplace_webhook_events (
+    tenant_id    text NOT NULL,
+    event_id     text NOT NULL,            -- the marketplace's event id
+    event_type   text NOT NULL CHECK (event_type IN ('member.updated', 'member.deleted')),
+    member_id    text NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    body         jsonb NOT NULL,           -- exactly as verified (no signature, no secret)
+    deliveries   integer NOT NULL DEFAULT 1,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    applied_at   timestamptz,
+    outcome      text,
+    PRIMARY KEY (tenant_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS marketplace_webhook_events_unapplied
+    ON core.marketplace_webhook_events (tenant_id, received_at) WHERE applied_at IS NULL;
+
+-- Members the marketplace deleted: no PUT and no event goes to them any more (new ones are dead-lettered).
+CREATE TABLE IF NOT EXISTS core.marketplace_deleted_members (
+    tenant_id    text NOT NULL,
+    member_id    text NOT NULL,
+    event_id     text NOT NULL,            -- the member.deleted webhook that said so
+    deleted_at   timestamptz NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, member_id)
+);

@@ -13,6 +13,9 @@
   next try resends it under the same event id. A 401/403 (token, scope, or a signing secret the
   marketplace does not hold: ``invalid_signature``) is no event's fault: the task fails, nothing is
   dead-lettered, and the run after the fix resends.
+- **Webhooks back** (:mod:`credsync.marketplace.webhooks_apply`): the member changes the marketplace
+  announced since the last run are applied first: drift in a field the mapping owns is flagged, a
+  deleted member gets no PUT and their events not yet acknowledged are dead (``marketplace_member_deleted``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from credsync.hooks.transport import AccessDenied, ServiceUnavailable
 from credsync.marketplace import ledger
 from credsync.marketplace.mapping import content_hash, to_json
 from credsync.marketplace.profile import MarketplaceProfile
+from credsync.marketplace.webhooks_apply import apply_webhooks, deleted_members, stop_deleted
 
 if TYPE_CHECKING:
     import psycopg
@@ -54,6 +58,8 @@ class EventsResult:
     duplicates: int = 0
     dead: int = 0
     remaining: int = 0
+    webhooks_applied: int = 0
+    webhook_flags: int = 0
 
     def as_counts(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +108,9 @@ def push_events(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile,
             conn.commit()
             result.status = "no_initial_sync"
             return result
+        applied = apply_webhooks(conn, tenant_id)
+        result.webhooks_applied, result.webhook_flags = applied.updates + applied.deletions, applied.drifted
+        deleted = deleted_members(conn, tenant_id)
         built = ledger.build(conn, tenant_id, profile, pseudonym_key=pseudonym_key)
         ledger.quarantine(conn, tenant_id, built)
         known = dict(conn.execute("SELECT member_id, content_hash FROM core.marketplace_members WHERE tenant_id = %s",
@@ -110,7 +119,8 @@ def push_events(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile,
         try:
             for member in map(to_json, built.members):
                 digest = content_hash(member)
-                if known.get(member["member_id"]) != digest:
+                # A member the marketplace deleted is not PUT back; their new events are stopped below.
+                if member["member_id"] not in deleted and known.get(member["member_id"]) != digest:
                     ok = put_member(conn, tenant_id, members_client, member, digest,
                                     built.employee_of.get(member["member_id"], member["member_id"]))
                     result.members_put += ok
@@ -119,6 +129,8 @@ def push_events(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile,
                         continue  # the marketplace has no such member: its events would be refused too
                 result.recorded += _record_events(conn, tenant_id, member)
                 conn.commit()
+            result.dead += stop_deleted(conn, tenant_id)
+            conn.commit()
             work = conn.execute("SELECT event_id, body FROM core.marketplace_events WHERE tenant_id = %s"
                                 " AND state IN ('pending', 'sent') ORDER BY created_at, event_id",
                                 (tenant_id,)).fetchall()

@@ -99,43 +99,78 @@ def create_app(receiver: ReceiverSource | None = None, *, max_body_bytes: int | 
     ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``, else 64 KiB); an invalid value fails here,
     when the plugin loads, rather than on the first webhook.
     """
-    get_receiver = built_once(receiver if receiver is not None else airflow_receiver, WebhookReceiver)
-    limit = check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
-    app = FastAPI(title="credsync HRIS webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app, get_receiver, limit = receiver_app("credsync HRIS webhooks", receiver or airflow_receiver, WebhookReceiver,
+                                            max_body_bytes)
 
     @app.post("/hris/{tenant_id}/webhooks")
     async def hris_webhook(tenant_id: str, request: Request) -> JSONResponse:
         signature = request.headers.get(SIGNATURE_HEADER)
-        try:
-            # From the headers alone: an unsigned or declared-too-large request costs no body read.
-            check_signature_header(signature)
-            check_declared_length(request.headers.get("content-length"), limit)
-            # The signature covers the raw bytes, so read them before anything parses the body.
-            body = await read_limited(request.stream(), limit)
-        except WebhookRejected as exc:
-            log_rejection(tenant_id, exc)
-            # The rest of the body may still be on its way: close rather than read it to reuse the connection.
-            return rejection_response(exc, headers={"Connection": "close"})
-        except ClientDisconnect:
-            log.info("HRIS webhook: the sender disconnected before its body was complete")
-            return JSONResponse({"status": "rejected", "reason": Rejection.MALFORMED.value,
-                                 "detail": "the body was not complete"}, status_code=400)
-        try:
-            found = await run_in_threadpool(get_receiver)
-            receipt = await run_in_threadpool(found.receive, tenant_id, body, signature)
-        except WebhookRejected as exc:
-            return rejection_response(exc)
-        except SchemaMismatch as exc:
-            # Nothing recorded: the sender retries, and once migrated the receiver is built on the next delivery.
-            log.error("HRIS webhook refused: %s", exc)
-            return JSONResponse({"status": "unavailable", "reason": "schema_behind", "detail": str(exc)},
-                                status_code=503, headers={"Retry-After": "300"})
+        body = await read_signed_body(request, lambda: check_signature_header(signature), limit,
+                                      lambda exc: log_rejection(tenant_id, exc))
+        if isinstance(body, JSONResponse):
+            return body
+        receipt = await receive_in_threadpool(lambda: get_receiver().receive(tenant_id, body, signature),
+                                              "HRIS webhook")
+        if isinstance(receipt, JSONResponse):
+            return receipt
         answer = {"status": receipt.outcome.value, "event_id": receipt.event_id,
                   "triggered_run": receipt.triggered_run}
         headers = {"Retry-After": "60"} if receipt.outcome is Outcome.TRIGGER_FAILED else None
         return JSONResponse(answer, status_code=OUTCOME_STATUS[receipt.outcome], headers=headers)
 
     return app
+
+
+def receiver_app(title: str, receiver: R | Callable[[], R], kind: type[R],
+                 max_body_bytes: int | None) -> tuple[FastAPI, Callable[[], R], int]:
+    """A signed receiver's app (no docs routes), its receiver built on first use, and its body limit.
+
+    ``max_body_bytes`` defaults to env ``CREDSYNC_WEBHOOK_MAX_BODY_BYTES``; an invalid value fails
+    here, when the plugin loads, rather than on the first webhook.
+    """
+    limit = check_max_body_bytes(max_body_bytes) if max_body_bytes is not None else max_body_bytes_from_env()
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    return app, built_once(receiver, kind), limit
+
+
+async def receive_in_threadpool(receive: Callable[[], R], what: str) -> R | JSONResponse:
+    """``receive()`` (build the receiver, verify, record) off the event loop; a refusal as its answer.
+
+    A :class:`WebhookRejected` is answered with its status; a warehouse behind this code's schema
+    with 503 ``schema_behind``: nothing recorded, the sender retries, and once migrated the receiver
+    is built on the next delivery. Shared by the HRIS and marketplace receivers.
+    """
+    try:
+        return await run_in_threadpool(receive)
+    except WebhookRejected as exc:
+        return rejection_response(exc)
+    except SchemaMismatch as exc:
+        log.error("%s refused: %s", what, exc)
+        return JSONResponse({"status": "unavailable", "reason": "schema_behind", "detail": str(exc)},
+                            status_code=503, headers={"Retry-After": "300"})
+
+
+async def read_signed_body(request: Request, check_headers: Callable[[], None], max_body_bytes: int,
+                           log_refusal: Callable[[WebhookRejected], None]) -> bytes | JSONResponse:
+    """The raw body of a signed delivery, or the answer that refuses it before the HMAC is checked.
+
+    ``check_headers`` raises :class:`WebhookRejected` for a missing or unreadable signature: from the
+    headers alone, an unsigned or declared-too-large request costs no body read. Shared by every
+    signed receiver (HRIS webhooks, marketplace webhooks).
+    """
+    try:
+        check_headers()
+        check_declared_length(request.headers.get("content-length"), max_body_bytes)
+        # The signature covers the raw bytes, so read them before anything parses the body.
+        return await read_limited(request.stream(), max_body_bytes)
+    except WebhookRejected as exc:
+        log_refusal(exc)
+        # The rest of the body may still be on its way: close rather than read it to reuse the connection.
+        return rejection_response(exc, headers={"Connection": "close"})
+    except ClientDisconnect:
+        log.info("signed webhook: the sender disconnected before its body was complete")
+        return JSONResponse({"status": "rejected", "reason": Rejection.MALFORMED.value,
+                             "detail": "the body was not complete"}, status_code=400)
 
 
 async def read_limited(chunks: AsyncIterator[bytes], max_body_bytes: int) -> bytes:
@@ -178,13 +213,22 @@ def airflow_receiver() -> WebhookReceiver:
     and never migrates: a warehouse not at this code's schema revision raises
     :class:`SchemaMismatch`, answered 503 until the deploy step has run.
     """
+    url = checked_warehouse_url("then the sender's next delivery is accepted")
+    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_for_event,
+                           tolerance_seconds=tolerance_from_env(), max_body_bytes=max_body_bytes_from_env())
+
+
+def checked_warehouse_url(then: str) -> str:
+    """The URL of Connection ``credsync_warehouse``, once the warehouse is at this code's revision.
+
+    The api-server runs as the runtime role and never migrates: otherwise :class:`SchemaMismatch`
+    (answered 503 by :func:`receive_in_threadpool`), its message ending in ``then``.
+    """
     from credsync.warehouse import check_schema, url_from_connection
 
     url = url_from_connection()
-    check_schema(url, where="warehouse (connection credsync_warehouse)",
-                 then="then the sender's next delivery is accepted")
-    return WebhookReceiver(url, secret_for=connection_secret, trigger=trigger_for_event,
-                           tolerance_seconds=tolerance_from_env(), max_body_bytes=max_body_bytes_from_env())
+    check_schema(url, where="warehouse (connection credsync_warehouse)", then=then)
+    return url
 
 
 def tolerance_from_env() -> float:
@@ -208,11 +252,12 @@ def connection_secret(tenant_id: str) -> str | None:
     return tenant_webhook_secret(tenant_id, "hris", "HRIS webhooks")
 
 
-def tenant_webhook_secret(tenant_id: str, role: str, deliveries: str) -> str | None:
+def tenant_webhook_secret(tenant_id: str, role: str, deliveries: str, *, conn_id: str | None = None) -> str | None:
     """Extra ``webhook_secret`` of the Connection ``tenant_id`` uses for ``role`` (hris, lms, registry).
 
-    None when the tenant is not an enabled tenant, or the Connection is missing, unreadable or has no
-    secret: the receiver then answers 404 to ``deliveries`` of that tenant.
+    ``conn_id`` names the Connection where it is not one of the tenant's ``connections`` (the
+    marketplace's is in its profile). None when the tenant is not an enabled tenant, or the Connection
+    is missing, unreadable or has no secret: the receiver then answers 404 to ``deliveries`` of that tenant.
     """
     from airflow.sdk import BaseHook
 
@@ -221,7 +266,7 @@ def tenant_webhook_secret(tenant_id: str, role: str, deliveries: str) -> str | N
     tenant = next((t for t in load_tenants() if t.tenant_id == tenant_id), None)
     if tenant is None:
         return None
-    conn_id = tenant.conn_id(role)
+    conn_id = conn_id or tenant.conn_id(role)
     try:
         conn = BaseHook.get_connection(conn_id)
     except Exception as exc:  # AirflowNotFoundException, or a secrets backend failing
