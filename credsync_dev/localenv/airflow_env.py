@@ -107,7 +107,8 @@ def sandbox_connections_env(tenants: list[Tenant], urls: dict[str, str], secrets
 
 def _marketplace_connection(tenant_id: str, urls: dict[str, str], secrets: dict[str, str]) -> dict[str, object]:
     """The talent marketplace Connection of a tenant with a ``marketplace:`` profile: its OAuth client
-    (``mkt-<tenant>``) and the secret its events are signed with, from the launcher's env."""
+    (``mkt-<tenant>``), the secret its events are signed with and the one its webhooks are signed
+    with, from the launcher's env."""
     from credsync.marketplace.profile import profile_of
     from sandbox.launcher import marketplace_client_id
 
@@ -118,8 +119,12 @@ def _marketplace_connection(tenant_id: str, urls: dict[str, str], secrets: dict[
     client = json.loads(secrets["SANDBOX_MARKETPLACE_CLIENTS"]).get(client_id)
     if not client:
         return {}
-    return {profile.conn_id: _http(urls["marketplace"], login=client_id, password=client["secret"],
-                                   extra={"signing_secret": client["signing_secret"]})}
+    extra = {"signing_secret": client["signing_secret"]}
+    # The secret the marketplace signs its member webhooks to this tenant with (the receiver's check).
+    webhook_secret = json.loads(secrets.get("SANDBOX_MARKETPLACE_WEBHOOK_SECRETS") or "{}").get(tenant_id)
+    if webhook_secret:
+        extra["webhook_secret"] = webhook_secret
+    return {profile.conn_id: _http(urls["marketplace"], login=client_id, password=client["secret"], extra=extra)}
 
 
 def _http(base_url: str, *, login: str = "", password: str = "",

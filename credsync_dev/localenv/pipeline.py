@@ -44,8 +44,10 @@ PIPELINE = (
     "credential_issuance",
     "registry_push",
     "national_lrs",
+    "marketplace_sync",
     "hris_writeback",
     "recertification",
+    "career_path_eligibility",
     "reconciliation",
 )
 # Workers per tenant the HRIS sandbox seeds (and the LRS builds learning history for). ``live``:
@@ -213,6 +215,7 @@ def demo_environment(
                 **sandbox_connections_env(tenants, {n: running.url(n) for n in running.ports}, secrets),
                 "AIRFLOW_CONN_CREDSYNC_SIGNING_KEY": secrets["CREDSYNC_SIGNING_CONN"],
                 "AIRFLOW_CONN_CREDSYNC_AUDIT_CHECKPOINT_KEY": secrets["CREDSYNC_AUDIT_CHECKPOINT_CONN"],
+                "AIRFLOW_CONN_CREDSYNC_PSEUDONYM_KEY": secrets["CREDSYNC_PSEUDONYM_KEY_CONN"],
                 "CREDSYNC_OBJECT_STORE": f"file://{build_dir / 'objects'}",
                 # The HRIS sandbox drops its CSV exports here: the share hris_delta_export's
                 # source=filedrop reads (credsync.people.filedrop).

@@ -1,4 +1,4 @@
-"""Local-only secrets for the demo: sandbox credentials, the signing key and the audit checkpoint key.
+"""Local-only secrets for the demo: sandbox credentials, the signing, audit checkpoint and pseudonym keys.
 
 Generated once, kept in ``build/demo/secrets.env`` (mode 0600, git-ignored) so
 reruns sign with the same issuer key. Never printed. The file is an env file
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from secrets import token_urlsafe
 
 from credsync.audit.checkpoints import new_signing_jwk
 
@@ -25,7 +26,7 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
         secrets = None
     if secrets is not None and "CREDSYNC_AUDIT_CHECKPOINT_CONN" in secrets and "SANDBOX_IDP_TOKENS" in secrets \
             and "SANDBOX_NELC_CREDENTIALS" in secrets and "SANDBOX_MARKETPLACE_CLIENTS" in secrets \
-            and _is_env_file(path):
+            and "CREDSYNC_PSEUDONYM_KEY_CONN" in secrets and _is_env_file(path):
         return secrets
     if secrets is None:
         secrets = dict(generate_secrets(tenant_ids))
@@ -34,6 +35,10 @@ def load_or_create_secrets(path: Path, tenant_ids: list[str]) -> dict[str, str]:
     # the warehouse cannot forge audit checkpoints.
     secrets.setdefault("CREDSYNC_AUDIT_CHECKPOINT_CONN",
                        json.dumps({"conn_type": "generic", "password": new_signing_jwk()}))
+    # The pseudonym master secret (erasure, retention, the marketplace's contractors and alumni): kept
+    # with the other keys, since losing it makes every pseudonym irreversible.
+    secrets.setdefault("CREDSYNC_PSEUDONYM_KEY_CONN",
+                       json.dumps({"conn_type": "generic", "password": token_urlsafe(48)}))
     # The IdP sandbox came later: a secrets file written before it gets its tokens added.
     secrets.setdefault("SANDBOX_IDP_TOKENS", generate_secrets(tenant_ids)["SANDBOX_IDP_TOKENS"])
     # So did the national LRS (NELC) sandbox.

@@ -30,7 +30,8 @@ from tests.integration.credentials.conftest import node_verifier as _node_verifi
 
 ROOT = Path(__file__).resolve().parents[2]
 PIPELINE = ["hris_delta_export", "scim_provisioning", "lms_completion_pull", "credential_issuance",
-            "registry_push", "national_lrs", "hris_writeback", "recertification", "reconciliation"]
+            "registry_push", "national_lrs", "marketplace_sync", "hris_writeback", "recertification",
+            "career_path_eligibility", "reconciliation"]
 STATE_KEYS = ("workers", "learners", "completions", "credentials", "pushed_acknowledged", "writebacks_delivered")
 FAILURE_CLASSES = ("poisoned_record", "mass_termination", "registry_outage", "seeded_drift")
 

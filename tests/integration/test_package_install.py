@@ -209,7 +209,7 @@ def test_every_dag_loads_from_the_documented_layout(deployment: dict) -> None:
 
 def test_the_webhook_plugin_loads(deployment: dict) -> None:
     assert deployment["plugin_errors"] == {}
-    assert "credsync_webhooks" in deployment["plugins"]
+    assert {"credsync_webhooks", "credsync_marketplace_webhooks"} <= set(deployment["plugins"])
 
 
 def test_no_development_code_is_imported(deployment: dict) -> None:

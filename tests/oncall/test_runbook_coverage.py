@@ -28,6 +28,8 @@ ELSEWHERE = {
         "tests/integration/national/test_nelc_forward.py",
     "runbook:talent-marketplace-sync-marketplace_sync-tasks-initial_sync-events-reconcile":
         "tests/integration/marketplace/test_marketplace_sync.py",
+    "runbook:marketplace-webhooks-refused-401-400-404-409-413":
+        "tests/integration/marketplace/test_marketplace_webhooks.py",
     "runbook:career-path-eligibility-career_path_eligibility-career_path_approval":
         "tests/integration/careers/test_career_path_eligibility.py",
     "runbook:registry-notifications-refused-or-rejected-notify_registry-dead-letters-registry_notification":
