@@ -8,6 +8,7 @@ from credsync.dagkit import COMPLETIONS, CREDENTIALS, DEFAULT_ARGS, TENANT_MAP_I
 from credsync.marketplace.tasks import marketplace_profile, marketplace_tenants
 from credsync.operators.marketplace import (
     MarketplaceBulkSyncOperator,
+    MarketplaceEligibilityOperator,
     MarketplaceEventsOperator,
     MarketplaceReconcileOperator,
 )
@@ -25,22 +26,27 @@ tenant) exports every member as NDJSON with its sha256 to the object store, gate
 (suite `marketplace_export`) and imports it (one import per checksum); **events** PUTs changed
 members and sends each new completion and badge award as a signed event (HMAC, ±300 s replay
 window) under its own event id, until acknowledged; a refusal is dead-lettered (source
-`marketplace`); **reconcile** runs the reconciliations due (right after the initial sync, +24 h,
-then daily): members, learning records and badges listed by cursor and compared, missing or
-different members PUT again, the rest flagged as dead letters; drift and delivery success are
-recorded per day (`recon.marketplace_daily`) and gated over 7 days (drift < 1 %, delivery > 99 %).
-A member the mapping refuses is quarantined (`audit.quarantine`, stream `marketplace_member`).
+`marketplace`); **eligibility** PUTs each career-path eligibility granted in `core.career_eligibility`
+(new or changed since the ledger `core.marketplace_eligibility` saw it) to the member (pseudonymised
+like the member sync) under its own key until acknowledged; a refusal is dead-lettered (source
+`marketplace`, reason `marketplace_<code>`, entity `eligibility:<case_id>`); **reconcile** runs the
+reconciliations due (right after the initial sync, +24 h, then daily): members, learning records and
+badges listed by cursor and compared, missing or different members PUT again, the rest flagged as
+dead letters; drift and delivery success are recorded per day (`recon.marketplace_daily`) and gated
+over 7 days (drift < 1 %, delivery > 99 %). A member the mapping refuses is quarantined
+(`audit.quarantine`, stream `marketplace_member`).
 
 **Connection** per tenant (`marketplace.conn`): login / password = the OAuth client id and secret,
 extra `signing_secret` (signs the events), optional `scopes` per flow (bulk, members, events,
-reconcile); each step asks for a token with its flow's scopes only and revokes it at the end
-(issue, refresh and revocation are on the audit chain).
+reconcile; **eligibility** uses the members flow's); each step asks for a token with its flow's
+scopes only and revokes it at the end (issue, refresh and revocation are on the audit chain).
 
 **Runs** when `core.completions` or `core.credentials` change (assets) and hourly at :35 as a safety net.
 
 **Rerun safely**: clear any task at any time. The initial sync resumes its recorded file under the
 same idempotency key; events are sent under their ids until acknowledged (a lost answer's resend
-comes back `duplicate`); a reconciliation runs once per kind and day. Gate breach or refusals:
+comes back `duplicate`); a grant is resent under its key until acknowledged (the marketplace replays
+its first answer); a reconciliation runs once per kind and day. Gate breach or refusals:
 docs/runbook.md, "Talent marketplace sync".
 """
 
@@ -53,9 +59,11 @@ def sync_tenant(tenant_id: str) -> None:
                                           map_index_template=TENANT_MAP_INDEX)
     events = MarketplaceEventsOperator(task_id="events", tenant_id=tenant_id, marketplace_conn_id=conn_id,
                                        map_index_template=TENANT_MAP_INDEX)
+    eligibility = MarketplaceEligibilityOperator(task_id="eligibility", tenant_id=tenant_id,
+                                                 marketplace_conn_id=conn_id, map_index_template=TENANT_MAP_INDEX)
     reconcile = MarketplaceReconcileOperator(task_id="reconcile", tenant_id=tenant_id, marketplace_conn_id=conn_id,
                                              map_index_template=TENANT_MAP_INDEX)
-    profile >> initial >> events >> reconcile
+    profile >> initial >> events >> eligibility >> reconcile
 
 
 @dag(

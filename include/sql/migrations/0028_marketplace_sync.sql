@@ -169,3 +169,31 @@ CREATE TABLE IF NOT EXISTS core.marketplace_deleted_members (
     recorded_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, member_id)
 );
+
+-- Career-path eligibility sent to the marketplace (credsync.marketplace.eligibility), one row per
+-- granted case of core.career_eligibility (0029; a delta reader of its updated_at). content_hash is
+-- the body's: a changed grant (review_state) goes pending again under a new idempotency key.
+-- pending -> sent -> acknowledged | dead (a refusal, dead-lettered); 'sent' is resent under the same
+-- key until the marketplace answers (a lost answer's resend is replayed, never applied twice).
+CREATE TABLE IF NOT EXISTS core.marketplace_eligibility (
+    tenant_id          text NOT NULL,
+    case_id            uuid NOT NULL,
+    employee_id        text NOT NULL,
+    eligible_for       text NOT NULL,
+    member_id          text,             -- the marketplace member addressed (pseudonymised like the member sync)
+    body               jsonb NOT NULL,   -- {eligible_for, rule_id, rule_version, granted_at, review_state}
+    content_hash       text NOT NULL,
+    idempotency_key    text NOT NULL,
+    source_updated_at  timestamptz NOT NULL,
+    state              text NOT NULL DEFAULT 'pending'
+                       CHECK (state IN ('pending', 'sent', 'acknowledged', 'dead')),
+    outcome            text,             -- created | replaced | the refusal's problem code
+    attempts           integer NOT NULL DEFAULT 0,
+    last_status        integer,
+    last_error         text,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    sent_at            timestamptz,
+    acknowledged_at    timestamptz,
+    PRIMARY KEY (tenant_id, case_id)
+);
+CREATE INDEX IF NOT EXISTS marketplace_eligibility_state ON core.marketplace_eligibility (tenant_id, state);

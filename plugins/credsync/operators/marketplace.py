@@ -1,4 +1,5 @@
-"""Talent marketplace operators: initial bulk sync, signed events, reconciliation with its 7-day gate.
+"""Talent marketplace operators: initial bulk sync, signed events, career-path eligibility, reconciliation
+with its 7-day gate.
 
 Each takes the tenant and its marketplace Connection id (default: the tenant's ``marketplace.conn`` in
 include/tenants.yaml) as templated parameters; a tenant without a marketplace profile, or a deployment
@@ -104,6 +105,26 @@ class MarketplaceEventsOperator(_MarketplaceOperator):
         finally:
             self._revoke(warehouse_url, "events", events, members)
         self.log.info("marketplace events %s: %s", self.tenant_id, result.as_counts())
+        return result.as_counts()
+
+
+class MarketplaceEligibilityOperator(_MarketplaceOperator):
+    """Granted career-path eligibility of ``tenant_id`` to the marketplace (credsync.marketplace.eligibility).
+
+    Safe to clear: each grant is sent under its own key until acknowledged; refusals are dead-lettered.
+    Its token carries the ``members`` flow's scope (write:members) only.
+    """
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from credsync.marketplace.eligibility import push_eligibility
+
+        profile, hook, warehouse_url = self._setup()
+        members = hook.client("members")
+        try:
+            result = push_eligibility(warehouse_url, self.tenant_id, profile, members)
+        finally:
+            self._revoke(warehouse_url, "eligibility", members)
+        self.log.info("marketplace eligibility %s: %s", self.tenant_id, result.as_counts())
         return result.as_counts()
 
 
