@@ -158,9 +158,10 @@ def replay_dead_letters(tenant: Tenant) -> dict[str, Any]:
     counts = replay(
         _warehouse_url(), tenant_id, source=source, reason=params.get("reason") or None,
         max_records=int(params["max_records"]), dry_run=dry_run,
-        registry_client=None if dry_run or source in ("hris_writeback", "registry_notification")
+        registry_client=None if dry_run or source in ("hris_writeback", "registry_notification", "marketplace")
         else _registry_client(tenant),
-        hris_client=None if dry_run or source in ("registry", "registry_notification") else _hris_client(tenant),
+        hris_client=None if dry_run or source in ("registry", "registry_notification", "marketplace")
+        else _hris_client(tenant),
         payroll_dir=load_delivery_settings().writeback.payroll_csv_dir, as_of=_as_of(),
         notification_client=None if dry_run or source not in ("all", "registry_notification")
         else lambda: _notification_client(tenant),
