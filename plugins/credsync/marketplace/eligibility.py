@@ -21,12 +21,12 @@ credsync.careers; this is the marketplace half, a step of marketplace_sync after
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, field, make_dataclass
 from typing import TYPE_CHECKING, Any
 
 from credsync.hooks.transport import AccessDenied, ServiceUnavailable
 from credsync.marketplace import ledger
+from credsync.marketplace.events import EventsIncomplete, FaultHook
 from credsync.marketplace.profile import MarketplaceProfile
 
 if TYPE_CHECKING:
@@ -63,32 +63,19 @@ RETURNING (xmax = 0) AS inserted, state
 """
 
 
-FaultHook = Callable[[str, int], None]
-
-
-class EligibilityIncomplete(RuntimeError):
-    """The marketplace stayed unavailable; what was not acknowledged is resent by the next try."""
-
-
-@dataclass
-class EligibilityResult:
-    tenant_id: str
-    status: str = "sent"
-    recorded: int = 0
-    changed: int = 0
-    sent: int = 0
-    acknowledged: int = 0
-    replayed: int = 0
-    dead: int = 0
-    unmapped: int = 0
-    remaining: int = 0
-
-    def as_counts(self) -> dict[str, Any]:
-        return asdict(self)
+# A marketplace down past the retry budget ends this step as it ends the events: resent by the next try.
+EligibilityIncomplete = EventsIncomplete
+COUNTS = ("recorded", "changed", "sent", "acknowledged", "replayed", "dead", "unmapped", "remaining")
+# One run's counts: recorded (new grants), changed (to resend), sent (requests), acknowledged, replayed
+# (answers the marketplace replayed: a resend of a lost answer), dead, unmapped (no member id), remaining.
+EligibilityResult = make_dataclass(
+    "EligibilityResult", [("tenant_id", str), ("status", str, field(default="sent")),
+                          *((name, int, field(default=0)) for name in COUNTS)],
+    namespace={"as_counts": lambda self: asdict(self)})
 
 
 def push_eligibility(warehouse_url: str, tenant_id: str, profile: MarketplaceProfile, client: MarketplaceClient,
-                     *, pseudonym_key: bytes | None = None, fault_hook: FaultHook | None = None) -> EligibilityResult:
+                     *, pseudonym_key: bytes | None = None, fault_hook: FaultHook | None = None) -> Any:
     """Record the new or changed grants of ``tenant_id`` and send every one not yet acknowledged."""
     from credsync.warehouse import connect
 
@@ -152,7 +139,7 @@ def _mark(conn: psycopg.Connection, tenant_id: str, case_id: str, state: str, *,
 
 
 def _send(conn: psycopg.Connection, tenant_id: str, client: MarketplaceClient, case_id: str, member_id: str,
-          eligible_for: str, body: dict[str, Any], key: str, result: EligibilityResult) -> None:
+          eligible_for: str, body: dict[str, Any], key: str, result: Any) -> None:
     from requests.utils import quote
 
     _mark(conn, tenant_id, case_id, "sent", member_id=member_id, attempt=True)
@@ -176,7 +163,7 @@ def _send(conn: psycopg.Connection, tenant_id: str, client: MarketplaceClient, c
 
 
 def _answer(conn: psycopg.Connection, tenant_id: str, case_id: str, member_id: str, body: dict[str, Any],
-            outcome: WriteOutcome, result: EligibilityResult) -> None:
+            outcome: WriteOutcome, result: Any) -> None:
     if outcome.accepted:
         _mark(conn, tenant_id, case_id, "acknowledged", status=outcome.status,
               outcome="created" if outcome.status == 201 else "replaced")
