@@ -9,7 +9,9 @@ credsync.careers; this is the marketplace half, a step of marketplace_sync after
   change (e.g. only hris_written_at moved) keeps its state: nothing is sent again.
 - **Address**: the member id the member sync gives the worker (:func:`credsync.marketplace.ledger.build`:
   contractors and alumni under their pseudonym), falling back to core.marketplace_members for a worker
-  no longer built. A worker with neither (the mapping refused them: quarantined there) stays pending.
+  no longer built. A worker with neither (the mapping refused them: quarantined there) stays pending;
+  a member the marketplace deleted (core.marketplace_deleted_members) gets nothing: the grant is dead
+  (``marketplace_member_deleted``).
 - **Send**: ``PUT /v1/members/{member_id}/eligibility/{eligible_for}`` under a key derived from case
   and content; the row is ``sent`` and committed before the request leaves, so a lost answer or a
   marketplace down past the retry budget leaves it ``sent`` and the next run resends the same key
@@ -28,6 +30,7 @@ from credsync.hooks.transport import AccessDenied, ServiceUnavailable
 from credsync.marketplace import ledger
 from credsync.marketplace.events import EventsIncomplete, FaultHook
 from credsync.marketplace.profile import MarketplaceProfile
+from credsync.marketplace.webhooks_apply import DELETED_REASON, deleted_members
 
 if TYPE_CHECKING:
     import psycopg
@@ -96,12 +99,17 @@ def push_eligibility(warehouse_url: str, tenant_id: str, profile: MarketplacePro
         conn.commit()
         try:
             members = member_ids(conn, tenant_id, profile, pseudonym_key=pseudonym_key) if work else {}
+            deleted = deleted_members(conn, tenant_id)
             conn.commit()
             for number, (case_id, employee_id, eligible_for, body, key) in enumerate(work, start=1):
                 member_id = members.get(employee_id)
                 if member_id is None:
                     result.unmapped += 1
                     _mark(conn, tenant_id, case_id, "pending", error="no marketplace member for this worker")
+                    conn.commit()
+                    continue
+                if member_id in deleted:  # the marketplace deleted them (webhook): nothing goes to them any more
+                    _stop(conn, tenant_id, str(case_id), member_id, body, result)
                     conn.commit()
                     continue
                 _send(conn, tenant_id, client, str(case_id), member_id, eligible_for, body, key, result)
@@ -136,6 +144,15 @@ def _mark(conn: psycopg.Connection, tenant_id: str, case_id: str, state: str, *,
         " WHERE tenant_id = %(tenant_id)s AND case_id = %(case_id)s",
         {"state": state, "attempt": attempt, "member_id": member_id, "outcome": outcome, "status": status,
          "error": error, "tenant_id": tenant_id, "case_id": case_id})
+
+
+def _stop(conn: psycopg.Connection, tenant_id: str, case_id: str, member_id: str, body: dict[str, Any],
+          result: Any) -> None:
+    _mark(conn, tenant_id, case_id, "dead", member_id=member_id, outcome="member_deleted",
+          error="the marketplace deleted this member")
+    ledger.dead_letter_refusal(conn, tenant_id, f"eligibility:{case_id}", DELETED_REASON, {"member_id": member_id},
+                               {"eligibility": body, "member_id": member_id})
+    result.dead += 1
 
 
 def _send(conn: psycopg.Connection, tenant_id: str, client: MarketplaceClient, case_id: str, member_id: str,

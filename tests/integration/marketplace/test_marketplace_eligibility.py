@@ -166,3 +166,20 @@ def test_an_unknown_member_is_dead_lettered_with_the_marketplace_s_reason(wareho
     assert [(s, r, st) for s, r, st, _ in letters] == [("marketplace", "marketplace_not_found", "open")]
     assert letters[0][3]["member_id"] == "E100"
     assert push(warehouse, market).sent == 0, "dead is final for this content: not resent every run"
+
+
+def test_a_member_the_marketplace_deleted_gets_no_grant(warehouse: str, market: SandboxSet, tmp_path: Path) -> None:
+    seed(warehouse, workers=1)
+    sync_all(warehouse, market, tmp_path)
+    with connect(warehouse) as conn:  # as the member.deleted webhook records it
+        conn.execute("INSERT INTO core.marketplace_deleted_members (tenant_id, member_id, event_id, deleted_at)"
+                     " VALUES ('acme', 'E000', 'evt-del-1', now())")
+        conn.commit()
+    case_id = grant(warehouse, "E000")
+    result = push(warehouse, market)
+    assert (result.sent, result.dead, result.remaining) == (0, 1, 0) and stored(market) == []
+    assert ledger(warehouse, case_id)[:2] == ("dead", "member_deleted")
+    with connect(warehouse) as conn:
+        reason = conn.execute("SELECT reason FROM audit.dead_letters WHERE entity_key = %s",
+                              (f"eligibility:{case_id}",)).fetchone()[0]
+    assert reason == "marketplace_member_deleted"

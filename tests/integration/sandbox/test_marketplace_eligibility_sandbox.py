@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from sandbox.launcher import SandboxSet
-from tests.integration.sandbox.test_marketplace_sandbox import HTTP, Tenant, faults, marketplace, profile
+from tests.integration.sandbox import test_marketplace_sandbox as sandbox_tests
+from tests.integration.sandbox.test_marketplace_sandbox import marketplace, profile
 
-__all__ = ["marketplace"]  # the module-scoped sandbox fixture, shared with the sandbox tests
+__all__ = ["marketplace"]  # the module-scoped sandbox fixture, as the sandbox tests start it
+HTTP = httpx.Client(timeout=10)
+Tenant, faults = sandbox_tests.Tenant, sandbox_tests.faults
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_http_client() -> Iterator[None]:
+    """The sandbox tests' helpers on this module's client: theirs is closed at their module's end, and a
+    connection the lost-answer fault broke is not handed back to them."""
+    shared = sandbox_tests.HTTP
+    sandbox_tests.HTTP = HTTP
+    yield
+    sandbox_tests.HTTP = shared
+    HTTP.close()
 
 
 def grant(eligible_for: str = "senior_technician", **overrides: Any) -> dict[str, Any]:
