@@ -11,6 +11,9 @@ the letter's outcome recorded and chained), per entity key:
   flags): the member is PUT whole again. Not done automatically because a PUT replaces the profile,
   changes made in the marketplace included: a person decides, replaying the letter is the decision.
 - ``bulk:<sync id>``: the refused import is left failed; the next run exports a new file.
+- ``eligibility:<case id>``: the refused grant goes back to ``pending`` in
+  ``core.marketplace_eligibility``; the next ``eligibility`` task PUTs it under its own key (a new
+  refusal is a new letter).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def replay_marketplace_letters(warehouse_url: str, tenant_id: str, profile: Mark
                 ok, outcome = _replay_event(conn, tenant_id, key, events_client)
             elif kind == "bulk":
                 ok, outcome = True, "the next run exports and imports a new file"
+            elif kind == "eligibility":
+                ok, outcome = _requeue_eligibility(conn, tenant_id, key)
             else:
                 if built is None:
                     built = ledger.build(conn, tenant_id, profile, pseudonym_key=pseudonym_key)
@@ -94,3 +99,12 @@ def _replay_member(conn: psycopg.Connection, tenant_id: str, member_id: str, bui
     if put_member(conn, tenant_id, client, member, digest, built.employee_of[member_id], salt="replay"):
         return True, f"member PUT again (content {digest[:12]})"
     return False, "still refused by the marketplace (a new letter has its answer)"
+
+
+def _requeue_eligibility(conn: psycopg.Connection, tenant_id: str, case_id: str) -> tuple[bool, str]:
+    requeued = conn.execute(
+        "UPDATE core.marketplace_eligibility SET state = 'pending' WHERE tenant_id = %s AND case_id::text = %s"
+        " AND state = 'dead'", (tenant_id, case_id)).rowcount
+    if requeued:
+        return True, "pending again: the next marketplace_sync eligibility task resends it"
+    return False, "no dead grant with this case id in core.marketplace_eligibility"

@@ -19,7 +19,7 @@ from credsync.marketplace.profile import profile_of
 from credsync.warehouse import connect
 from sandbox.launcher import SandboxSet
 from tests.integration.marketplace import test_marketplace_sync as sync
-from tests.integration.marketplace.test_marketplace_sync import HTTP, KEY, client, seed, state, sync_all
+from tests.integration.marketplace.test_marketplace_sync import HTTP, KEY, client, events, seed, state, sync_all
 
 # The sync tests' fixtures: one marketplace sandbox per module, reset per test, a migrated database per test.
 marketplace, market, warehouse = sync.marketplace, sync.market, sync.warehouse
@@ -166,6 +166,20 @@ def test_an_unknown_member_is_dead_lettered_with_the_marketplace_s_reason(wareho
     assert [(s, r, st) for s, r, st, _ in letters] == [("marketplace", "marketplace_not_found", "open")]
     assert letters[0][3]["member_id"] == "E100"
     assert push(warehouse, market).sent == 0, "dead is final for this content: not resent every run"
+
+    # On call: the member reaches the marketplace (the events task PUTs new workers), then dlq_replay
+    # puts the grant back in the queue and the next eligibility task delivers it, once.
+    from credsync.marketplace.replay import replay_marketplace_letters
+
+    events(warehouse, market)
+    replayed = replay_marketplace_letters(warehouse, "acme", profile_of("acme"), client(market, "events"),
+                                          client(market, "members"), dry_run=False, pseudonym_key=KEY)
+    assert (replayed.selected, replayed.replayed, replayed.still_failing) == (1, 1, 0)
+    assert ledger(warehouse, case_id)[0] == "pending"
+    again = push(warehouse, market)
+    assert (again.sent, again.acknowledged, again.dead) == (1, 1, 0)
+    assert ledger(warehouse, case_id)[0] == "acknowledged"
+    assert Counter(e["member_id"] for e in stored(market))["E100"] == 1
 
 
 def test_a_member_the_marketplace_deleted_gets_no_grant(warehouse: str, market: SandboxSet, tmp_path: Path) -> None:
