@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from email_validator import EmailNotValidError, validate_email
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import FormatChecker
 
 from sandbox.marketplace.problems import ProblemError
+from sandbox.openapi_bodies import OpenApiBodies
 
 CONTRACT_PATH = Path(__file__).with_name("openapi.yaml")
 _FORMATS = FormatChecker(formats=("date",))
@@ -41,25 +40,8 @@ def _is_date_time(value: object) -> bool:
         return False
 
 
-@cache
-def contract() -> dict[str, Any]:
-    return yaml.safe_load(CONTRACT_PATH.read_text())
-
-
-@cache
-def _validator(schema_name: str) -> Draft202012Validator:
-    # A root holding the components lets "#/components/schemas/..." refs resolve as in the contract.
-    schema = {"components": contract()["components"], "$ref": f"#/components/schemas/{schema_name}"}
-    return Draft202012Validator(schema, format_checker=_FORMATS)
-
-
-def body_errors(schema_name: str, body: Any) -> list[dict[str, str]]:
-    """Violations of ``components.schemas.<schema_name>`` as ``{"pointer", "message"}``, sorted by pointer."""
-    errors = []
-    for error in _validator(schema_name).iter_errors(body):
-        pointer = "".join(f"/{str(part).replace('~', '~0').replace('/', '~1')}" for part in error.absolute_path)
-        errors.append({"pointer": pointer, "message": error.message})
-    return sorted(errors, key=lambda item: (item["pointer"], item["message"]))
+#: ``body_errors(schema_name, body)``: violations as ``{"pointer", "message"}``, sorted by pointer.
+body_errors = OpenApiBodies(CONTRACT_PATH, _FORMATS).body_errors
 
 
 def json_body(raw: bytes, content_type: str | None, schema_name: str) -> Any:
