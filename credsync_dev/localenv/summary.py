@@ -72,11 +72,12 @@ def collect_summary(url: str, *, since: datetime, dag_results: list[dict[str, An
 
 def latency_today(url: str) -> dict[str, dict[str, Any]]:
     """Completion -> delivery latency of the latest day, per channel, as the dashboards compute it."""
-    from credsync.ui.queries import dashboard
+    from credsync.ui.queries import SUCCESS_ONLY_CHANNELS, dashboard
 
     latest: dict[str, Any] = {}
     for day in dashboard(url, None, days=2).delivery:
-        latest[day.channel] = day  # ordered by day: the last one wins
+        if day.channel not in SUCCESS_ONLY_CHANNELS:  # the marketplace's events carry no such latency
+            latest[day.channel] = day  # ordered by day: the last one wins
     return {channel: {"day": str(d.day), "p50_s": d.latency_p50_s, "p95_s": d.latency_p95_s, "live": d.live,
                       "history": d.history} for channel, d in latest.items()}
 

@@ -16,6 +16,8 @@ DAYS = 90
 #: Rows of a findings drill-down and of the gate verdict list.
 DETAIL_LIMIT = 200
 VERDICT_LIMIT = 15
+#: Delivery channels whose deliveries are not a credential's completion -> delivery (success only).
+SUCCESS_ONLY_CHANNELS = frozenset({"marketplace"})
 
 
 @dataclass(frozen=True)
