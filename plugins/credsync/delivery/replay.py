@@ -5,7 +5,7 @@ worker name or date goes out corrected) and sent under the submission's own
 idempotency key; the submission moves dead → acknowledged on success.
 Write-back letters re-run the write-back for just those keys. Registry notification letters
 are sent again under their own event id (:func:`credsync.delivery.notifications.replay_notification`).
-Marketplace letters go through :func:`credsync.marketplace.replay.replay_marketplace_letters`.
+Marketplace letters go through :func:`credsync.delivery.marketplace_replay.replay_marketplace_letters`.
 Each outcome is
 recorded on the letter and chained into the audit log. ``dry_run`` only lists.
 """
@@ -143,9 +143,9 @@ def replay_dead_letters(
 
 def _replay_marketplace(warehouse_url: str, tenant_id: str, hook: Callable[[], MarketplaceHook] | None,
                         reason: str | None, count: int, pseudonym_key: bytes | None, result: ReplayResult) -> None:
-    # Imported here: credsync.marketplace.replay builds on this module (select, close).
+    # Imported here: credsync.delivery.marketplace_replay builds on this module (select, close).
+    from credsync.delivery.marketplace_replay import replay_marketplace_letters
     from credsync.marketplace.profile import profile_of
-    from credsync.marketplace.replay import replay_marketplace_letters
 
     profile = profile_of(tenant_id)
     if profile is None:

@@ -169,7 +169,7 @@ def test_an_unknown_member_is_dead_lettered_with_the_marketplace_s_reason(wareho
 
     # On call: the member reaches the marketplace (the events task PUTs new workers), then dlq_replay
     # puts the grant back in the queue and the next eligibility task delivers it, once.
-    from credsync.marketplace.replay import replay_marketplace_letters
+    from credsync.delivery.marketplace_replay import replay_marketplace_letters
 
     events(warehouse, market)
     replayed = replay_marketplace_letters(warehouse, "acme", profile_of("acme"), client(market, "events"),

@@ -308,7 +308,7 @@ def test_tokens_rotate_by_refresh_and_are_revoked_and_audited(warehouse: str, ma
 
 def test_a_refused_event_is_dead_lettered_and_replays_once_fixed(warehouse: str, market: SandboxSet,
                                                                  tmp_path: Path) -> None:
-    from credsync.marketplace.replay import replay_marketplace_letters
+    from credsync.delivery.marketplace_replay import replay_marketplace_letters
 
     seed(warehouse, workers=2)
     sync_all(warehouse, market, tmp_path)

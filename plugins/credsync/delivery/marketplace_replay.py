@@ -1,5 +1,8 @@
 """Replay of the marketplace's dead letters (source ``marketplace``) through the same idempotent paths.
 
+In ``credsync.delivery`` beside the other sources' replay: the marketplace package builds the records and
+sends them, this module only decides per letter (so the marketplace never imports the delivery layer).
+
 Selected and closed like every other source (credsync.delivery.replay: ``select_dead_letters``,
 the letter's outcome recorded and chained), per entity key:
 
