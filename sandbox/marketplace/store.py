@@ -16,8 +16,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 from sandbox.hris.cursors import CursorError, decode_cursor, encode_cursor
 from sandbox.marketplace.config import Client, parse_client
 from sandbox.marketplace.problems import ProblemError
+from sandbox.sqlite_writes import immediate_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -213,16 +214,8 @@ class MarketplaceStore:
         self._db.execute("INSERT OR IGNORE INTO keys VALUES ('cursor', ?)", (secrets.token_hex(32),))
         self._cursor_key = bytes.fromhex(self._read("SELECT value FROM keys WHERE name = 'cursor'")[0]["value"])
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -14,14 +14,14 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sandbox.registry.problems import problem
+from sandbox.sqlite_writes import immediate_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS certificates (
@@ -161,16 +161,8 @@ class RegistryStore:
 
     # -- plumbing -----------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self._db, self._lock)
 
     def now(self) -> str:
         """Current time, strictly increasing within this process so listings order writes exactly."""
